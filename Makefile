@@ -1,0 +1,43 @@
+# antares: light-curve science inside PostgreSQL (PGXS build)
+
+EXTENSION = antares
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = antares
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+HEADERS = $(wildcard src/*.h)
+
+DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/$(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql bin/antares_load bin/*.o test/unit/*.o test/unit/unit_tests
+
+# One pg_regress script per topic, in this order: lightcurve loads the shipped
+# data into tables the later scripts use.
+REGRESS = lightcurve band_stats features
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
+GSL_LIBS := $(shell pkg-config --libs gsl 2>/dev/null || gsl-config --libs)
+
+PG_CFLAGS = -std=c11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CPPFLAGS = $(GSL_CFLAGS)
+SHLIB_LINK = $(GSL_LIBS)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+all: bin/antares_load
+
+# The bulk loader is a libpq client that shares the light-curve parser kernel.
+bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+
+# TAP tests (PostgreSQL::Test::Cluster) live in test/t; initdb must not run as root.
+PROVE_TESTS = test/t/*.pl
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)

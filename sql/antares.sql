@@ -1,0 +1,154 @@
+-- antares: light-curve science inside PostgreSQL.
+-- The one canonical install script; the build copies it to antares--<version>.sql.
+
+\echo Use "CREATE EXTENSION antares" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Reading light curves (DSFP/SNANA text: "#key:value" header lines, then a
+-- whitespace table whose header row names the columns t, pb, flux, dflux).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION parse_lightcurve(content text)
+RETURNS TABLE(t float8, pb text, flux float8, dflux float8)
+AS 'MODULE_PATHNAME', 'parse_lightcurve'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 200;
+
+-- Volatile: the file can change between calls.  Permission is checked in C
+-- (superuser or pg_read_server_files, the rule of COPY FROM 'file').
+CREATE FUNCTION read_lightcurve(path text)
+RETURNS TABLE(t float8, pb text, flux float8, dflux float8)
+AS 'MODULE_PATHNAME', 'read_lightcurve'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200;
+
+REVOKE ALL ON FUNCTION read_lightcurve(text) FROM PUBLIC;
+
+CREATE FUNCTION lightcurve_header(content text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'lightcurve_header'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Per-band statistics.  All aggregates below share one transition state: the
+-- observations of each band, buffered (the median needs them all), so that
+-- one combine/serialize/deserialize set serves parallel query for every one.
+-- Transition functions skip rows with a NULL argument and reject NaN/Inf
+-- values and non-positive uncertainties.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION band_accum(internal, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'band_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION band_accum(internal, flux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'band_accum_flux'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_accum(internal, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'lc_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lc_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION weighted_mean_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'weighted_mean_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION norm_std_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'norm_std_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION norm_amplitude_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'norm_amplitude_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION mad_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'mad_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION beyond_1std_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'beyond_1std_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION skew_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'skew_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- sum(f (f/s)^2) / sum((f/s)^2)
+CREATE AGGREGATE weighted_mean(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = weighted_mean_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- sample std (ddof 1) of flux / weighted_mean
+CREATE AGGREGATE norm_std(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = norm_std_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- (max - min) / weighted_mean
+CREATE AGGREGATE norm_amplitude(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = norm_amplitude_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- median(|flux - median(flux)|), unscaled
+CREATE AGGREGATE mad(flux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = mad_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- fraction of fluxes farther than one sample std from the weighted mean
+CREATE AGGREGATE beyond_1std(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = beyond_1std_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- biased Fisher-Pearson skewness m3 / m2^1.5
+CREATE AGGREGATE skew(flux float8) (
+    SFUNC = band_accum, STYPE = internal, FINALFUNC = skew_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- -2.5 log10(mean_x / mean_y); NULL unless both means are > 0
+CREATE FUNCTION color(mean_x float8, mean_y float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'color'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Whole multi-band light curves: one aggregate, one composite of features.
+------------------------------------------------------------------------------
+
+CREATE TYPE features AS (
+    u_n int, u_mean float8, u_std float8, u_amp float8, u_mad float8, u_beyond float8, u_skew float8,
+    g_n int, g_mean float8, g_std float8, g_amp float8, g_mad float8, g_beyond float8, g_skew float8,
+    r_n int, r_mean float8, r_std float8, r_amp float8, r_mad float8, r_beyond float8, r_skew float8,
+    i_n int, i_mean float8, i_std float8, i_amp float8, i_mad float8, i_beyond float8, i_skew float8,
+    z_n int, z_mean float8, z_std float8, z_amp float8, z_mad float8, z_beyond float8, z_skew float8,
+    y_n int, y_mean float8, y_std float8, y_amp float8, y_mad float8, y_beyond float8, y_skew float8,
+    u_minus_g float8, g_minus_r float8, r_minus_i float8, i_minus_z float8, z_minus_y float8
+);
+
+CREATE FUNCTION lc_features_final(internal) RETURNS features
+AS 'MODULE_PATHNAME', 'lc_features_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Passbands u g r i z y; any other passband is an error.
+CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
+    SFUNC = lc_accum, STYPE = internal, FINALFUNC = lc_features_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- The model input: for each band of `bands` its std, then amp, MAD, beyond
+-- and skew, then the colours of consecutive bands; NULL becomes `missing`.
+-- For 'griz' these are the seed's 23 features in the seed's order.
+-- Not STRICT: a NULL `missing` keeps undefined features as NULL elements.
+CREATE FUNCTION feature_vector(f features, bands text DEFAULT 'griz',
+                               missing float8 DEFAULT -999)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'feature_vector'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
