@@ -145,9 +145,11 @@ CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
 
 -- The model input: for each band of `bands` its std, then amp, MAD, beyond
 -- and skew, then the colours of consecutive bands; NULL becomes `missing`.
--- For 'griz' these are the seed's 23 features in the seed's order.
+-- For 'griz' these are the seed's 23 features in the seed's order.  `f` is
+-- an antares.features value or any row with its column names (a row of a
+-- table made with (lc_features(...)).*).
 -- Not STRICT: a NULL `missing` keeps undefined features as NULL elements.
-CREATE FUNCTION feature_vector(f features, bands text DEFAULT 'griz',
+CREATE FUNCTION feature_vector(f record, bands text DEFAULT 'griz',
                                missing float8 DEFAULT -999)
 RETURNS float8[]
 AS 'MODULE_PATHNAME', 'feature_vector'

@@ -1,0 +1,82 @@
+-- The SQL half of bin/pipeline, run with psql once the light curves are loaded:
+-- rawphot (training set, data/dsfp/training) and testphot (data/dsfp/test),
+-- both (objid bigint, t float8, pb text, flux float8, dflux float8).
+-- Ends with an error (psql exit status 3) if a seed check fails.
+
+\set ON_ERROR_STOP 1
+\pset null '(null)'
+\pset footer off
+SET client_min_messages = warning;
+
+CREATE EXTENSION IF NOT EXISTS antares;
+
+-- Training labels, assigned by objid (data/dsfp/README.md).
+DROP TABLE IF EXISTS labels;
+CREATE TABLE labels (objid bigint PRIMARY KEY, label int NOT NULL);
+INSERT INTO labels
+SELECT objid, CASE WHEN objid <= 20 THEN 0 WHEN objid <= 60 THEN 1 ELSE 2 END
+FROM generate_series(1, 100) AS objid;
+
+\echo
+\echo '== Rows loaded'
+SELECT 'rawphot' AS "table", count(*) AS rows, count(DISTINCT objid) AS objects FROM rawphot
+UNION ALL
+SELECT 'testphot', count(*), count(DISTINCT objid) FROM testphot
+UNION ALL
+SELECT 'labels', count(*), count(DISTINCT objid) FROM labels;
+
+\echo '== Features of the training set'
+DROP TABLE IF EXISTS lcfeats;
+\timing on
+CREATE TABLE lcfeats AS
+SELECT objid, (antares.lc_features(pb, flux, dflux)).*
+FROM rawphot
+GROUP BY objid;
+\timing off
+ALTER TABLE lcfeats ADD PRIMARY KEY (objid);
+
+\echo
+\echo '== A few objects: colours and g-band statistics (rounded)'
+SELECT 'FAKE' || lpad(f.objid::text, 3, '0') AS object, l.label,
+       round(g_minus_r::numeric, 3) AS "g-r",
+       round(r_minus_i::numeric, 3) AS "r-i",
+       round(i_minus_z::numeric, 3) AS "i-z",
+       g_n,
+       round(g_mean::numeric, 2) AS g_mean,
+       round(g_std::numeric, 3) AS g_std,
+       round(g_amp::numeric, 3) AS g_amp,
+       round(g_mad::numeric, 2) AS g_mad,
+       round(g_beyond::numeric, 3) AS g_beyond,
+       round(g_skew::numeric, 3) AS g_skew
+FROM lcfeats f JOIN labels l USING (objid)
+WHERE f.objid IN (10, 60, 73)
+ORDER BY f.objid;
+
+\echo '== Seed checks'
+CREATE TEMP TABLE seed_checks AS
+SELECT c.ord, c."check", c.expected, c.got, c.got IS NOT DISTINCT FROM c.expected AS pass
+FROM (VALUES
+    (1, 'training objects with g_amp > 2', '9',
+        (SELECT count(*) FROM lcfeats WHERE g_amp > 2)::text),
+    (2, 'training objects with g-r undefined', '2',
+        (SELECT count(*) FROM lcfeats WHERE g_minus_r IS NULL OR g_minus_r = 'NaN')::text),
+    (3, 'FAKE010 g-r', '1.048',
+        (SELECT round(g_minus_r::numeric, 3) FROM lcfeats WHERE objid = 10)::text),
+    (4, 'FAKE010 r-i', '-0.191',
+        (SELECT round(r_minus_i::numeric, 3) FROM lcfeats WHERE objid = 10)::text),
+    (5, 'FAKE010 i-z', '-0.193',
+        (SELECT round(i_minus_z::numeric, 3) FROM lcfeats WHERE objid = 10)::text)
+) AS c(ord, "check", expected, got);
+
+SELECT "check", expected, got, CASE WHEN pass THEN 'ok' ELSE 'FAILED' END AS result
+FROM seed_checks ORDER BY ord;
+
+DO $$
+DECLARE
+    n int := (SELECT count(*) FROM seed_checks WHERE NOT pass);
+BEGIN
+    IF n > 0 THEN
+        RAISE EXCEPTION '% of the seed checks failed', n;
+    END IF;
+END $$;
+\echo 'all seed checks passed'
