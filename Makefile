@@ -8,7 +8,7 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 HEADERS = $(wildcard src/*.h)
 
 DATA = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/$(EXTENSION)--$(EXTVERSION).sql
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql bin/antares_load bin/*.o test/unit/*.o test/unit/unit_tests
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql bin/antares_load $(UNIT_TESTS)
 
 # One pg_regress script per topic, in this order: lightcurve loads the shipped
 # data into tables the later scripts use.
@@ -36,6 +36,15 @@ all: bin/antares_load
 bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+
+# Kernel unit tests: plain C programs that print TAP, no server needed.
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
+UNIT_KERNELS = src/band_stats.c src/lc_parse.c
+test/unit/test_%: test/unit/test_%.c $(UNIT_KERNELS)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ $< $(UNIT_KERNELS) -lm
+.PHONY: unitcheck
+unitcheck: $(UNIT_TESTS)
+	$(PROVE) --exec '' $(UNIT_TESTS)
 
 # TAP tests (PostgreSQL::Test::Cluster) live in test/t; initdb must not run as root.
 PROVE_TESTS = test/t/*.pl

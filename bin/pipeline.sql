@@ -1,14 +1,23 @@
--- The SQL half of bin/pipeline, run with psql once the light curves are loaded:
--- rawphot (training set, data/dsfp/training) and testphot (data/dsfp/test),
--- both (objid bigint, t float8, pb text, flux float8, dflux float8).
+-- The SQL of bin/pipeline, in two steps:
+--   psql -v prepare= -f bin/pipeline.sql   before loading: the extension, and
+--       no tables left from an earlier run (bin/antares_load appends)
+--   psql -f bin/pipeline.sql               after loading rawphot (training set,
+--       data/dsfp/training) and testphot (data/dsfp/test), both
+--       (objid bigint, t float8, pb text, flux float8, dflux float8):
+--       labels, features, and the seed's checks
 -- Ends with an error (psql exit status 3) if a seed check fails.
 
 \set ON_ERROR_STOP 1
-\pset null '(null)'
-\pset footer off
 SET client_min_messages = warning;
 
+\if :{?prepare}
 CREATE EXTENSION IF NOT EXISTS antares;
+DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats;
+\quit
+\endif
+
+\pset null '(null)'
+\pset footer off
 
 -- Training labels, assigned by objid (data/dsfp/README.md).
 DROP TABLE IF EXISTS labels;
@@ -16,14 +25,6 @@ CREATE TABLE labels (objid bigint PRIMARY KEY, label int NOT NULL);
 INSERT INTO labels
 SELECT objid, CASE WHEN objid <= 20 THEN 0 WHEN objid <= 60 THEN 1 ELSE 2 END
 FROM generate_series(1, 100) AS objid;
-
-\echo
-\echo '== Rows loaded'
-SELECT 'rawphot' AS "table", count(*) AS rows, count(DISTINCT objid) AS objects FROM rawphot
-UNION ALL
-SELECT 'testphot', count(*), count(DISTINCT objid) FROM testphot
-UNION ALL
-SELECT 'labels', count(*), count(DISTINCT objid) FROM labels;
 
 \echo '== Features of the training set'
 DROP TABLE IF EXISTS lcfeats;
@@ -36,6 +37,15 @@ GROUP BY objid;
 ALTER TABLE lcfeats ADD PRIMARY KEY (objid);
 
 \echo
+\echo '== Rows'
+SELECT 'rawphot' AS "table", count(*) AS rows, count(DISTINCT objid) AS objects FROM rawphot
+UNION ALL
+SELECT 'testphot', count(*), count(DISTINCT objid) FROM testphot
+UNION ALL
+SELECT 'labels', count(*), count(DISTINCT objid) FROM labels
+UNION ALL
+SELECT 'lcfeats', count(*), count(DISTINCT objid) FROM lcfeats;
+
 \echo '== A few objects: colours and g-band statistics (rounded)'
 SELECT 'FAKE' || lpad(f.objid::text, 3, '0') AS object, l.label,
        round(g_minus_r::numeric, 3) AS "g-r",

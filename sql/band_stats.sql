@@ -1,4 +1,5 @@
 -- Per-band statistics: the single-band aggregates and color().
+SET search_path = antares, public;
 SET extra_float_digits = 0;
 
 CREATE TEMP TABLE obs (band text, flux float8, dflux float8);

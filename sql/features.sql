@@ -1,6 +1,7 @@
 -- lc_features, feature_vector and the seed's checks on the shipped light
 -- curves (rawphot: the 100 training objects, testphot: the 1000 test objects,
 -- both loaded by the lightcurve script).
+SET search_path = antares, public;
 SET extra_float_digits = 0;
 
 -- The seed's features table, one statement.
@@ -86,6 +87,7 @@ EXPLAIN (COSTS OFF)
 SELECT objid, lc_features(pb, flux, dflux) FROM testphot GROUP BY objid;
 CREATE TEMP TABLE par AS SELECT objid, lc_features(pb, flux, dflux) AS f FROM testphot GROUP BY objid;
 RESET ALL;
+SET search_path = antares, public;
 SET extra_float_digits = 0;
 CREATE TEMP TABLE ser AS SELECT objid, lc_features(pb, flux, dflux) AS f FROM testphot GROUP BY objid;
 SELECT (SELECT count(*) FROM par) AS objects,

@@ -87,16 +87,22 @@ typedef struct LcRow
 
 /*
  * Callbacks return 0 to go on; anything else stops the parse, which then
- * returns LC_PARSE_STOPPED (the callback keeps its own reason).  Either may
- * be NULL; the whole input is validated regardless.
+ * returns LC_PARSE_STOPPED (the callback keeps its own reason).  Any may be
+ * NULL; the whole input is validated regardless.  progress runs every
+ * LC_PARSE_PROGRESS_LINES lines, blank and comment lines included, e.g. to
+ * let a long parse be cancelled.
  */
 typedef int (*LcHeaderFn) (void *arg, long lineno, LcField key, LcField value);
 typedef int (*LcRowFn) (void *arg, const LcRow *row);
+typedef int (*LcProgressFn) (void *arg, long lineno);
+
+#define LC_PARSE_PROGRESS_LINES 4096
 
 typedef struct LcParseCallbacks
 {
 	LcHeaderFn	header;
 	LcRowFn		row;
+	LcProgressFn progress;
 	void	   *arg;
 } LcParseCallbacks;
 

@@ -17,7 +17,8 @@ CLUSTER_DIR=
 # initdb refuses to run as root, so root runs the server as `postgres`.
 if [[ $EUID -eq 0 ]]; then
     PG_OS_USER=postgres
-    as_pg() { runuser -u postgres -- "$@"; }
+    # (from /: postgres may not be allowed into the current directory)
+    as_pg() { (cd / && runuser -u postgres -- "$@"); }
 else
     PG_OS_USER=$(id -un)
     as_pg() { "$@"; }

@@ -1,0 +1,919 @@
+/*
+ * antares_load.c
+ *		Bulk loader of light-curve files into a table
+ *		(objid bigint, t float8, pb text, flux float8, dflux float8).
+ *
+ *	 antares_load [-j JOBS] [-t TABLE] [--create] [--objid header:KEY]
+ *				  [-d CONNSTR] [-q] FILE_OR_DIR...
+ *
+ * Every file (every *.dat file of a directory) is parsed with the kernel the
+ * SQL functions use, so a bad file gets the same message as
+ * antares.read_lightcurve(), and streamed with COPY FROM STDIN in text
+ * format over JOBS connections, one thread each, files balanced by size.
+ *
+ * All or nothing: each connection loads in its own transaction and none
+ * commits until every one has sent all its files without error; then they
+ * commit one after the other.  Only a failure between those COMMITs (a
+ * crash, a lost connection) could leave part of a load behind.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "libpq-fe.h"
+#include "lc_parse.h"
+
+#define PROGNAME "antares_load"
+
+typedef struct InputFile
+{
+	char	   *path;
+	long long	size;
+} InputFile;
+
+/* Growable byte buffer. */
+typedef struct Buffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} Buffer;
+
+/* What one file's parse keeps: rows point into the file's bytes. */
+typedef struct Parsed
+{
+	LcRow	   *rows;
+	size_t		nrows;
+	size_t		cap;
+	const char *objid_key;		/* NULL: objid from the file name */
+	LcField		objid_value;
+	long		objid_lineno;	/* 0 until the key is seen */
+} Parsed;
+
+typedef struct Worker
+{
+	PGconn	   *conn;
+	InputFile **files;
+	size_t		nfiles;
+	long long	bytes;			/* sum of the sizes of files */
+	long long	rows;
+	char	   *error;			/* own failure, malloc'd; NULL if none */
+	int			cancelled;		/* stopped because another worker failed */
+	pthread_t	thread;
+} Worker;
+
+typedef struct Options
+{
+	const char *conninfo;
+	const char *table;
+	int			jobs;
+	int			create;
+	const char *objid_key;
+	int			quiet;
+} Options;
+
+static Options opt = {NULL, "rawphot", 1, 0, NULL, 0};
+static char *table_sql;			/* opt.table, quoted for SQL */
+
+/* Set by the first worker that fails, so the others stop early. */
+static atomic_int load_failed;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+			"Usage: " PROGNAME " [OPTION]... FILE_OR_DIR...\n"
+			"Loads light-curve files (every *.dat file of a directory) into a table\n"
+			"(objid bigint, t float8, pb text, flux float8, dflux float8), all or nothing.\n"
+			"\n"
+			"  -d, --dbname=CONNSTR    database name or connection string (default: libpq\n"
+			"                          environment, PGHOST, PGDATABASE, ...)\n"
+			"  -t, --table=[SCHEMA.]TABLE  target table (default: rawphot)\n"
+			"      --create            create the table if it does not exist\n"
+			"  -j, --jobs=JOBS         load over JOBS connections at once (default: 1)\n"
+			"      --objid=SOURCE      \"filename\": the last run of digits in the file's\n"
+			"                          name (default); \"header:KEY\": the integer value of\n"
+			"                          the file's \"#KEY:value\" header line\n"
+			"  -q, --quiet             do not print the summary line\n"
+			"  -h, --help              show this help and exit\n");
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void	   *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+	{
+		fprintf(stderr, PROGNAME ": out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+	{
+		fprintf(stderr, PROGNAME ": out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	size_t		n = strlen(s) + 1;
+
+	return memcpy(xmalloc(n), s, n);
+}
+
+static char *
+xasprintf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+static char *
+xasprintf(const char *fmt,...)
+{
+	va_list		ap;
+	char		small[256];
+	int			n;
+	char	   *s;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return xstrdup("(message could not be formatted)");
+	s = xmalloc((size_t) n + 1);
+	if ((size_t) n < sizeof(small))
+		return memcpy(s, small, (size_t) n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static void
+buf_reserve(Buffer *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	b->cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more + 4096;
+	b->data = xrealloc(b->data, b->cap);
+}
+
+static void
+buf_append(Buffer *b, const char *s, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---------------------------------------------------------------------------
+ * Input files
+ * ------------------------------------------------------------------------- */
+
+static int
+has_suffix(const char *name, const char *suffix)
+{
+	size_t		n = strlen(name);
+	size_t		k = strlen(suffix);
+
+	return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+add_file(InputFile **files, size_t *n, size_t *cap, const char *path,
+		 long long size)
+{
+	if (*n == *cap)
+	{
+		*cap = *cap ? 2 * *cap : 256;
+		*files = xrealloc(*files, *cap * sizeof(InputFile));
+	}
+	(*files)[*n].path = xstrdup(path);
+	(*files)[*n].size = size;
+	(*n)++;
+}
+
+/* Adds the *.dat regular files of dir, in name order; 0 on success. */
+static int
+add_directory(InputFile **files, size_t *n, size_t *cap, const char *dir)
+{
+	DIR		   *d = opendir(dir);
+	struct dirent *de;
+	char	  **names = NULL;
+	size_t		nnames = 0;
+	size_t		i;
+
+	if (d == NULL)
+	{
+		fprintf(stderr, PROGNAME ": could not open directory \"%s\": %s\n",
+				dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+	{
+		if (!has_suffix(de->d_name, ".dat"))
+			continue;
+		names = xrealloc(names, (nnames + 1) * sizeof(char *));
+		names[nnames++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	qsort(names, nnames, sizeof(char *), compare_strings);
+
+	for (i = 0; i < nnames; i++)
+	{
+		struct stat st;
+
+		if (stat(names[i], &st) == 0 && S_ISREG(st.st_mode))
+			add_file(files, n, cap, names[i], (long long) st.st_size);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static int
+collect_files(char **args, int nargs, InputFile **files, size_t *n)
+{
+	size_t		cap = 0;
+	int			i;
+
+	*files = NULL;
+	*n = 0;
+	for (i = 0; i < nargs; i++)
+	{
+		struct stat st;
+
+		if (stat(args[i], &st) != 0)
+		{
+			fprintf(stderr, PROGNAME ": could not stat \"%s\": %s\n",
+					args[i], strerror(errno));
+			return -1;
+		}
+		if (S_ISDIR(st.st_mode))
+		{
+			if (add_directory(files, n, &cap, args[i]) != 0)
+				return -1;
+		}
+		else
+			add_file(files, n, &cap, args[i], (long long) st.st_size);
+	}
+	return 0;
+}
+
+static int
+compare_by_size_desc(const void *a, const void *b)
+{
+	const InputFile *x = *(const InputFile *const *) a;
+	const InputFile *y = *(const InputFile *const *) b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* Largest file first to the least-loaded worker: near-equal byte totals. */
+static void
+assign_files(InputFile *files, size_t nfiles, Worker *workers, int jobs)
+{
+	InputFile **order = xmalloc(nfiles * sizeof(InputFile *));
+	size_t		i;
+	int			j;
+
+	for (i = 0; i < nfiles; i++)
+		order[i] = &files[i];
+	qsort(order, nfiles, sizeof(InputFile *), compare_by_size_desc);
+
+	for (j = 0; j < jobs; j++)
+		workers[j].files = xmalloc(nfiles * sizeof(InputFile *));
+	for (i = 0; i < nfiles; i++)
+	{
+		Worker	   *least = &workers[0];
+
+		for (j = 1; j < jobs; j++)
+			if (workers[j].bytes < least->bytes)
+				least = &workers[j];
+		least->files[least->nfiles++] = order[i];
+		least->bytes += order[i]->size;
+	}
+	free(order);
+}
+
+/* ---------------------------------------------------------------------------
+ * One file: read, parse, format as COPY text
+ * ------------------------------------------------------------------------- */
+
+static int
+read_file(const char *path, Buffer *b, char **error)
+{
+	FILE	   *f = fopen(path, "rb");
+	char		chunk[65536];
+	size_t		n;
+
+	b->len = 0;
+	if (f == NULL)
+	{
+		*error = xasprintf("could not open file \"%s\" for reading: %s",
+						   path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, n);
+	if (ferror(f))
+	{
+		*error = xasprintf("could not read file \"%s\": %s", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int
+keep_header(void *arg, long lineno, LcField key, LcField value)
+{
+	Parsed	   *p = arg;
+
+	/* the last one wins, as in antares.lightcurve_header() */
+	if (p->objid_key != NULL && key.len == strlen(p->objid_key) &&
+		memcmp(key.ptr, p->objid_key, key.len) == 0)
+	{
+		p->objid_value = value;
+		p->objid_lineno = lineno;
+	}
+	return 0;
+}
+
+static int
+keep_row(void *arg, const LcRow *row)
+{
+	Parsed	   *p = arg;
+
+	if (p->nrows == p->cap)
+	{
+		p->cap = p->cap ? 2 * p->cap : 512;
+		p->rows = xrealloc(p->rows, p->cap * sizeof(LcRow));
+	}
+	p->rows[p->nrows++] = *row;
+	return 0;
+}
+
+/* Parses a decimal bigint from s[0..len-1]; 0 on success. */
+static int
+parse_int64(const char *s, size_t len, long long *out)
+{
+	unsigned long long v = 0;
+	int			negative = 0;
+	size_t		i = 0;
+
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		negative = (s[i++] == '-');
+	if (i == len)
+		return -1;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (9223372036854775808ULL - (unsigned) (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned) (s[i] - '0');
+	}
+	if (v > 9223372036854775807ULL + (unsigned) negative)
+		return -1;
+	*out = negative ? (long long) (0 - v) : (long long) v;
+	return 0;
+}
+
+/* The last run of digits in the file's base name. */
+static int
+objid_from_name(const char *path, long long *objid, char **error)
+{
+	const char *base = strrchr(path, '/');
+	const char *end;
+	const char *start;
+
+	base = base ? base + 1 : path;
+	end = base + strlen(base);
+	while (end > base && (end[-1] < '0' || end[-1] > '9'))
+		end--;
+	start = end;
+	while (start > base && start[-1] >= '0' && start[-1] <= '9')
+		start--;
+	if (start == end || parse_int64(start, (size_t) (end - start), objid) != 0)
+	{
+		*error = xasprintf("light curve file \"%s\": no bigint objid in the file name "
+						   "(see --objid)", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+objid_from_header(const char *path, const Parsed *p, long long *objid,
+				  char **error)
+{
+	if (p->objid_lineno == 0)
+	{
+		*error = xasprintf("light curve file \"%s\": no \"#%s:\" header line for the objid",
+						   path, p->objid_key);
+		return -1;
+	}
+	if (parse_int64(p->objid_value.ptr, p->objid_value.len, objid) != 0)
+	{
+		*error = xasprintf("light curve file \"%s\" line %ld: header \"%s\" is not a bigint objid",
+						   path, p->objid_lineno, p->objid_key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends one COPY text line: fields as written, pb's backslashes doubled. */
+static void
+format_row(Buffer *out, long long objid, const LcRow *row)
+{
+	char		id[32];
+	size_t		i;
+	int			n = snprintf(id, sizeof(id), "%lld\t", objid);
+
+	/* whitespace cannot occur inside a field; only '\\' needs escaping */
+	buf_reserve(out, (size_t) n + row->t_text.len + 2 * row->pb.len +
+				row->flux_text.len + row->dflux_text.len + 4);
+	buf_append(out, id, (size_t) n);
+	buf_append(out, row->t_text.ptr, row->t_text.len);
+	buf_append(out, "\t", 1);
+	for (i = 0; i < row->pb.len; i++)
+	{
+		if (row->pb.ptr[i] == '\\')
+			out->data[out->len++] = '\\';
+		out->data[out->len++] = row->pb.ptr[i];
+	}
+	buf_append(out, "\t", 1);
+	buf_append(out, row->flux_text.ptr, row->flux_text.len);
+	buf_append(out, "\t", 1);
+	buf_append(out, row->dflux_text.ptr, row->dflux_text.len);
+	buf_append(out, "\n", 1);
+}
+
+/*
+ * Reads, parses and formats one file into out (replacing its contents);
+ * returns its row count, or -1 with *error set.
+ */
+static long long
+prepare_file(const char *path, Buffer *content, Parsed *parsed, Buffer *out,
+			 char **error)
+{
+	LcParseCallbacks cb = {keep_header, keep_row, NULL, parsed};
+	LcParseError err;
+	long long	objid;
+	size_t		i;
+
+	if (read_file(path, content, error) != 0)
+		return -1;
+	parsed->nrows = 0;
+	parsed->objid_lineno = 0;
+	if (lc_parse(content->data, content->len, &cb, &err) != LC_PARSE_OK)
+	{
+		size_t		n = lc_parse_format_error(&err, path, NULL, 0);
+
+		*error = xmalloc(n + 1);
+		lc_parse_format_error(&err, path, *error, n + 1);
+		return -1;
+	}
+	if ((parsed->objid_key ? objid_from_header(path, parsed, &objid, error)
+		 : objid_from_name(path, &objid, error)) != 0)
+		return -1;
+
+	out->len = 0;
+	for (i = 0; i < parsed->nrows; i++)
+		format_row(out, objid, &parsed->rows[i]);
+	return (long long) parsed->nrows;
+}
+
+/* ---------------------------------------------------------------------------
+ * Workers
+ * ------------------------------------------------------------------------- */
+
+static char *
+server_error(const char *what, PGconn *conn)
+{
+	return xasprintf("%s: %s", what, PQerrorMessage(conn));
+}
+
+/* Runs sql, expecting a command result; 0 on success. */
+static int
+run_command(PGconn *conn, const char *sql, char **error)
+{
+	PGresult   *res = PQexec(conn, sql);
+	int			ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok && error != NULL)
+		*error = xasprintf("%s failed: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* PQputCopyData takes an int length: send big files in pieces. */
+static int
+send_copy_data(PGconn *conn, const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		size_t		n = len < (1 << 20) ? len : (1 << 20);
+
+		if (PQputCopyData(conn, data, (int) n) != 1)
+			return -1;
+		data += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Sends the worker's files; the caller ends the COPY. */
+static void
+stream_files(Worker *w)
+{
+	Buffer		content = {0};
+	Buffer		out = {0};
+	Parsed		parsed = {0};
+	size_t		i;
+
+	parsed.objid_key = opt.objid_key;
+	for (i = 0; i < w->nfiles && !atomic_load(&load_failed); i++)
+	{
+		long long	n = prepare_file(w->files[i]->path, &content, &parsed, &out,
+									 &w->error);
+
+		if (n < 0)
+			break;
+		if (send_copy_data(w->conn, out.data, out.len) != 0)
+		{
+			w->error = server_error("could not send COPY data", w->conn);
+			break;
+		}
+		w->rows += n;
+	}
+	free(content.data);
+	free(out.data);
+	free(parsed.rows);
+}
+
+static void *
+worker_main(void *arg)
+{
+	Worker	   *w = arg;
+	char	   *sql = xasprintf("COPY %s (objid, t, pb, flux, dflux) FROM STDIN", table_sql);
+	PGresult   *res;
+	int			aborting;
+
+	if (run_command(w->conn, "BEGIN", &w->error) != 0)
+		goto done;
+	res = PQexec(w->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+	{
+		w->error = xasprintf("%s failed: %s", sql, PQerrorMessage(w->conn));
+		PQclear(res);
+		goto done;
+	}
+	PQclear(res);
+
+	stream_files(w);
+
+	/* another worker's failure also cancels this COPY */
+	aborting = w->error != NULL || atomic_load(&load_failed);
+	if (PQputCopyEnd(w->conn, aborting ? PROGNAME " aborted the load" : NULL) != 1 &&
+		w->error == NULL)
+		w->error = server_error("could not end COPY", w->conn);
+	while ((res = PQgetResult(w->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !aborting && w->error == NULL)
+			w->error = xasprintf("COPY into %s failed: %s", opt.table,
+								 PQerrorMessage(w->conn));
+		PQclear(res);
+	}
+	w->cancelled = (w->error == NULL && aborting);
+
+done:
+	if (w->error != NULL)
+		atomic_store(&load_failed, 1);
+	free(sql);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Main
+ * ------------------------------------------------------------------------- */
+
+/* [schema.]table, each part quoted as an identifier. */
+static char *
+quote_table(PGconn *conn, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	char	   *schema;
+	char	   *table;
+	char	   *result;
+
+	if (dot == NULL)
+	{
+		table = PQescapeIdentifier(conn, name, strlen(name));
+		result = xstrdup(table);
+		PQfreemem(table);
+		return result;
+	}
+	schema = PQescapeIdentifier(conn, name, (size_t) (dot - name));
+	table = PQescapeIdentifier(conn, dot + 1, strlen(dot + 1));
+	result = xasprintf("%s.%s", schema, table);
+	PQfreemem(schema);
+	PQfreemem(table);
+	return result;
+}
+
+static PGconn *
+connect_db(void)
+{
+	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {opt.conninfo, PROGNAME, NULL};
+	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		fprintf(stderr, PROGNAME ": could not connect: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Creates the table unless it exists; 1 if created, 0 if not, -1 on error. */
+static int
+create_table(PGconn *conn)
+{
+	const char *param = table_sql;
+	PGresult   *res = PQexecParams(conn, "SELECT to_regclass($1) IS NULL",
+								   1, NULL, &param, NULL, NULL, 0);
+	int			missing;
+	char	   *sql;
+	char	   *error = NULL;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, PROGNAME ": %s", PQerrorMessage(conn));
+		PQclear(res);
+		return -1;
+	}
+	missing = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!missing)
+		return 0;
+
+	sql = xasprintf("CREATE TABLE %s (objid bigint, t float8, pb text, "
+					"flux float8, dflux float8)", table_sql);
+	if (run_command(conn, sql, &error) != 0)
+	{
+		fprintf(stderr, PROGNAME ": %s", error);
+		free(error);
+		free(sql);
+		return -1;
+	}
+	free(sql);
+	return 1;
+}
+
+/*
+ * Commits every worker's transaction if all succeeded, else rolls all back.
+ * Returns the number of transactions committed.
+ */
+static int
+finish_transactions(Worker *workers, int jobs, int ok)
+{
+	int			committed = 0;
+	int			j;
+
+	for (j = 0; j < jobs; j++)
+	{
+		char	   *error = NULL;
+
+		if (ok && run_command(workers[j].conn, "COMMIT", &error) == 0)
+		{
+			committed++;
+			continue;
+		}
+		if (ok)
+		{
+			fprintf(stderr, PROGNAME ": job %d: %s", j + 1, error);
+			free(error);
+			ok = 0;
+		}
+		run_command(workers[j].conn, "ROLLBACK", NULL);
+	}
+	return committed;
+}
+
+/* Every job fails alike on, say, a missing table: say it once. */
+static int
+reported_before(const Worker *workers, int j)
+{
+	int			k;
+
+	for (k = 0; k < j; k++)
+		if (workers[k].error != NULL && strcmp(workers[k].error, workers[j].error) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"dbname", required_argument, NULL, 'd'},
+		{"table", required_argument, NULL, 't'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"create", no_argument, NULL, 'C'},
+		{"objid", required_argument, NULL, 'O'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int			c;
+	char	   *end;
+
+	while ((c = getopt_long(argc, argv, "d:t:j:qh", longopts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'd':
+				opt.conninfo = optarg;
+				break;
+			case 't':
+				opt.table = optarg;
+				break;
+			case 'j':
+				errno = 0;
+				opt.jobs = (int) strtol(optarg, &end, 10);
+				if (errno || *end || opt.jobs < 1 || opt.jobs > 256)
+				{
+					fprintf(stderr, PROGNAME ": invalid number of jobs \"%s\" (1 to 256)\n", optarg);
+					return -1;
+				}
+				break;
+			case 'C':
+				opt.create = 1;
+				break;
+			case 'O':
+				if (strncmp(optarg, "header:", 7) == 0 && optarg[7] != '\0')
+					opt.objid_key = optarg + 7;
+				else if (strcmp(optarg, "filename") == 0)
+					opt.objid_key = NULL;
+				else
+				{
+					fprintf(stderr, PROGNAME ": invalid --objid \"%s\" (filename or header:KEY)\n", optarg);
+					return -1;
+				}
+				break;
+			case 'q':
+				opt.quiet = 1;
+				break;
+			case 'h':
+				usage(stdout);
+				exit(0);
+			default:
+				fprintf(stderr, "Try \"" PROGNAME " --help\".\n");
+				return -1;
+		}
+	}
+	if (optind >= argc)
+	{
+		fprintf(stderr, PROGNAME ": no files or directories given\n");
+		fprintf(stderr, "Try \"" PROGNAME " --help\".\n");
+		return -1;
+	}
+	if (opt.table[0] == '\0')
+	{
+		fprintf(stderr, PROGNAME ": empty table name\n");
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	InputFile  *files;
+	size_t		nfiles;
+	Worker	   *workers;
+	int			jobs;
+	int			created = 0;
+	int			ok = 1;
+	int			committed;
+	long long	rows = 0;
+	double		start = now_seconds();
+	double		seconds;
+	int			j;
+
+	if (parse_options(argc, argv) != 0)
+		return 2;
+	if (collect_files(argv + optind, argc - optind, &files, &nfiles) != 0)
+		return 1;
+
+	jobs = (size_t) opt.jobs > nfiles ? (nfiles > 0 ? (int) nfiles : 1) : opt.jobs;
+	workers = calloc((size_t) jobs, sizeof(Worker));
+	if (workers == NULL)
+		return 1;
+	for (j = 0; j < jobs; j++)
+	{
+		workers[j].conn = connect_db();
+		if (workers[j].conn == NULL)
+			return 1;
+	}
+	table_sql = quote_table(workers[0].conn, opt.table);
+	if (opt.create && (created = create_table(workers[0].conn)) < 0)
+		return 1;
+
+	assign_files(files, nfiles, workers, jobs);
+	for (j = 0; j < jobs; j++)
+		if (pthread_create(&workers[j].thread, NULL, worker_main, &workers[j]) != 0)
+		{
+			fprintf(stderr, PROGNAME ": could not start a thread\n");
+			return 1;
+		}
+	for (j = 0; j < jobs; j++)
+		pthread_join(workers[j].thread, NULL);
+
+	for (j = 0; j < jobs; j++)
+	{
+		if (workers[j].error != NULL && !reported_before(workers, j))
+			fprintf(stderr, PROGNAME ": %s%s", workers[j].error,
+					has_suffix(workers[j].error, "\n") ? "" : "\n");
+		ok = ok && workers[j].error == NULL && !workers[j].cancelled;
+		rows += workers[j].rows;
+	}
+
+	committed = finish_transactions(workers, jobs, ok);
+	ok = ok && committed == jobs;
+	if (!ok && created)
+	{
+		/* the table is ours: dropping it also undoes a partial commit */
+		char	   *sql = xasprintf("DROP TABLE %s", table_sql);
+
+		if (run_command(workers[0].conn, sql, NULL) == 0)
+			committed = 0;
+		free(sql);
+	}
+	if (committed > 0 && committed < jobs)
+		fprintf(stderr, PROGNAME ": partial load: %d of %d transactions committed\n",
+				committed, jobs);
+	for (j = 0; j < jobs; j++)
+	{
+		PQfinish(workers[j].conn);
+		free(workers[j].files);
+		free(workers[j].error);
+	}
+	free(workers);
+	free(table_sql);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i].path);
+	free(files);
+
+	seconds = now_seconds() - start;
+	if (!ok)
+	{
+		if (committed == 0)
+			fprintf(stderr, PROGNAME ": nothing loaded\n");
+		return 1;
+	}
+	if (!opt.quiet)
+		printf(PROGNAME ": %zu file%s, %lld rows in %.3f s (%.0f rows/s), %d job%s\n",
+			   nfiles, nfiles == 1 ? "" : "s", rows, seconds,
+			   seconds > 0 ? rows / seconds : 0.0, jobs, jobs == 1 ? "" : "s");
+	return 0;
+}
