@@ -3,6 +3,10 @@
 
 \echo Use "CREATE EXTENSION antares" to load this file. \quit
 
+-- CREATE EXTENSION creates the schema; everyone may use what is in it (the
+-- server-file reader below is revoked from PUBLIC on its own).
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
 ------------------------------------------------------------------------------
 -- Reading light curves (DSFP/SNANA text: "#key:value" header lines, then a
 -- whitespace table whose header row names the columns t, pb, flux, dflux).
