@@ -39,6 +39,14 @@ SELECT band,
         FROM (SELECT * FROM obs o WHERE o.band = b.band ORDER BY flux DESC, dflux DESC) x) AS same
 FROM (SELECT DISTINCT band FROM obs) b ORDER BY band;
 
+-- Tiny or huge magnitudes: nothing underflows, normalised statistics are scale-free.
+SELECT scale, weighted_mean(flux * scale, dflux * scale) / scale AS mean_over_scale,
+       norm_std(flux * scale, dflux * scale) = norm_std(flux, dflux) AS same_std,
+       skew(flux * scale) = skew(flux) AS same_skew
+FROM obs, (VALUES (power(2::float8, -600)), (0.125), (power(2::float8, 600))) v(scale)
+WHERE band = 'a' GROUP BY scale ORDER BY scale;
+SELECT mad(x) AS mad_near_dbl_max FROM (VALUES (1.7e308::float8), (1.7e308), (-1.7e308), (-1.7e308)) v(x);
+
 -- NULL rows are skipped; no rows, or only NULL rows, give NULL.
 SELECT weighted_mean(flux, dflux), mad(flux)
 FROM (VALUES (1.0::float8, 1.0::float8), (NULL, 1), (3, NULL), (2, 1)) v(flux, dflux);
@@ -68,8 +76,9 @@ SELECT pg_temp.error_of(q) FROM (VALUES
   ($$SELECT skew(flux) FROM (VALUES ('NaN'::float8)) v(flux)$$),
   ($$SELECT color('NaN', 1)$$),
   ($$SELECT color(1, 'Infinity')$$),
-  -- sums that leave double range are an error, not a silent NULL
-  ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1e300::float8, 1e-300::float8)) v(flux, dflux)$$)
+  -- a flux/dflux ratio beyond double range is an error, not a silent NULL
+  ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1e300::float8, 1e-300::float8)) v(flux, dflux)$$),
+  ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1e-300::float8, 1e300::float8)) v(flux, dflux)$$)
 ) t(q);
 
 -- Every aggregate is parallel safe with combine, serialize and deserialize.

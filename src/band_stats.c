@@ -9,13 +9,17 @@
  * runs (walking left and walking right), so their median is a merge walk.
  *
  * Sums use Neumaier's compensated summation, so results are within an ulp or
- * two of the exact value and do not drift with n.
+ * two of the exact value and do not drift with n.  Products are taken on
+ * values scaled by powers of two, so any finite input gives a finite answer
+ * (or a defined "undefined"), never a silent underflow to zero.
  */
 #include "band_stats.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+
+#define Max(a, b) ((a) > (b) ? (a) : (b))
 
 typedef struct CompSum
 {
@@ -54,13 +58,22 @@ cmp_obs(const void *a, const void *b)
 	return 0;
 }
 
+/* (a + b) / 2, as numpy computes it, without overflowing near DBL_MAX. */
+static inline double
+midpoint(double a, double b)
+{
+	double		m = (a + b) / 2.0;
+
+	return isfinite(m) ? m : a / 2.0 + b / 2.0;
+}
+
 /* Median of an ascending run of fluxes; mean of the middle two for even n. */
 static double
 sorted_median(const BandObs *obs, size_t n)
 {
 	if (n % 2 == 1)
 		return obs[n / 2].flux;
-	return (obs[n / 2 - 1].flux + obs[n / 2].flux) / 2.0;
+	return midpoint(obs[n / 2 - 1].flux, obs[n / 2].flux);
 }
 
 /*
@@ -100,7 +113,14 @@ sorted_mad(const BandObs *obs, size_t n, double med)
 			right++;
 		}
 	}
-	return n % 2 == 1 ? cur : (prev + cur) / 2.0;
+	return n % 2 == 1 ? cur : midpoint(prev, cur);
+}
+
+/* The power of two at or just below |x| (x finite, non-zero). */
+static inline double
+pow2_floor(double x)
+{
+	return ldexp(1.0, ilogb(x));
 }
 
 BandStatus
@@ -108,17 +128,17 @@ band_stats(BandObs *obs, size_t n, BandStats *out)
 {
 	CompSum		sw = {0},
 				swf = {0},
-				sf = {0},
+				sg = {0},
 				sd2 = {0},
 				sd3 = {0};
-	double		mean,
-				fbar,
+	double		fscale,
+				rscale,
+				rmax = 0.0,
+				gmean,
+				gbar,
 				sd,
-				m2,
-				m3,
-				range;
-	bool		mean_usable;
-	size_t		far = 0;
+				m2;
+	bool		constant;
 
 	out->n = n;
 	out->mean = out->std = out->amp = out->mad = out->beyond = out->skew = NAN;
@@ -126,58 +146,71 @@ band_stats(BandObs *obs, size_t n, BandStats *out)
 		return BAND_OK;
 
 	qsort(obs, n, sizeof(BandObs), cmp_obs);
+	constant = obs[0].flux == obs[n - 1].flux;
+
+	/* All fluxes zero: the mean is 0/0, only the MAD (0) is defined. */
+	if (constant && obs[0].flux == 0.0)
+	{
+		out->mad = 0.0;
+		return BAND_OK;
+	}
+
+	/*
+	 * Work on fluxes g = f / fscale and weights (r / rscale)^2, r = f / s,
+	 * scaled by powers of two: scaling is exact, so results are those of the
+	 * textbook formulas, but no square or cube can under- or overflow.
+	 */
+	fscale = pow2_floor(Max(fabs(obs[0].flux), fabs(obs[n - 1].flux)));
+	for (size_t i = 0; i < n; i++)
+		rmax = Max(rmax, fabs(obs[i].flux / obs[i].dflux));
+	if (rmax == 0.0 || !isfinite(rmax))
+		return BAND_OUT_OF_RANGE;	/* flux/dflux outside double range */
+	rscale = pow2_floor(rmax);
 
 	for (size_t i = 0; i < n; i++)
 	{
-		double		ratio = obs[i].flux / obs[i].dflux;
-		double		w = ratio * ratio;
+		double		g = obs[i].flux / fscale;
+		double		q = (obs[i].flux / obs[i].dflux) / rscale;
+		double		w = q * q;
 
 		comp_add(&sw, w);
-		comp_add(&swf, obs[i].flux * w);
-		comp_add(&sf, obs[i].flux);
+		comp_add(&swf, g * w);
+		comp_add(&sg, g);
 	}
-	fbar = comp_value(&sf) / (double) n;
+	/* For constant fluxes every mean is that flux; rounding must not say 1 ulp off. */
+	gbar = constant ? obs[0].flux / fscale : comp_value(&sg) / (double) n;
+	gmean = constant ? gbar : comp_value(&swf) / comp_value(&sw);
 	for (size_t i = 0; i < n; i++)
 	{
-		double		d = obs[i].flux - fbar;
+		double		d = obs[i].flux / fscale - gbar;
 
 		comp_add(&sd2, d * d);
 		comp_add(&sd3, d * d * d);
 	}
-	range = obs[n - 1].flux - obs[0].flux;
-	if (!isfinite(comp_value(&sw)) || !isfinite(comp_value(&swf)) ||
-		!isfinite(fbar) || !isfinite(comp_value(&sd2)) ||
-		!isfinite(comp_value(&sd3)) || !isfinite(range))
-		return BAND_OVERFLOW;
 
-	/* All fluxes zero (or underflowing weights): the mean is 0/0. */
-	mean = comp_value(&sw) > 0.0 ? comp_value(&swf) / comp_value(&sw) : NAN;
-	mean_usable = !isnan(mean) && mean != 0.0;
-	out->mean = mean;
-
+	out->mean = gmean * fscale;
 	out->mad = sorted_mad(obs, n, sorted_median(obs, n));
-	if (mean_usable)
-		out->amp = range / mean;
+	if (!isfinite(out->mad))
+		return BAND_OUT_OF_RANGE;	/* deviations of fluxes near DBL_MAX */
 
+	/* The normalised statistics and the skewness are free of fscale. */
+	if (gmean != 0.0)
+		out->amp = (obs[n - 1].flux / fscale - obs[0].flux / fscale) / gmean;
 	if (n >= 2)
 	{
-		sd = sqrt(comp_value(&sd2) / (double) (n - 1));
-		if (mean_usable)
-			out->std = sd / fabs(mean);
-		if (!isnan(mean))
-		{
-			for (size_t i = 0; i < n; i++)
-				if (fabs(obs[i].flux - mean) > sd)
-					far++;
-			out->beyond = (double) far / (double) n;
-		}
-	}
+		size_t		far = 0;
 
-	/* Constant fluxes have no skewness (m2 = 0). */
+		sd = sqrt(comp_value(&sd2) / (double) (n - 1));
+		if (gmean != 0.0)
+			out->std = sd / fabs(gmean);
+		for (size_t i = 0; i < n; i++)
+			if (fabs(obs[i].flux / fscale - gmean) > sd)
+				far++;
+		out->beyond = (double) far / (double) n;
+	}
 	m2 = comp_value(&sd2) / (double) n;
-	m3 = comp_value(&sd3) / (double) n;
-	if (range > 0.0 && m2 > 0.0)
-		out->skew = m3 / pow(m2, 1.5);
+	if (!constant && m2 > 0.0)
+		out->skew = (comp_value(&sd3) / (double) n) / pow(m2, 1.5);
 	return BAND_OK;
 }
 

@@ -41,7 +41,7 @@ typedef struct BandStats
 typedef enum BandStatus
 {
 	BAND_OK = 0,
-	BAND_OVERFLOW				/* finite inputs, but a sum overflowed */
+	BAND_OUT_OF_RANGE			/* flux/dflux, or the MAD, beyond double range */
 } BandStatus;
 
 /*

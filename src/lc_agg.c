@@ -312,7 +312,8 @@ lc_band_stats(const LcBand *band, BandStats *out)
 	if (band_stats(work, band->n, out) != BAND_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("value out of range: overflow in band statistics")));
+				 errmsg("value out of range in band statistics"),
+				 errdetail("A flux/dflux ratio, or a deviation between fluxes, is beyond the range of double precision.")));
 	if (work)
 		pfree(work);
 }

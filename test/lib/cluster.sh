@@ -34,8 +34,8 @@ _run_exit_hooks() {
     _exit_hooks=()
 }
 trap _run_exit_hooks EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'echo "terminated" >&2; exit 143' TERM
 
 _cluster_bindir() { "${PG_CONFIG:-pg_config}" --bindir; }
 

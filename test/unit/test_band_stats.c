@@ -109,13 +109,41 @@ test_undefined(void)
 }
 
 static void
-test_overflow(void)
+test_range(void)
 {
-	const double f[] = {1e300};
-	const double s[] = {1e-300};
-	BandStats	st;
+	const double f[] = {1, 2, 3, 10};
+	const double s[] = {1, 1, 2, 1};
+	const double tenth[] = {0.1, 0.1, 0.1};
+	const double huge[] = {1e300};
+	const double tiny[] = {1e-300};
+	double		fs[4],
+				ss[4];
+	BandStats	ref,
+				st;
+	int			exact = 1;
 
-	check(stats_of(f, s, 1, &st) == BAND_OVERFLOW, "overflowing weights are reported");
+	stats_of(f, s, 4, &ref);
+	for (double scale = 0x1p-1000; scale < 0x1p1000; scale *= 0x1p100)
+	{
+		for (int i = 0; i < 4; i++)
+		{
+			fs[i] = f[i] * scale;
+			ss[i] = s[i] * scale;
+		}
+		stats_of(fs, ss, 4, &st);
+		if (!(st.mean == ref.mean * scale && st.mad == ref.mad * scale &&
+			  st.std == ref.std && st.amp == ref.amp && st.beyond == ref.beyond &&
+			  st.skew == ref.skew))
+			exact = 0;
+	}
+	check(exact, "scaling by 2^-1000 .. 2^900 scales the results exactly (no underflow)");
+	stats_of(tenth, NULL, 3, &st);
+	check(st.mean == 0.1 && st.std == 0 && st.beyond == 0 && isnan(st.skew),
+		  "constant 0.1: mean exact, std 0, beyond 0");
+	check(stats_of(huge, tiny, 1, &st) == BAND_OUT_OF_RANGE,
+		  "flux/dflux beyond double range is reported");
+	check(stats_of(tiny, huge, 1, &st) == BAND_OUT_OF_RANGE,
+		  "flux/dflux underflowing to zero is reported");
 }
 
 static void
@@ -161,7 +189,7 @@ main(void)
 {
 	test_closed_forms();
 	test_undefined();
-	test_overflow();
+	test_range();
 	test_order_and_mad();
 	test_color();
 	printf("1..%d\n", checks);
