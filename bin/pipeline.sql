@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 
 \if :{?prepare}
 CREATE EXTENSION IF NOT EXISTS antares;
-DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats;
+DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats;
 \quit
 \endif
 
@@ -36,6 +36,16 @@ GROUP BY objid;
 \timing off
 ALTER TABLE lcfeats ADD PRIMARY KEY (objid);
 
+\echo '== Features of the test set'
+DROP TABLE IF EXISTS testfeats;
+\timing on
+CREATE TABLE testfeats AS
+SELECT objid, (antares.lc_features(pb, flux, dflux)).*
+FROM testphot
+GROUP BY objid;
+\timing off
+ALTER TABLE testfeats ADD PRIMARY KEY (objid);
+
 \echo
 \echo '== Rows'
 SELECT 'rawphot' AS "table", count(*) AS rows, count(DISTINCT objid) AS objects FROM rawphot
@@ -44,7 +54,23 @@ SELECT 'testphot', count(*), count(DISTINCT objid) FROM testphot
 UNION ALL
 SELECT 'labels', count(*), count(DISTINCT objid) FROM labels
 UNION ALL
-SELECT 'lcfeats', count(*), count(DISTINCT objid) FROM lcfeats;
+SELECT 'lcfeats', count(*), count(DISTINCT objid) FROM lcfeats
+UNION ALL
+SELECT 'testfeats', count(*), count(DISTINCT objid) FROM testfeats;
+
+\echo '== Feature vectors (the 23 seed features, -999 where undefined)'
+SELECT 'training' AS "set", count(*) AS objects,
+       count(*) FILTER (WHERE array_position(antares.feature_vector(f), -999) IS NULL) AS complete,
+       count(*) FILTER (WHERE g_minus_r IS NULL) AS "no g-r"
+FROM lcfeats f
+UNION ALL
+SELECT 'test', count(*),
+       count(*) FILTER (WHERE array_position(antares.feature_vector(f), -999) IS NULL),
+       count(*) FILTER (WHERE g_minus_r IS NULL)
+FROM testfeats f;
+SELECT 'FAKE010' AS object,
+       (SELECT array_agg(round(x::numeric, 3)) FROM unnest(antares.feature_vector(f)) x) AS feature_vector
+FROM lcfeats f WHERE objid = 10;
 
 \echo '== A few objects: colours and g-band statistics (rounded)'
 SELECT 'FAKE' || lpad(f.objid::text, 3, '0') AS object, l.label,
@@ -69,7 +95,7 @@ FROM (VALUES
     (1, 'training objects with g_amp > 2', '9',
         (SELECT count(*) FROM lcfeats WHERE g_amp > 2)::text),
     (2, 'training objects with g-r undefined', '2',
-        (SELECT count(*) FROM lcfeats WHERE g_minus_r IS NULL OR g_minus_r = 'NaN')::text),
+        (SELECT count(*) FROM lcfeats WHERE g_minus_r IS NULL)::text),
     (3, 'FAKE010 g-r', '1.048',
         (SELECT round(g_minus_r::numeric, 3) FROM lcfeats WHERE objid = 10)::text),
     (4, 'FAKE010 r-i', '-0.191',
