@@ -178,8 +178,8 @@ def main():
     conn = psycopg2.connect("")
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.lc_features') IS NULL")
-    created_extension = cur.fetchone()[0]
+    cur.execute("SELECT to_regproc('antares.lc_features') IS NULL, to_regnamespace('antares') IS NULL")
+    created_extension, created_schema = cur.fetchone()
     if created_extension:
         cur.execute("CREATE EXTENSION antares")
     cur.execute("DROP SCHEMA IF EXISTS antares_bench CASCADE")
@@ -285,7 +285,10 @@ def main():
         if not args.keep:
             cur.execute("DROP SCHEMA IF EXISTS antares_bench CASCADE")
         if created_extension and not args.keep:
+            # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
             cur.execute("DROP EXTENSION antares")
+            if created_schema:
+                cur.execute("DROP SCHEMA antares")
         conn.close()
     return 0
 

@@ -35,6 +35,8 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- Per-band statistics.  All aggregates below share one transition state: the
 -- observations of each band, buffered (the median needs them all), so that
 -- one combine/serialize/deserialize set serves parallel query for every one.
+-- SSPACE is the typical size of a state (a band of ~40 observations, or a
+-- light curve of ~150), so that hash aggregation is planned with real sizes.
 -- Transition functions skip rows with a NULL argument and reject NaN/Inf
 -- values and non-positive uncertainties.
 ------------------------------------------------------------------------------
@@ -84,37 +86,37 @@ AS 'MODULE_PATHNAME', 'skew_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- sum(f (f/s)^2) / sum((f/s)^2)
 CREATE AGGREGATE weighted_mean(flux float8, dflux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = weighted_mean_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = weighted_mean_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
 -- sample std (ddof 1) of flux / weighted_mean
 CREATE AGGREGATE norm_std(flux float8, dflux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = norm_std_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = norm_std_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
 -- (max - min) / weighted_mean
 CREATE AGGREGATE norm_amplitude(flux float8, dflux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = norm_amplitude_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = norm_amplitude_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
 -- median(|flux - median(flux)|), unscaled
 CREATE AGGREGATE mad(flux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = mad_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = mad_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
 -- fraction of fluxes farther than one sample std from the weighted mean
 CREATE AGGREGATE beyond_1std(flux float8, dflux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = beyond_1std_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = beyond_1std_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
 -- biased Fisher-Pearson skewness m3 / m2^1.5
 CREATE AGGREGATE skew(flux float8) (
-    SFUNC = band_accum, STYPE = internal, FINALFUNC = skew_final,
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = skew_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 
@@ -143,7 +145,7 @@ AS 'MODULE_PATHNAME', 'lc_features_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Passbands u g r i z y; any other passband is an error.
 CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
-    SFUNC = lc_accum, STYPE = internal, FINALFUNC = lc_features_final,
+    SFUNC = lc_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_features_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
     DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
 

@@ -2,7 +2,8 @@
  * band_stats.c
  *		Per-band light-curve statistics (see band_stats.h for definitions).
  *
- * Cost: O(n log n) for the sort, everything else O(n) and allocation-free.
+ * Cost: O(n log n) for the sort, everything else O(n) and allocation-free
+ * (band_stats_sorted alone is O(n)).
  * The sort is what makes results independent of input order; it also gives
  * min, max and the median directly, and lets the MAD be found without a
  * second sort: around the median the absolute deviations form two ascending
@@ -45,17 +46,26 @@ comp_value(const CompSum *s)
 	return s->sum + s->comp;
 }
 
-static int
-cmp_obs(const void *a, const void *b)
+int
+band_obs_cmp(const BandObs *x, const BandObs *y)
 {
-	const BandObs *x = a;
-	const BandObs *y = b;
-
 	if (x->flux != y->flux)
 		return x->flux < y->flux ? -1 : 1;
 	if (x->dflux != y->dflux)
 		return x->dflux < y->dflux ? -1 : 1;
 	return 0;
+}
+
+static int
+qsort_cmp_obs(const void *a, const void *b)
+{
+	return band_obs_cmp(a, b);
+}
+
+void
+band_obs_sort(BandObs *obs, size_t n)
+{
+	qsort(obs, n, sizeof(BandObs), qsort_cmp_obs);
 }
 
 /* (a + b) / 2, as numpy computes it, without overflowing near DBL_MAX. */
@@ -126,6 +136,13 @@ pow2_floor(double x)
 BandStatus
 band_stats(BandObs *obs, size_t n, BandStats *out)
 {
+	band_obs_sort(obs, n);
+	return band_stats_sorted(obs, n, out);
+}
+
+BandStatus
+band_stats_sorted(const BandObs *obs, size_t n, BandStats *out)
+{
 	CompSum		sw = {0},
 				swf = {0},
 				sg = {0},
@@ -145,7 +162,6 @@ band_stats(BandObs *obs, size_t n, BandStats *out)
 	if (n == 0)
 		return BAND_OK;
 
-	qsort(obs, n, sizeof(BandObs), cmp_obs);
 	constant = obs[0].flux == obs[n - 1].flux;
 
 	/* All fluxes zero: the mean is 0/0, only the MAD (0) is defined. */

@@ -45,10 +45,17 @@ typedef enum BandStatus
 } BandStatus;
 
 /*
- * Computes every statistic of obs[0..n-1].  Sorts obs in place (by flux, then
- * dflux), so the result does not depend on the order rows arrived in: serial,
+ * Observations are ordered by flux, then dflux.  Statistics are computed on
+ * that order, so they do not depend on the order rows arrived in: serial,
  * parallel and merged states give bit-identical answers.
  */
+extern int	band_obs_cmp(const BandObs *a, const BandObs *b);
+extern void band_obs_sort(BandObs *obs, size_t n);
+
+/* Every statistic of obs[0..n-1], which must be in band_obs_cmp order. */
+extern BandStatus band_stats_sorted(const BandObs *obs, size_t n, BandStats *out);
+
+/* The same for observations in any order: sorts obs in place first. */
 extern BandStatus band_stats(BandObs *obs, size_t n, BandStats *out);
 
 /* -2.5 log10(mean_x / mean_y); NaN unless both means are finite and > 0. */

@@ -4,10 +4,15 @@
  *		serialize and deserialize functions, and the per-band final functions.
  *
  * The state buffers every (flux, dflux) pair because the median cannot be
- * computed from running sums, and because buffering lets the final function
- * sort: results then do not depend on row order, so serial, parallel and
- * merged aggregations agree to the bit.  Transition and combine are O(1)
- * amortised per row; a final function is O(n log n) in its band's rows.
+ * computed from running sums, and because buffering lets the statistics be
+ * computed on sorted observations: results then do not depend on row order,
+ * so serial, parallel and merged aggregations agree to the bit.
+ *
+ * Cost: transition O(1) amortised per row.  Under parallel query each worker
+ * sorts its part while serializing (O(n log n), in parallel), combine merges
+ * sorted runs in O(n), and the final function is then O(n); serially the
+ * final function sorts, O(n log n), once per state however many aggregates
+ * share it.
  */
 #include "postgres.h"
 
@@ -68,6 +73,34 @@ agg_context(FunctionCallInfo fcinfo, const char *fname)
 	return aggctx;
 }
 
+static LcAggState *
+state_new(MemoryContext ctx)
+{
+	LcAggState *state = MemoryContextAllocZero(ctx, sizeof(LcAggState));
+
+	for (int i = 0; i < LC_NBANDS; i++)
+		state->band[i].sorted = true;
+	return state;
+}
+
+#define LC_MAX_OBS	(MaxAllocHugeSize / sizeof(BandObs))
+
+static void
+check_obs_count(Size n)
+{
+	if (n > LC_MAX_OBS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many observations in one band")));
+}
+
+static BandObs *
+obs_alloc(Size n, MemoryContext ctx)
+{
+	check_obs_count(n);
+	return MemoryContextAllocHuge(ctx, n * sizeof(BandObs));
+}
+
 /* Make room for `extra` more observations, in the state's own context. */
 static void
 band_reserve(LcBand *band, Size extra, MemoryContext ctx)
@@ -77,17 +110,69 @@ band_reserve(LcBand *band, Size extra, MemoryContext ctx)
 
 	if (need <= band->cap)
 		return;
-	if (need > MaxAllocHugeSize / sizeof(BandObs))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many observations in one band")));
-	cap = Max(band->cap * 2, Max(need, 16));
-	cap = Min(cap, MaxAllocHugeSize / sizeof(BandObs));
+	check_obs_count(need);
+	cap = Min(Max(band->cap * 2, Max(need, 16)), LC_MAX_OBS);
 	if (band->obs == NULL)
-		band->obs = MemoryContextAllocHuge(ctx, cap * sizeof(BandObs));
+		band->obs = obs_alloc(cap, ctx);
 	else
 		band->obs = repalloc_huge(band->obs, cap * sizeof(BandObs));
 	band->cap = cap;
+}
+
+static void
+band_append(LcBand *band, double flux, double dflux, MemoryContext ctx)
+{
+	BandObs		o = {flux, dflux};
+
+	band_reserve(band, 1, ctx);
+	if (band->n > 0 && band_obs_cmp(&band->obs[band->n - 1], &o) > 0)
+		band->sorted = false;
+	band->obs[band->n++] = o;
+}
+
+static void
+band_sort(LcBand *band)
+{
+	if (!band->sorted)
+		band_obs_sort(band->obs, band->n);
+	band->sorted = true;
+}
+
+/*
+ * Adds `from` to `to`.  Two sorted runs are merged, in O(n), so that states
+ * sorted by the workers reach the final function sorted.
+ */
+static void
+band_merge(LcBand *to, const LcBand *from, MemoryContext ctx)
+{
+	BandObs    *merged;
+	Size		i = 0,
+				j = 0,
+				k = 0;
+
+	if (from->n == 0)
+		return;
+	if (!(to->sorted && from->sorted) || to->n == 0)
+	{
+		bool		sorted = to->n == 0 ? from->sorted : false;
+
+		band_reserve(to, from->n, ctx);
+		memcpy(to->obs + to->n, from->obs, from->n * sizeof(BandObs));
+		to->n += from->n;
+		to->sorted = sorted;
+		return;
+	}
+
+	merged = obs_alloc(to->n + from->n, ctx);
+	while (i < to->n && j < from->n)
+		merged[k++] = band_obs_cmp(&from->obs[j], &to->obs[i]) < 0 ?
+			from->obs[j++] : to->obs[i++];
+	memcpy(merged + k, to->obs + i, (to->n - i) * sizeof(BandObs));
+	k += to->n - i;
+	memcpy(merged + k, from->obs + j, (from->n - j) * sizeof(BandObs));
+	pfree(to->obs);
+	to->obs = merged;
+	to->n = to->cap = to->n + from->n;
 }
 
 static void
@@ -139,7 +224,6 @@ accumulate(FunctionCallInfo fcinfo, int band, int flux_arg, int dflux_arg)
 	LcAggState *state = STATE_ARG(0);
 	double		flux;
 	double		dflux = 1.0;
-	LcBand	   *b;
 
 	if (PG_ARGISNULL(flux_arg) || (dflux_arg > 0 && PG_ARGISNULL(dflux_arg)))
 		RETURN_STATE(state);
@@ -153,12 +237,8 @@ accumulate(FunctionCallInfo fcinfo, int band, int flux_arg, int dflux_arg)
 	}
 
 	if (state == NULL)
-		state = MemoryContextAllocZero(aggctx, sizeof(LcAggState));
-	b = &state->band[band];
-	band_reserve(b, 1, aggctx);
-	b->obs[b->n].flux = flux;
-	b->obs[b->n].dflux = dflux;
-	b->n++;
+		state = state_new(aggctx);
+	band_append(&state->band[band], flux, dflux, aggctx);
 	PG_RETURN_POINTER(state);
 }
 
@@ -196,23 +276,18 @@ lc_combine(PG_FUNCTION_ARGS)
 	if (b == NULL)
 		RETURN_STATE(a);
 
-	/* b may live in a shorter-lived context: copy it, never adopt it. */
+	/* b lives in per-call memory when deserialized: copy it, never adopt it. */
 	if (a == NULL)
-		a = MemoryContextAllocZero(aggctx, sizeof(LcAggState));
+		a = state_new(aggctx);
 	for (int i = 0; i < LC_NBANDS; i++)
-	{
-		LcBand	   *to = &a->band[i];
-		const LcBand *from = &b->band[i];
-
-		if (from->n == 0)
-			continue;
-		band_reserve(to, from->n, aggctx);
-		memcpy(to->obs + to->n, from->obs, from->n * sizeof(BandObs));
-		to->n += from->n;
-	}
+		band_merge(&a->band[i], &b->band[i], aggctx);
 	PG_RETURN_POINTER(a);
 }
 
+/*
+ * Serialized form, for parallel query only: the header, then each band's
+ * pairs, sorted.  Sorting here puts the O(n log n) work in the workers.
+ */
 Datum
 lc_serialize(PG_FUNCTION_ARGS)
 {
@@ -244,17 +319,21 @@ lc_serialize(PG_FUNCTION_ARGS)
 	p += sizeof(hdr);
 	for (int i = 0; i < LC_NBANDS; i++)
 	{
+		band_sort(&state->band[i]);
 		memcpy(p, state->band[i].obs, state->band[i].n * sizeof(BandObs));
 		p += state->band[i].n * sizeof(BandObs);
 	}
 	PG_RETURN_BYTEA_P(result);
 }
 
+/*
+ * The result lives in the current (per-call) memory context; lc_combine
+ * copies what it keeps.  Sortedness is checked, not trusted.
+ */
 Datum
 lc_deserialize(PG_FUNCTION_ARGS)
 {
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggctx = agg_context(fcinfo, "lc_deserialize");
 	const char *p = VARDATA_ANY(data);
 	Size		len = VARSIZE_ANY_EXHDR(data);
 	Size		expect = sizeof(LcSerialHeader);
@@ -277,17 +356,20 @@ lc_deserialize(PG_FUNCTION_ARGS)
 	if (expect != len)
 		goto corrupt;
 
-	state = MemoryContextAllocZero(aggctx, sizeof(LcAggState));
+	(void) agg_context(fcinfo, "lc_deserialize");
+	state = state_new(CurrentMemoryContext);
 	for (int i = 0; i < LC_NBANDS; i++)
 	{
 		LcBand	   *b = &state->band[i];
 
 		if (hdr.count[i] == 0)
 			continue;
-		band_reserve(b, hdr.count[i], aggctx);
-		memcpy(b->obs, p, hdr.count[i] * sizeof(BandObs));
-		b->n = hdr.count[i];
-		p += hdr.count[i] * sizeof(BandObs);
+		b->n = b->cap = hdr.count[i];
+		b->obs = obs_alloc(b->n, CurrentMemoryContext);
+		memcpy(b->obs, p, b->n * sizeof(BandObs));
+		p += b->n * sizeof(BandObs);
+		for (Size j = 1; j < b->n && b->sorted; j++)
+			b->sorted = band_obs_cmp(&b->obs[j - 1], &b->obs[j]) <= 0;
 	}
 	PG_RETURN_POINTER(state);
 
@@ -299,23 +381,14 @@ corrupt:
 }
 
 void
-lc_band_stats(const LcBand *band, BandStats *out)
+lc_band_stats(LcBand *band, BandStats *out)
 {
-	BandObs    *work = NULL;
-
-	/* band_stats sorts its input; the aggregate state must not change. */
-	if (band->n > 0)
-	{
-		work = palloc_extended(band->n * sizeof(BandObs), MCXT_ALLOC_HUGE);
-		memcpy(work, band->obs, band->n * sizeof(BandObs));
-	}
-	if (band_stats(work, band->n, out) != BAND_OK)
+	band_sort(band);
+	if (band_stats_sorted(band->obs, band->n, out) != BAND_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("value out of range in band statistics"),
 				 errdetail("A flux/dflux ratio, or a deviation between fluxes, is beyond the range of double precision.")));
-	if (work)
-		pfree(work);
 }
 
 /* Final functions of the single-band aggregates: one statistic of band 0. */

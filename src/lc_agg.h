@@ -18,10 +18,17 @@
 #define LC_NBANDS 6
 extern const char lc_band_names[LC_NBANDS];	/* "ugrizy", in that order */
 
+/*
+ * A band's observations.  `sorted` says obs is in band_obs_cmp order: rows
+ * that arrive in order keep it, and the final or serialize function sorts in
+ * place once (the order of the buffer carries no meaning, so reordering it
+ * does not change the state's value).
+ */
 typedef struct LcBand
 {
 	Size		n;
 	Size		cap;
+	bool		sorted;
 	BandObs    *obs;
 } LcBand;
 
@@ -30,7 +37,7 @@ typedef struct LcAggState
 	LcBand		band[LC_NBANDS];
 } LcAggState;
 
-/* Statistics of one band of a state; the state itself is left untouched. */
-extern void lc_band_stats(const LcBand *band, BandStats *out);
+/* Statistics of one band of a state (sorts the band in place if needed). */
+extern void lc_band_stats(LcBand *band, BandStats *out);
 
 #endif							/* ANTARES_LC_AGG_H */

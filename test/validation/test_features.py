@@ -648,8 +648,9 @@ def main():
     conn.set_session(autocommit=False)
     cur = conn.cursor()
     created_extension = False
-    cur.execute("SELECT to_regproc('antares.lc_features') IS NULL")
-    if cur.fetchone()[0]:
+    cur.execute("SELECT to_regproc('antares.lc_features') IS NULL, to_regnamespace('antares') IS NULL")
+    missing, created_schema = cur.fetchone()
+    if missing:
         cur.execute("CREATE EXTENSION antares")
         conn.commit()
         created_extension = True
@@ -676,7 +677,10 @@ def main():
         cur.execute("DROP TABLE IF EXISTS antares_validation_phot, antares_validation_feat")
         conn.commit()
         if created_extension:
+            # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
             cur.execute("DROP EXTENSION antares")
+            if created_schema:
+                cur.execute("DROP SCHEMA antares")
             conn.commit()
         conn.close()
 
