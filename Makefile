@@ -43,8 +43,8 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c
-test/unit/test_%: test/unit/test_%.c $(UNIT_KERNELS)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ $< $(UNIT_KERNELS) -lm
+test/unit/test_%: test/unit/test_%.c test/unit/tap.h $(UNIT_KERNELS) $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) -lm
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)
 	$(PROVE) --exec '' $(UNIT_TESTS)

@@ -58,15 +58,16 @@ SELECT color(100, 10) AS minus_2_5, color(10, 10) AS zero,
        color(-1, 10) AS neg_x, color(10, 0) AS zero_y, color(NULL, 1) AS null_x;
 SELECT color(1e-300, 1e300) AS tiny_over_huge;
 
--- Bad input is an error that names the value (shown with its SQLSTATE).
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+-- Bad input is an error that names the value.  error_of shows the SQLSTATE
+-- and message of a failing query (features.sql uses it too).
+CREATE FUNCTION public.error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE query;
   RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
-SELECT pg_temp.error_of(q) FROM (VALUES
+SELECT public.error_of(q) FROM (VALUES
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1.0::float8, 1.0::float8), ('NaN', 1)) v(flux, dflux)$$),
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1.0::float8, 'Infinity'::float8)) v(flux, dflux)$$),
   ($$SELECT norm_std(flux, dflux) FROM (VALUES (1.0::float8, 0.0::float8)) v(flux, dflux)$$),

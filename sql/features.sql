@@ -99,15 +99,8 @@ SELECT (lc_features(pb, flux, dflux)).g_n AS g_n, (lc_features(pb, flux, dflux))
 FROM (VALUES ('g', 1.0::float8, 1.0::float8), (NULL, 5, 1), ('g', NULL, 1), ('g', 2, NULL), ('q', NULL, 1)) v(pb, flux, dflux);
 SELECT lc_features(pb, flux, dflux) IS NULL AS empty_is_null FROM rawphot WHERE false;
 
--- Bad input.
-CREATE FUNCTION pg_temp.error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE query;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-SELECT pg_temp.error_of(q) FROM (VALUES
+-- Bad input (error_of is defined in band_stats.sql).
+SELECT public.error_of(q) FROM (VALUES
   ($$SELECT lc_features(pb, flux, dflux) FROM (VALUES ('g', 1.0::float8, 1.0::float8), ('q', 1, 1)) v(pb, flux, dflux)$$),
   ($$SELECT lc_features('G', 1, 1)$$),
   ($$SELECT lc_features('', 1, 1)$$),

@@ -9,18 +9,8 @@
 #include <string.h>
 
 #include "band_stats.h"
+#include "tap.h"
 
-static int	checks = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", checks, what);
-}
 
 static int
 close_to(double got, double want)
@@ -192,6 +182,5 @@ main(void)
 	test_range();
 	test_order_and_mad();
 	test_color();
-	printf("1..%d\n", checks);
-	return failures != 0;
+	return tap_done();
 }

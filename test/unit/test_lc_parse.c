@@ -9,18 +9,8 @@
 #include <string.h>
 
 #include "lc_parse.h"
+#include "tap.h"
 
-static int	checks = 0;
-static int	failures = 0;
-
-static void
-check(int ok, const char *what)
-{
-	checks++;
-	if (!ok)
-		failures++;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", checks, what);
-}
 
 /*
  * Records every callback as text, in the order they come, e.g.
@@ -713,6 +703,5 @@ main(void)
 	test_stop();
 	test_progress();
 	test_fuzz();
-	printf("1..%d\n", checks);
-	return failures != 0;
+	return tap_done();
 }
