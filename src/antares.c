@@ -1,9 +1,44 @@
 /*
  * antares.c
- *		Module entry point of the antares extension.
+ *		Module entry point of the antares extension, and the glue helpers
+ *		every SQL-callable function shares (antares.h).
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
+#include "utils/float.h"
+
+#include "antares.h"
 
 PG_MODULE_MAGIC;
+
+MemoryContext
+agg_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext aggctx;
+
+	if (!AggCheckCallContext(fcinfo, &aggctx))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return aggctx;
+}
+
+void
+check_finite(const char *what, double value)
+{
+	if (!isfinite(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite, got %s", what, float8out_internal(value))));
+}
+
+void
+check_positive(const char *what, double value)
+{
+	if (!(isfinite(value) && value > 0.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive and finite, got %s", what,
+						float8out_internal(value))));
+}

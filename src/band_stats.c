@@ -47,8 +47,11 @@ comp_value(const CompSum *s)
 }
 
 int
-band_obs_cmp(const BandObs *x, const BandObs *y)
+band_obs_cmp(const void *a, const void *b)
 {
+	const BandObs *x = a;
+	const BandObs *y = b;
+
 	if (x->flux != y->flux)
 		return x->flux < y->flux ? -1 : 1;
 	if (x->dflux != y->dflux)
@@ -56,16 +59,10 @@ band_obs_cmp(const BandObs *x, const BandObs *y)
 	return 0;
 }
 
-static int
-qsort_cmp_obs(const void *a, const void *b)
-{
-	return band_obs_cmp(a, b);
-}
-
 void
 band_obs_sort(BandObs *obs, size_t n)
 {
-	qsort(obs, n, sizeof(BandObs), qsort_cmp_obs);
+	qsort(obs, n, sizeof(BandObs), band_obs_cmp);
 }
 
 /* (a + b) / 2, as numpy computes it, without overflowing near DBL_MAX. */

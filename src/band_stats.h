@@ -49,7 +49,7 @@ typedef enum BandStatus
  * that order, so they do not depend on the order rows arrived in: serial,
  * parallel and merged states give bit-identical answers.
  */
-extern int	band_obs_cmp(const BandObs *a, const BandObs *b);
+extern int	band_obs_cmp(const void *a, const void *b);	/* qsort-compatible */
 extern void band_obs_sort(BandObs *obs, size_t n);
 
 /* Every statistic of obs[0..n-1], which must be in band_obs_cmp order. */

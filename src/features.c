@@ -15,9 +15,9 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/typcache.h"
 
+#include "antares.h"
 #include "lc_agg.h"
 
 PG_FUNCTION_INFO_V1(lc_features_final);
@@ -287,11 +287,8 @@ color(PG_FUNCTION_ARGS)
 	double		y = PG_GETARG_FLOAT8(1);
 	double		c;
 
-	if (!isfinite(x) || !isfinite(y))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mean flux must be finite, got %s",
-						float8out_internal(isfinite(x) ? y : x))));
+	check_finite("mean flux", x);
+	check_finite("mean flux", y);
 	c = band_color(x, y);
 	if (isnan(c))
 		PG_RETURN_NULL();

@@ -11,33 +11,22 @@
 #define ANTARES_LC_AGG_H
 
 #include "postgres.h"
-#include "fmgr.h"
 
 #include "band_stats.h"
+#include "obs_buffer.h"
 
 #define LC_NBANDS 6
 extern const char lc_band_names[LC_NBANDS];	/* "ugrizy", in that order */
 
-/*
- * A band's observations.  `sorted` says obs is in band_obs_cmp order: rows
- * that arrive in order keep it, and the final or serialize function sorts in
- * place once (the order of the buffer carries no meaning, so reordering it
- * does not change the state's value).
- */
-typedef struct LcBand
-{
-	Size		n;
-	Size		cap;
-	bool		sorted;
-	BandObs    *obs;
-} LcBand;
+/* BandObs buffers, in band_obs_cmp order when sorted. */
+extern const ObsKind band_obs_kind;
 
 typedef struct LcAggState
 {
-	LcBand		band[LC_NBANDS];
+	ObsBuffer	band[LC_NBANDS];
 } LcAggState;
 
 /* Statistics of one band of a state (sorts the band in place if needed). */
-extern void lc_band_stats(LcBand *band, BandStats *out);
+extern void lc_band_stats(ObsBuffer *band, BandStats *out);
 
 #endif							/* ANTARES_LC_AGG_H */
