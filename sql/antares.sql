@@ -25,6 +25,7 @@ AS 'MODULE_PATHNAME', 'read_lightcurve'
 LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200;
 
 REVOKE ALL ON FUNCTION read_lightcurve(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION read_lightcurve(text) TO pg_read_server_files;
 
 CREATE FUNCTION lightcurve_header(content text)
 RETURNS jsonb
@@ -160,3 +161,75 @@ CREATE FUNCTION feature_vector(f record, bands text DEFAULT 'griz',
 RETURNS float8[]
 AS 'MODULE_PATHNAME', 'feature_vector'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Gaussian-process smoothing: a zero-mean GP per band with kernel
+-- A * Matern52(dt; l) and noise dflux^2, fitted by maximum likelihood over
+-- A in [1e-5, 1e5], l in [1, 20] days, in O(n) per likelihood evaluation
+-- with the kernel's exact state-space form (Kalman filter, RTS smoother).
+------------------------------------------------------------------------------
+
+CREATE TYPE gp_curve AS (
+    n int,                  -- observations
+    amplitude float8,       -- A
+    length_scale float8,    -- l, days
+    log_likelihood float8,  -- at the optimum
+    t float8[],             -- the grid: n_grid times from min(t) to max(t)
+    mean float8[],          -- posterior mean of the curve on the grid
+    sd float8[],            -- its posterior standard deviation
+    peak_t float8,          -- where the posterior mean is largest on the grid
+    peak_flux float8        -- and that mean
+);
+
+CREATE FUNCTION gp_accum(internal, t float8, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_accum(internal, t float8, flux float8, dflux float8, n_grid int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_accum_grid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'gp_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_smooth_final(internal) RETURNS gp_curve
+AS 'MODULE_PATHNAME', 'gp_smooth_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- One band of one object per group; the grid has 200 points.
+CREATE AGGREGATE gp_smooth(t float8, flux float8, dflux float8) (
+    SFUNC = gp_accum, STYPE = internal, SSPACE = 2048, FINALFUNC = gp_smooth_final,
+    COMBINEFUNC = gp_combine, SERIALFUNC = gp_serialize,
+    DESERIALFUNC = gp_deserialize, PARALLEL = SAFE);
+
+-- The same with n_grid grid points (2 .. 100000; the same on every row).
+CREATE AGGREGATE gp_smooth(t float8, flux float8, dflux float8, n_grid int) (
+    SFUNC = gp_accum, STYPE = internal, SSPACE = 2048, FINALFUNC = gp_smooth_final,
+    COMBINEFUNC = gp_combine, SERIALFUNC = gp_serialize,
+    DESERIALFUNC = gp_deserialize, PARALLEL = SAFE);
+
+-- The fixed-parameter building blocks; arrays in any order, of one length.
+CREATE FUNCTION gp_log_likelihood(t float8[], flux float8[], dflux float8[],
+                                  amplitude float8, length_scale float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'gp_log_likelihood'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_predict(t float8[], flux float8[], dflux float8[], t_new float8[],
+                           amplitude float8, length_scale float8)
+RETURNS TABLE(t float8, mean float8, sd float8)
+AS 'MODULE_PATHNAME', 'gp_predict'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 200;

@@ -81,9 +81,3 @@ SELECT public.error_of(q) FROM (VALUES
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1e300::float8, 1e-300::float8)) v(flux, dflux)$$),
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1e-300::float8, 1e300::float8)) v(flux, dflux)$$)
 ) t(q);
-
--- Every aggregate is parallel safe with combine, serialize and deserialize.
-SELECT a.aggfnoid::regproc AS aggregate, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, p.proparallel
-FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
-JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'antares' ORDER BY a.aggfnoid::regproc::text;
