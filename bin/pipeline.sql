@@ -12,7 +12,7 @@ SET client_min_messages = warning;
 
 \if :{?prepare}
 CREATE EXTENSION IF NOT EXISTS antares;
-DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats;
+DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats, testgp;
 \quit
 \endif
 
@@ -87,6 +87,31 @@ SELECT 'FAKE' || lpad(f.objid::text, 3, '0') AS object, l.label,
 FROM lcfeats f JOIN labels l USING (objid)
 WHERE f.objid IN (10, 60, 73)
 ORDER BY f.objid;
+
+\echo '== Gaussian-process smoothing (Matern-5/2, 200-point grid): FAKE010'
+SELECT pb, n, round(amplitude::numeric, 2) AS amplitude, round(length_scale::numeric, 3) AS length_scale,
+       round(log_likelihood::numeric, 3) AS log_likelihood,
+       round(peak_t::numeric, 2) AS peak_t, round(peak_flux::numeric, 2) AS peak_flux,
+       round(mean[100]::numeric, 2) AS "mean[100]", round(sd[100]::numeric, 2) AS "sd[100]"
+FROM (SELECT pb, (antares.gp_smooth(t, flux, dflux)).* FROM rawphot WHERE objid = 10 GROUP BY pb) s
+ORDER BY position(pb IN 'ugrizy');
+
+\echo '== Gaussian-process smoothing of every band of the 1000 test objects'
+DROP TABLE IF EXISTS testgp;
+DO $$
+DECLARE
+    started timestamptz := clock_timestamp();
+BEGIN
+    CREATE TABLE testgp AS
+    SELECT objid, pb, (antares.gp_smooth(t, flux, dflux)).* FROM testphot GROUP BY objid, pb;
+    CREATE TEMP TABLE gp_timing AS
+    SELECT extract(epoch FROM clock_timestamp() - started) AS seconds;
+END $$;
+SELECT count(DISTINCT objid) AS light_curves, count(*) AS bands, sum(n) AS observations,
+       round(seconds::numeric, 3) AS seconds,
+       round((1000 * seconds / count(DISTINCT objid))::numeric, 3) AS "ms per light curve",
+       current_setting('max_parallel_workers_per_gather') AS workers
+FROM testgp, gp_timing GROUP BY seconds;
 
 \echo '== Seed checks'
 CREATE TEMP TABLE seed_checks AS
