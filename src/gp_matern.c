@@ -715,17 +715,27 @@ clamp(double v, double lo, double hi)
 	return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* A and l at p, exactly on the bounds when p is (exp(log(x)) may not be x). */
+/* exp(th) within [lo, hi], exactly lo or hi on a bound (exp(log(x)) may not be x). */
+static double
+from_log(double th, double lo, double hi)
+{
+	if (th <= log(lo))
+		return lo;
+	if (th >= log(hi))
+		return hi;
+	return clamp(exp(th), lo, hi);
+}
+
 static double
 amplitude_of(const Point *p)
 {
-	return clamp(exp(p->th[0]), GP_AMPLITUDE_MIN, GP_AMPLITUDE_MAX);
+	return from_log(p->th[0], GP_AMPLITUDE_MIN, GP_AMPLITUDE_MAX);
 }
 
 static double
 length_scale_of(const Point *p)
 {
-	return clamp(exp(p->th[1]), GP_LENGTH_SCALE_MIN, GP_LENGTH_SCALE_MAX);
+	return from_log(p->th[1], GP_LENGTH_SCALE_MIN, GP_LENGTH_SCALE_MAX);
 }
 
 /*
