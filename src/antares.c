@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 
 #include "antares.h"
 
@@ -22,6 +23,22 @@ agg_context(FunctionCallInfo fcinfo, const char *fname)
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "%s called in non-aggregate context", fname);
 	return aggctx;
+}
+
+bytea *
+state_bytea(Size size)
+{
+	bytea	   *result;
+
+	if (size > MaxAllocSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("aggregate state of %zu bytes is too large to pass between processes",
+						size),
+				 errhint("Aggregate fewer rows per group, or disable parallel query for this query.")));
+	result = palloc(size);
+	SET_VARSIZE(result, size);
+	return result;
 }
 
 void

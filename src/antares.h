@@ -23,6 +23,12 @@
 /* The aggregate's memory context; an ERROR outside an aggregate. */
 extern MemoryContext agg_context(FunctionCallInfo fcinfo, const char *fname);
 
+/*
+ * A bytea of `size` bytes (header included) for a serialized aggregate state,
+ * or an ERROR when the state is too large to pass between processes.
+ */
+extern bytea *state_bytea(Size size);
+
 /* ERROR (22023) naming `what` and the value unless it is finite / > 0. */
 extern void check_finite(const char *what, double value);
 extern void check_positive(const char *what, double value);

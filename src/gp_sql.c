@@ -230,14 +230,7 @@ gp_serialize(PG_FUNCTION_ARGS)
 	Size		size = VARHDRSZ + sizeof(hdr) + obs_serial_size(&state->obs, &gp_obs_kind);
 	bytea	   *result;
 
-	if (size > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("light-curve state of %zu bytes is too large to pass between processes",
-						size),
-				 errhint("Aggregate fewer rows per group, or disable parallel query for this query.")));
-	result = palloc(size);
-	SET_VARSIZE(result, size);
+	result = state_bytea(size);
 	memcpy(VARDATA(result), &hdr, sizeof(hdr));
 	obs_write(&state->obs, &gp_obs_kind, VARDATA(result) + sizeof(hdr));
 	PG_RETURN_BYTEA_P(result);

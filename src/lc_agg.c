@@ -162,15 +162,7 @@ lc_serialize(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < LC_NBANDS; i++)
 		size += obs_serial_size(&state->band[i], &band_obs_kind);
-	if (size > MaxAllocSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("light-curve state of %zu bytes is too large to pass between processes",
-						size),
-				 errhint("Aggregate fewer rows per group, or disable parallel query for this query.")));
-
-	result = palloc(size);
-	SET_VARSIZE(result, size);
+	result = state_bytea(size);
 	memcpy(VARDATA(result), &hdr, sizeof(hdr));
 	p = VARDATA(result) + sizeof(hdr);
 	for (int i = 0; i < LC_NBANDS; i++)
