@@ -40,7 +40,6 @@ colours unless both means are > 0.
 
 import io
 import math
-import re
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -49,14 +48,15 @@ import numpy as np
 import psycopg2
 import scipy.stats
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
+
 REL_TOL = 1e-9
 VERBOSE = "-v" in sys.argv[1:]
 BANDS = "ugrizy"
 STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
 VECTOR_STATS = ("std", "amp", "mad", "beyond", "skew")
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "data" / "dsfp"
 
 FAILED = []
 
@@ -147,40 +147,6 @@ class Group:
 
 # --------------------------------------------------------------------------
 # Reading the shipped light curves (independently of the extension)
-# --------------------------------------------------------------------------
-
-def read_lightcurve(path):
-    """Rows of a DSFP/SNANA file: skip '#' lines, the header row names columns."""
-    header = None
-    rows = []
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith("#") or not line.strip():
-                continue
-            tok = line.split()
-            if header is None:
-                header = tok
-                continue
-            rows.append(tok)
-    col = {name: header.index(name) for name in ("t", "pb", "flux", "dflux")}
-    t = np.array([float(r[col["t"]]) for r in rows])
-    pb = np.array([r[col["pb"]] for r in rows])
-    flux = np.array([float(r[col["flux"]]) for r in rows])
-    dflux = np.array([float(r[col["dflux"]]) for r in rows])
-    return t, pb, flux, dflux
-
-
-def read_all():
-    objects = {}
-    for src in ("training", "test"):
-        for path in sorted((DATA / src).glob("*.dat")):
-            objid = int(re.search(r"(\d+)", path.name).group(1))
-            objects[(src, objid)] = read_lightcurve(path)
-    return objects
-
-
-# --------------------------------------------------------------------------
-# Reference 1: the seed's formulas in numpy/scipy
 # --------------------------------------------------------------------------
 
 def ref_band(f, s):

@@ -47,7 +47,6 @@ failure; exit status 1 if any group failed):
 
 import io
 import math
-import re
 import sys
 import time
 import warnings
@@ -58,6 +57,9 @@ import psycopg2
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
 VERBOSE = "-v" in sys.argv[1:]
 BANDS = "griz"
@@ -73,8 +75,6 @@ SAME_HP_REL = 1e-3        # hyper-parameters this close: "the same optimum"
 SAME_OPT_MEAN_TOL = 1e-3  # smoothed means at the same optimum, of max|flux|
 GRID_REL_TOL = 1e-12      # grid points vs numpy.linspace, of the span
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "data" / "dsfp"
 
 FAILED = []
 
@@ -159,37 +159,14 @@ def max_abs_diff(a, b):
 # Reading the shipped light curves (independently of the extension)
 # --------------------------------------------------------------------------
 
-def read_lightcurve(path):
-    """Rows of a DSFP/SNANA file: skip '#' lines, the header row names columns."""
-    header, rows = None, []
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith("#") or not line.strip():
-                continue
-            tok = line.split()
-            if header is None:
-                header = tok
-                continue
-            rows.append(tok)
-    col = {name: header.index(name) for name in ("t", "pb", "flux", "dflux")}
-    t = np.array([float(r[col["t"]]) for r in rows])
-    pb = np.array([r[col["pb"]] for r in rows])
-    flux = np.array([float(r[col["flux"]]) for r in rows])
-    dflux = np.array([float(r[col["dflux"]]) for r in rows])
-    return t, pb, flux, dflux
-
-
 def read_bands(sources=("training", "test")):
     """{(src, objid, pb): (t, flux, dflux)} for every g, r, i, z band, file order."""
     bands = {}
-    for src in sources:
-        for path in sorted((DATA / src).glob("*.dat")):
-            objid = int(re.search(r"(\d+)", path.name).group(1))
-            t, pb, flux, dflux = read_lightcurve(path)
-            for b in BANDS:
-                sel = pb == b
-                if sel.any():
-                    bands[(src, objid, b)] = (t[sel], flux[sel], dflux[sel])
+    for (src, objid), (t, pb, flux, dflux) in read_all(sources).items():
+        for b in BANDS:
+            sel = pb == b
+            if sel.any():
+                bands[(src, objid, b)] = (t[sel], flux[sel], dflux[sel])
     return bands
 
 
