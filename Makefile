@@ -27,6 +27,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The GP kernel is small fixed-size linear algebra in hot loops: -O3 unrolls
+# and vectorises it (the fit 1.3x, the prediction 1.6x faster than at -O2;
+# bench/gp.py), with the same results (no fast-math).
+src/gp_matern.o: override CFLAGS += -O3
+
 # Every object depends on every header: few files, and a stale struct layout is a crash.
 $(OBJS): $(wildcard src/*.h)
 

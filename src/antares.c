@@ -8,12 +8,29 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/float.h"
 #include "utils/memutils.h"
 
 #include "antares.h"
+#include "gp_matern.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static void
+check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The kernels' long passes stop on a cancel (statement_timeout, Ctrl-C). */
+void
+_PG_init(void)
+{
+	gp_matern_interrupt = check_interrupts;
+}
 
 MemoryContext
 agg_context(FunctionCallInfo fcinfo, const char *fname)

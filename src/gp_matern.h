@@ -18,7 +18,8 @@
  * -3 lambda^2, -3 lambda]], stationary covariance Pinf = A [[1,0,-k],[0,k,0],
  * [-k,0,lambda^4]], k = lambda^2 / 3 (the kernel's derivatives at 0), over a
  * gap d transition Phi = expm(F d) and process noise Q = Pinf - Phi Pinf
- * Phi^T, in closed forms that stay exact from d = 0 (ties) to any d.  A
+ * Phi^T, in closed forms that stay exact from d = 0 (ties) to any d (the
+ * filter runs in a basis where Phi is triangular; see gp_matern.c).  A
  * Kalman filter gives the log marginal likelihood
  *
  *	 lml = -1/2 sum_i (v_i^2 / S_i + log S_i + log 2 pi)
@@ -29,12 +30,13 @@
  * theta = (log A, log l).  A smoother gives the posterior of f.
  *
  * Cost, n observations, m query times (measured on the shipped bands, n ~ 25,
- * one core of the build machine):
- *	 gp_matern_log_likelihood	O(n): ~50 ns per observation, ~110 ns with the gradient
+ * one core of the build machine, -O3):
+ *	 gp_matern_log_likelihood	O(n): ~35 ns per observation, ~80 ns with the gradient
  *	 gp_matern_predict			O((n + m) log m) (the query times are sorted; O(n + m)
- *						when they already are): ~18 us for m = 200
- *	 gp_matern_fit				O(n) per evaluation, 31 evaluations on average (median
- *						31, 99% <= 81, max ~110): ~70 us a band
+ *						when they already are)
+ *	 gp_matern_predict_grid		O(n + m): ~6 us for m = 200
+ *	 gp_matern_fit				O(n) per evaluation, 25 evaluations on average (median
+ *						24, 99% <= 53, max 86): ~31 us a band
  *
  * Inputs: t non-decreasing (ties allowed), everything finite, var_i > 0,
  * n >= 1; amplitude and length scale finite and > 0.  On an error
@@ -73,9 +75,17 @@ typedef struct GpFit
 } GpFit;
 
 /*
- * Bytes of work buffer gp_matern_fit (m = 0) and gp_matern_predict (m query times) need
- * for n observations: 8 n for gp_matern_fit, 56 (n + m) + 16 m for gp_matern_predict (on
- * LP64).  The buffer must be aligned for double (malloc and palloc memory
+ * If not NULL, called every 65536 points of every pass over the data so that
+ * the host can stop a long computation.  It need not return (a longjmp): the
+ * kernel holds nothing but the caller's buffers.  PostgreSQL's glue points it
+ * at CHECK_FOR_INTERRUPTS.
+ */
+extern void (*gp_matern_interrupt) (void);
+
+/*
+ * Bytes of work buffer gp_matern_fit (m = 0) and gp_matern_predict or
+ * gp_matern_predict_grid (m query times) need for n observations: 192 n for
+ * gp_matern_fit, 56 (n + m) + 16 m for the predictions (on LP64).  The buffer must be aligned for double (malloc and palloc memory
  * is); gp_matern_log_likelihood needs none, its filter state is O(1).
  */
 extern size_t gp_matern_work_size(size_t n, size_t m);
@@ -101,6 +111,18 @@ extern GpStatus gp_matern_predict(const double *t, const double *y, const double
 						   double *mean, double *sd, void *work);
 
 /*
+ * gp_matern_predict on the grid of m times evenly spaced from t[0] to
+ * t[n - 1] inclusive (numpy.linspace), written to grid: t[0] + j step, the
+ * last exactly t[n - 1].  One transition serves every step between two grid
+ * points with no observation between them, so most of the grid costs the
+ * filter and smoother arithmetic only.
+ */
+extern GpStatus gp_matern_predict_grid(const double *t, const double *y,
+								const double *var, size_t n,
+								double amplitude, double length_scale, size_t m,
+								double *grid, double *mean, double *sd, void *work);
+
+/*
  * Maximum of the log marginal likelihood over A in [GP_AMPLITUDE_MIN,
  * GP_AMPLITUDE_MAX], l in [GP_LENGTH_SCALE_MIN, GP_LENGTH_SCALE_MAX], in
  * theta = (log A, log l):
@@ -111,9 +133,10 @@ extern GpStatus gp_matern_predict(const double *t, const double *y, const double
  *	   clipped to the box; converged to a projected gradient of 1e-9 or an
  *	   lml change of 1e-12;
  *	 - a guard against other local maxima: the profile max over A at 5 length
- *	   scales spread over [1, 20] (log-spaced), and a run from each local
- *	   maximum of that profile that is better than the first run's end or
- *	   lies in another part of the range;
+ *	   scales spread over [1, 20] (log-spaced; two Newton steps in log A
+ *	   from the first run's A each), and a run from each local maximum of
+ *	   that profile that is better than the first run's end or lies in
+ *	   another part of the range;
  *	 - the best end point.
  * When all times are equal l does not matter and stays at its start.
  * work: gp_matern_work_size(n, 0) bytes.

@@ -264,28 +264,24 @@ corrupt:
 	pg_unreachable();
 }
 
-/* n evenly spaced times from lo to hi inclusive, as numpy.linspace. */
-static double *
-linspace(double lo, double hi, int n)
+/*
+ * A one-dimensional float8[] of n elements without NULLs, for the kernel to
+ * write into *data (its elements), so that the result is not copied.
+ */
+static ArrayType *
+new_float8_array(int n, double **data)
 {
-	double	   *grid = palloc(n * sizeof(double));
-	double		step = (hi - lo) / (n - 1);
+	Size		size = ARR_OVERHEAD_NONULLS(1) + (Size) n * sizeof(float8);
+	ArrayType  *a = palloc0(size);
 
-	for (int i = 0; i < n; i++)
-		grid[i] = lo + i * step;
-	grid[n - 1] = hi;
-	return grid;
-}
-
-static Datum
-float8_array_datum(const double *v, int n)
-{
-	Datum	   *d = palloc(n * sizeof(Datum));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Float8GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, FLOAT8OID, sizeof(float8),
-										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	SET_VARSIZE(a, size);
+	a->ndim = 1;
+	a->dataoffset = 0;			/* no NULL bitmap */
+	a->elemtype = FLOAT8OID;
+	ARR_DIMS(a)[0] = n;
+	ARR_LBOUND(a)[0] = 1;
+	*data = (double *) ((char *) a + ARR_OVERHEAD_NONULLS(1));
+	return a;
 }
 
 /*
@@ -299,6 +295,9 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	GpData		d;
 	GpFit		fit;
+	ArrayType  *grid_array,
+			   *mean_array,
+			   *sd_array;
 	double	   *grid,
 			   *mean,
 			   *sd;
@@ -321,11 +320,11 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	work = gp_work(d.n, m);
 	report_gp_status(gp_matern_fit(d.t, d.y, d.var, d.n, &fit, work));
 
-	grid = linspace(d.t[0], d.t[d.n - 1], m);
-	mean = palloc(m * sizeof(double));
-	sd = palloc(m * sizeof(double));
-	report_gp_status(gp_matern_predict(d.t, d.y, d.var, d.n, fit.amplitude,
-									   fit.length_scale, grid, m, mean, sd, work));
+	grid_array = new_float8_array(m, &grid);
+	mean_array = new_float8_array(m, &mean);
+	sd_array = new_float8_array(m, &sd);
+	report_gp_status(gp_matern_predict_grid(d.t, d.y, d.var, d.n, fit.amplitude,
+											fit.length_scale, m, grid, mean, sd, work));
 	for (int i = 1; i < m; i++)
 		if (mean[i] > mean[peak])
 			peak = i;
@@ -334,9 +333,9 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	values[1] = Float8GetDatum(fit.amplitude);
 	values[2] = Float8GetDatum(fit.length_scale);
 	values[3] = Float8GetDatum(fit.lml);
-	values[4] = float8_array_datum(grid, m);
-	values[5] = float8_array_datum(mean, m);
-	values[6] = float8_array_datum(sd, m);
+	values[4] = PointerGetDatum(grid_array);
+	values[5] = PointerGetDatum(mean_array);
+	values[6] = PointerGetDatum(sd_array);
 	values[7] = Float8GetDatum(grid[peak]);
 	values[8] = Float8GetDatum(mean[peak]);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
