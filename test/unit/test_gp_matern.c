@@ -278,6 +278,59 @@ test_against_dense(void)
 	check(worst_sd <= 1e-9, "posterior sd agrees with dense to 1e-9 of max|y|");
 }
 
+/*
+ * gp_matern_predict_grid: the grid is numpy.linspace's, and the posterior
+ * on it is the dense one (a grid step shares one transition).
+ */
+static void
+test_grid(void)
+{
+	double		worst_grid = 0.0,
+				worst_mean = 0.0,
+				worst_sd = 0.0;
+	int			ok = 1;
+
+	for (int rep = 0; rep < 200; rep++)
+	{
+		Problem		p;
+		size_t		n = 2 + (size_t) (uniform() * 59);
+		size_t		m = 2 + (size_t) (uniform() * (MMAX - 2));
+		double		grid[MMAX],
+					mean[MMAX],
+					sd[MMAX],
+					rmean[MMAX],
+					rsd[MMAX],
+					span,
+					scale;
+
+		random_problem(&p, n, rep % 2 ? 1e-6 : 1e-4, rep % 2 ? 1e4 : 300.0);
+		if (gp_matern_predict_grid(p.t, p.y, p.var, n, p.a, p.l, m, grid, mean, sd,
+								   work_buffer) != GP_OK)
+			ok = 0;
+		span = p.t[n - 1] - p.t[0];
+		for (size_t j = 0; j < m; j++)
+		{
+			double		want = j == m - 1 ? p.t[n - 1] :
+				p.t[0] + (double) j * (span / (double) (m - 1));
+
+			worst_grid = fmax(worst_grid, fabs(grid[j] - want));
+		}
+		dense_predict(p.t, p.y, p.var, n, p.a, p.l, grid, m, rmean, rsd);
+		scale = max_abs(p.y, n);
+		for (size_t j = 0; j < m; j++)
+		{
+			worst_mean = fmax(worst_mean, fabs(mean[j] - rmean[j]) / scale);
+			worst_sd = fmax(worst_sd, fabs(sd[j] - rsd[j]) / scale);
+		}
+	}
+	printf("# grid: worst |t - linspace| %.2g, relative error vs dense: mean %.2g, sd %.2g\n",
+		   worst_grid, worst_mean, worst_sd);
+	check(ok, "200 random grids, m = 2..MMAX: status ok");
+	check(worst_grid == 0.0, "the grid is numpy.linspace's, bit for bit");
+	check(worst_mean <= 1e-9, "grid posterior mean agrees with dense to 1e-9 of max|y|");
+	check(worst_sd <= 1e-9, "grid posterior sd agrees with dense to 1e-9 of max|y|");
+}
+
 static double
 lml_at(const Problem *p, double log_a, double log_l)
 {
@@ -588,6 +641,7 @@ int
 main(void)
 {
 	test_against_dense();
+	test_grid();
 	test_gradient();
 	test_one_point();
 	test_fit();
