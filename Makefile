@@ -47,9 +47,11 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c
-test/unit/test_%: test/unit/test_%.c test/unit/tap.h $(UNIT_KERNELS) $(wildcard src/*.h)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) -lm
+UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/forest.c src/iforest.c \
+	src/random_forest.c
+test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
+		$(GSL_LIBS) -lm
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)
 	$(PROVE) --exec '' $(UNIT_TESTS)

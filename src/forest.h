@@ -1,0 +1,111 @@
+/*
+ * forest.h
+ *		What the tree-ensemble kernels (iforest.h, random_forest.h) share: the
+ *		flat node array every tree is stored in, the caller's allocator and
+ *		progress callbacks, status codes, and the structural check of one
+ *		stored tree.  Plain C, no PostgreSQL types.
+ *
+ * A tree is an array of ForestNode in preorder: node 0 is the root, the left
+ * child of an internal node i is node i + 1, its right child is the node its
+ * payload names (an index within the same tree), and a leaf's payload is the
+ * kernel's leaf datum (a training-sample count for the isolation forest, a
+ * row of the probability table for the random forest).  A forest is the
+ * trees' node arrays one after another plus the offset at which each tree
+ * starts.  The layout has fixed-width fields and no pointers, so a model
+ * value can store it as is and a decoder can check it with forest_check_tree
+ * before any traversal: indices only point forward, inside the tree, and
+ * every node is reached exactly once, so no input makes a walk loop or read
+ * outside the array.
+ *
+ * Decision rule (as scikit-learn's trees): at an internal node a row goes
+ * left when x[feature] <= threshold, right otherwise; a NaN goes right.
+ */
+#ifndef ANTARES_FOREST_H
+#define ANTARES_FOREST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FOREST_LEAF (-1)		/* ForestNode.feature of a leaf */
+
+typedef struct ForestNode
+{
+	double		threshold;		/* internal: the split; leaf: 0 */
+	int32_t		feature;		/* internal: in [0, n_features); leaf: FOREST_LEAF */
+	uint32_t	payload;		/* internal: index of the right child in the
+								 * tree; leaf: the kernel's leaf datum */
+} ForestNode;
+
+typedef enum ForestStatus
+{
+	FOREST_OK = 0,
+	FOREST_INVALID_ARGUMENT,	/* a size or parameter out of range */
+	FOREST_NONFINITE_INPUT,		/* NaN or infinity in the training matrix */
+	FOREST_SINGLE_CLASS,		/* a classifier's labels hold one class */
+	FOREST_OUT_OF_MEMORY,		/* the allocator returned NULL */
+	FOREST_INTERRUPTED,			/* the progress callback asked to stop */
+	FOREST_CORRUPT				/* a validator rejected a model */
+} ForestStatus;
+
+/*
+ * Memory and progress callbacks.  alloc returns memory aligned for double
+ * (malloc and palloc do) or NULL, which fails the call with
+ * FOREST_OUT_OF_MEMORY; free releases it.  Every byte a kernel holds comes
+ * from alloc, so a caller may also let alloc and progress leave by a
+ * non-local exit (palloc's out-of-memory ERROR, CHECK_FOR_INTERRUPTS) when
+ * its memory is reclaimed another way (a memory context).  progress may be
+ * NULL; otherwise training calls it after each tree and every
+ * FOREST_PROGRESS_NODES nodes within a tree, and a non-zero return stops
+ * training with FOREST_INTERRUPTED after freeing everything.
+ */
+typedef struct ForestCallbacks
+{
+	void	   *(*alloc) (void *arg, size_t size);
+	void		(*free) (void *arg, void *ptr);
+	int			(*progress) (void *arg, uint32_t trees_done, uint32_t n_trees);
+	void	   *arg;
+} ForestCallbacks;
+
+#define FOREST_PROGRESS_NODES 1024
+
+/* Rows the batch scoring functions walk through one tree before the next. */
+#define FOREST_ROW_BLOCK 256
+
+/* A message for a status, "out of memory" and the like. */
+extern const char *forest_status_message(ForestStatus status);
+
+/*
+ * Checks that nodes[0..n_nodes-1] is one tree as described above: n_nodes
+ * >= 1, internal nodes with a feature in [0, n_features), a finite threshold
+ * and a right child after the end of their left subtree and inside the
+ * array, leaves with threshold 0, every node reached exactly once.  work
+ * holds forest_check_tree_work_size(n_nodes) bytes, aligned for uint32_t.
+ * On success *max_leaf_depth is the depth of the deepest leaf (root = 0).
+ * Leaf payloads are the caller's to check.
+ */
+extern size_t forest_check_tree_work_size(uint32_t n_nodes);
+extern ForestStatus forest_check_tree(const ForestNode *nodes, uint32_t n_nodes,
+									  uint32_t n_features, void *work,
+									  uint32_t *max_leaf_depth);
+
+/*
+ * The leaf a row x (n_features values) reaches in a valid tree, as an index
+ * into nodes; its depth in *depth when depth is not NULL.
+ */
+static inline uint32_t
+forest_tree_leaf(const ForestNode *nodes, const double *x, uint32_t *depth)
+{
+	uint32_t	i = 0;
+	uint32_t	level = 0;
+
+	while (nodes[i].feature != FOREST_LEAF)
+	{
+		i = x[nodes[i].feature] <= nodes[i].threshold ? i + 1 : nodes[i].payload;
+		level++;
+	}
+	if (depth)
+		*depth = level;
+	return i;
+}
+
+#endif							/* ANTARES_FOREST_H */
