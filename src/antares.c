@@ -5,15 +5,37 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <math.h>
 
 #include "fmgr.h"
 #include "utils/float.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "antares.h"
 
 PG_MODULE_MAGIC;
+
+bool		antares_verbose = false;
+int			antares_svm_cache_kb = 200 * 1024;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("antares.verbose",
+							 "Reports the progress of long computations (SVM training) as NOTICE messages.",
+							 NULL, &antares_verbose, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	/* libsvm's cache_size, scikit-learn's default 200 MB; only speed depends on it */
+	DefineCustomIntVariable("antares.svm_cache_size",
+							"Memory for cached kernel columns while svm_train trains one pair of classes.",
+							NULL, &antares_svm_cache_kb, 200 * 1024, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("antares");
+}
 
 MemoryContext
 agg_context(FunctionCallInfo fcinfo, const char *fname)
