@@ -4,7 +4,10 @@
 --   psql -f bin/pipeline.sql               after loading rawphot (training set,
 --       data/dsfp/training) and testphot (data/dsfp/test), both
 --       (objid bigint, t float8, pb text, flux float8, dflux float8):
---       labels, features, and the seed's checks
+--       labels, features, GP smoothing, the SVM's 5-fold cross-validation and
+--       the test set's classes, and the seed's checks; -v root=DIR names the
+--       source tree (default: the current directory), whose test light curves
+--       are read on the client for their #label headers
 -- Ends with an error (psql exit status 3) if a seed check fails.
 
 \set ON_ERROR_STOP 1
@@ -12,10 +15,14 @@ SET client_min_messages = warning;
 
 \if :{?prepare}
 CREATE EXTENSION IF NOT EXISTS antares;
-DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats, testgp;
+DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats, testgp, testheader, svm_models;
 \quit
 \endif
 
+\if :{?root}
+\else
+\set root .
+\endif
 \pset null '(null)'
 \pset footer off
 
@@ -113,6 +120,39 @@ SELECT count(DISTINCT objid) AS light_curves, count(*) AS bands, sum(n) AS obser
        current_setting('max_parallel_workers_per_gather') AS workers
 FROM testgp, gp_timing GROUP BY seconds;
 
+\echo '== SVM (RBF, C = 1, gamma = 0.1) on the 23 seed features: 5-fold stratified cross-validation'
+CREATE TEMP VIEW training AS
+SELECT f.objid, antares.feature_vector(f) AS features, l.label
+FROM lcfeats f JOIN labels l USING (objid);
+CREATE TEMP TABLE cv AS
+SELECT * FROM antares.cross_validate('training', 'features', 'label', 5, 'svm',
+                                     '{"c": 1, "gamma": 0.1}', 'objid');
+SELECT fold, n_train, n_test, accuracy FROM cv ORDER BY fold;
+SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
+       round(stddev_samp(accuracy)::numeric, 3) AS sd
+FROM cv;
+
+\echo '== SVM trained on the training set: classes of the test set (true: the #label header)'
+DROP TABLE IF EXISTS svm_models;
+CREATE TABLE svm_models AS
+SELECT 'seed'::text AS name, antares.svm_train(features, label, 1, 0.1 ORDER BY objid) AS model
+FROM training;
+SELECT antares.svm_info(model) - 'rho' AS model FROM svm_models;
+DROP TABLE IF EXISTS testheader;
+CREATE TABLE testheader (objid bigint, content text);
+\set copy_test '\\copy testheader FROM PROGRAM ''sh "' :root '/test/lc_files_copy.sh" "' :root '/data/dsfp/test"'''
+:copy_test
+CREATE TEMP TABLE test_classes AS
+SELECT t.objid, antares.svm_predict(m.model, antares.feature_vector(t)) AS predicted,
+       (antares.lightcurve_header(h.content) ->> 'label')::int AS true_label
+FROM testfeats t JOIN testheader h USING (objid), svm_models m;
+SELECT c.class, count(*) FILTER (WHERE c.class = predicted) AS predicted,
+       count(*) FILTER (WHERE c.class = true_label) AS "true"
+FROM test_classes, (VALUES (0), (1), (2)) c(class)
+GROUP BY c.class ORDER BY c.class;
+SELECT count(*) AS test_objects, count(*) FILTER (WHERE predicted = true_label) AS agree
+FROM test_classes;
+
 \echo '== Seed checks'
 CREATE TEMP TABLE seed_checks AS
 SELECT c.ord, c."check", c.expected, c.got, c.got IS NOT DISTINCT FROM c.expected AS pass
@@ -126,7 +166,11 @@ FROM (VALUES
     (4, 'FAKE010 r-i', '-0.191',
         (SELECT round(r_minus_i::numeric, 3) FROM lcfeats WHERE objid = 10)::text),
     (5, 'FAKE010 i-z', '-0.193',
-        (SELECT round(i_minus_z::numeric, 3) FROM lcfeats WHERE objid = 10)::text)
+        (SELECT round(i_minus_z::numeric, 3) FROM lcfeats WHERE objid = 10)::text),
+    (6, '5-fold CV folds', '5',
+        (SELECT count(*) FROM cv)::text),
+    (7, 'test objects classified', '1000',
+        (SELECT count(predicted) FROM test_classes)::text)
 ) AS c(ord, "check", expected, got);
 
 SELECT "check", expected, got, CASE WHEN pass THEN 'ok' ELSE 'FAILED' END AS result

@@ -233,3 +233,212 @@ CREATE FUNCTION gp_predict(t float8[], flux float8[], dflux float8[], t_new floa
 RETURNS TABLE(t float8, mean float8, sd float8)
 AS 'MODULE_PATHNAME', 'gp_predict'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 200;
+
+------------------------------------------------------------------------------
+-- Classification: support-vector machines with an RBF kernel
+-- exp(-gamma |x - y|^2), trained as libsvm (scikit-learn's SVC) trains them:
+-- SMO with second-order working-set selection, tolerance 1e-3, a kernel
+-- cache and shrinking; several classes one-vs-one.  A model is a value of
+-- type svm_model (text form "svm/1:<base64>", what pg_dump writes); every
+-- input is validated (header, checksum, contents).
+------------------------------------------------------------------------------
+
+CREATE TYPE svm_model;
+
+CREATE FUNCTION svm_model_in(cstring) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_out(svm_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'svm_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_recv(internal) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_send(svm_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'svm_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Models of thousands of support vectors are large: compressed and moved
+-- out of line like text.
+CREATE TYPE svm_model (
+    INPUT = svm_model_in, OUTPUT = svm_model_out,
+    RECEIVE = svm_model_recv, SEND = svm_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+-- Transition functions skip rows whose features or label is NULL, and
+-- reject empty features, NULL elements, NaN/Inf, a dimension that differs
+-- from the first row's, c <= 0, gamma <= 0, and c or gamma that change
+-- within a group.  Rows are kept in arrival order (combine appends): the
+-- solution depends on it at the level of the tolerance, as libsvm's does,
+-- so svm_train(x, y ORDER BY key) gives a reproducible model.
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int, c float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum_c'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int, c float8, gamma float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum_c_gamma'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'svm_train_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Trains: fewer than two classes is an error.  Checks for interrupts at
+-- every solver iteration; NOTICEs on progress when antares.verbose is on.
+CREATE FUNCTION svm_train_final(internal) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- C = 1 and scikit-learn's gamma = 'scale', 1 / (d * var(all features)).
+-- SSPACE: a training set of ~1000 rows of 23 features.
+CREATE AGGREGATE svm_train(features float8[], label int) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+-- gamma = 'scale'
+CREATE AGGREGATE svm_train(features float8[], label int, c float8) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+CREATE AGGREGATE svm_train(features float8[], label int, c float8, gamma float8) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+-- The class libsvm's vote gives (a tie goes to the lowest label).
+CREATE FUNCTION svm_predict(m svm_model, features float8[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'svm_predict'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- One value per class pair (a, b), a < b, in the order (0,1), (0,2), ...,
+-- (1,2), ...; > 0 votes for a (libsvm's sign).
+CREATE FUNCTION svm_decision(m svm_model, features float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'svm_decision'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- classes, rows and support vectors per class, c, gamma, dimension, pairs,
+-- rho and solver iterations per pair.
+CREATE FUNCTION svm_info(m svm_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'svm_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Cross-validation.
+------------------------------------------------------------------------------
+
+-- The test fold (0 .. k-1) of each row, as scikit-learn 1.2's
+-- StratifiedKFold(n_splits=k, shuffle=False) assigns it to the rows in the
+-- window's order.  Rows with a NULL label get NULL and take no part.  Not
+-- STRICT: a NULL k is an error.
+CREATE FUNCTION stratified_fold(label int, k int)
+RETURNS int
+AS 'MODULE_PATHNAME', 'stratified_fold'
+LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+
+-- k-fold stratified cross-validation of a model on the rows of `data` (a
+-- table or view) whose `features` and `label` are not NULL:
+--   * features, label and order_by are column NAMES, exactly as stored
+--     (case-sensitive, not SQL expressions): they are quoted with %I, so no
+--     text can reach the query as SQL.  features must cast to float8[],
+--     label to int; for computed columns make a view.  `data` is a
+--     regclass, quoted by its output function.
+--   * rows are ordered by the order_by column (ascending; NULL: the order
+--     the table is read in), folds are stratified_fold(label, k) in that
+--     order, and each model is trained on the other folds' rows in that
+--     order: scikit-learn's cross_val_score(model, X, y, cv=k) on rows
+--     sorted the same way.
+--   * model 'svm': params {"c": C (default 1), "gamma": gamma (default
+--     'scale')}; other keys, or another model, are errors.  Parameter values
+--     reach the query as parameters, never as text.
+-- Returns per fold the training and test row counts and the fraction of the
+-- test rows whose predicted label equals the label.
+-- STABLE: it only reads.  PARALLEL RESTRICTED: `data` may be a temporary
+-- table, which parallel workers cannot read.  A fixed search_path: only
+-- pg_catalog and the extension's own (qualified) functions are called.
+CREATE FUNCTION cross_validate(data regclass, features text, label text, k int DEFAULT 5,
+                               model text DEFAULT 'svm', params jsonb DEFAULT '{}',
+                               order_by text DEFAULT NULL)
+RETURNS TABLE(fold int, n_train int, n_test int, accuracy float8)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $cv$
+DECLARE
+    train text;         -- the training aggregate over rows d of a fold's other folds
+    predict text;       -- the prediction of row d by model m.model
+    unknown text;
+    c float8;
+    gamma float8;
+BEGIN
+    IF data IS NULL OR features IS NULL OR label IS NULL OR k IS NULL OR model IS NULL
+       OR params IS NULL THEN
+        RAISE EXCEPTION 'cross_validate: only order_by may be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'cross_validate: params must be a JSON object, got %', params
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    CASE model
+    WHEN 'svm' THEN
+        SELECT string_agg(key, ', ' ORDER BY key) INTO unknown
+        FROM jsonb_object_keys(params) AS key WHERE key NOT IN ('c', 'gamma');
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: unknown svm parameter(s): %', unknown
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'svm takes c and gamma.';
+        END IF;
+        c := coalesce((params ->> 'c')::float8, 1.0);
+        gamma := (params ->> 'gamma')::float8;
+        train := CASE WHEN gamma IS NULL
+                      THEN '@extschema@.svm_train(d.x, d.y, $2 ORDER BY d.rn)'
+                      ELSE '@extschema@.svm_train(d.x, d.y, $2, $3 ORDER BY d.rn)' END;
+        predict := '@extschema@.svm_predict(m.model, d.x)';
+    ELSE
+        RAISE EXCEPTION 'cross_validate: unknown model "%"', model
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm.';
+    END CASE;
+
+    RETURN QUERY EXECUTE format($q$
+        WITH d AS MATERIALIZED (
+            SELECT row_number() OVER w AS rn, %1$I::float8[] AS x, %2$I::int AS y,
+                   @extschema@.stratified_fold(%2$I::int, $1) OVER w AS fold
+            FROM %3$s
+            WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL
+            WINDOW w AS (%4$s)
+        ), m AS (
+            SELECT f.fold, %5$s AS model
+            FROM generate_series(0, $1 - 1) AS f(fold) JOIN d ON d.fold <> f.fold
+            GROUP BY f.fold
+        )
+        SELECT m.fold::int, t.n_train::int, t.n_test::int, t.correct::float8 / t.n_test
+        FROM m, LATERAL (
+            SELECT count(*) FILTER (WHERE d.fold <> m.fold) AS n_train,
+                   count(*) FILTER (WHERE d.fold = m.fold) AS n_test,
+                   count(*) FILTER (WHERE CASE WHEN d.fold = m.fold THEN %6$s = d.y END) AS correct
+            FROM d) AS t
+        ORDER BY m.fold
+        $q$,
+        features, label, data,
+        CASE WHEN order_by IS NULL THEN '' ELSE format('ORDER BY %I', order_by) END,
+        train, predict)
+    USING k, c, gamma;
+END
+$cv$;

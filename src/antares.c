@@ -5,17 +5,22 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <math.h>
 
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/float.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "antares.h"
 #include "gp_matern.h"
 
 PG_MODULE_MAGIC;
+
+bool		antares_verbose = false;
+int			antares_svm_cache_kb = 200 * 1024;
 
 void		_PG_init(void);
 
@@ -25,11 +30,22 @@ check_interrupts(void)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* The kernels' long passes stop on a cancel (statement_timeout, Ctrl-C). */
 void
 _PG_init(void)
 {
+	/* the kernels' long passes stop on a cancel (statement_timeout, Ctrl-C) */
 	gp_matern_interrupt = check_interrupts;
+
+	DefineCustomBoolVariable("antares.verbose",
+							 "Reports the progress of long computations (SVM training) as NOTICE messages.",
+							 NULL, &antares_verbose, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	/* libsvm's cache_size, scikit-learn's default 200 MB; only speed depends on it */
+	DefineCustomIntVariable("antares.svm_cache_size",
+							"Memory for cached kernel columns while svm_train trains one pair of classes.",
+							NULL, &antares_svm_cache_kb, 200 * 1024, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("antares");
 }
 
 MemoryContext

@@ -9,6 +9,10 @@
 #include "postgres.h"
 #include "fmgr.h"
 
+/* GUCs (antares.c): antares.verbose, antares.svm_cache_size (kB). */
+extern bool antares_verbose;
+extern int	antares_svm_cache_kb;
+
 /* An internal state is returned as SQL NULL while there is none. */
 #define RETURN_STATE(state) \
 	do { \

@@ -60,7 +60,7 @@ void
 obs_append(ObsBuffer *buf, const ObsKind *kind, const void *obs, MemoryContext ctx)
 {
 	obs_reserve(buf, kind, 1, ctx);
-	if (buf->n > 0 && kind->cmp(OBS_AT(buf, kind, buf->n - 1), obs) > 0)
+	if (kind->cmp != NULL && buf->n > 0 && kind->cmp(OBS_AT(buf, kind, buf->n - 1), obs) > 0)
 		buf->sorted = false;
 	memcpy(OBS_AT(buf, kind, buf->n), obs, kind->width);
 	buf->n++;
@@ -69,7 +69,7 @@ obs_append(ObsBuffer *buf, const ObsKind *kind, const void *obs, MemoryContext c
 void
 obs_sort(ObsBuffer *buf, const ObsKind *kind)
 {
-	if (!buf->sorted)
+	if (!buf->sorted && kind->cmp != NULL)
 		qsort(buf->data, buf->n, kind->width, kind->cmp);
 	buf->sorted = true;
 }
@@ -89,9 +89,9 @@ obs_merge(ObsBuffer *to, const ObsBuffer *from, const ObsKind *kind, MemoryConte
 
 	if (from->n == 0)
 		return;
-	if (to->n == 0 || !(to->sorted && from->sorted))
+	if (to->n == 0 || kind->cmp == NULL || !(to->sorted && from->sorted))
 	{
-		bool		sorted = to->n == 0 && from->sorted;
+		bool		sorted = kind->cmp == NULL || (to->n == 0 && from->sorted);
 
 		obs_reserve(to, kind, from->n, ctx);
 		memcpy(OBS_AT(to, kind, to->n), from->data, from->n * w);
@@ -163,7 +163,7 @@ obs_read(ObsBuffer *buf, const ObsKind *kind, const char *src, Size len, MemoryC
 		memcpy(buf->data, src + sizeof(n), n * kind->width);
 	}
 	buf->n = buf->cap = n;
-	for (Size i = 1; i < buf->n && buf->sorted; i++)
+	for (Size i = 1; kind->cmp != NULL && i < buf->n && buf->sorted; i++)
 		buf->sorted = kind->cmp(OBS_AT(buf, kind, i - 1), OBS_AT(buf, kind, i)) <= 0;
 	return sizeof(n) + n * kind->width;
 }

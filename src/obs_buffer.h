@@ -10,6 +10,10 @@
  * carries no meaning to the aggregates, so sorting in place does not change
  * a state's value; computing on sorted observations is what makes results
  * independent of row order, to the bit.
+ *
+ * A kind without an order (cmp NULL) keeps the rows in arrival order, for
+ * aggregates whose result depends on it (SVM training, as libsvm's): a
+ * buffer of such a kind counts as sorted, and merging appends.
  */
 #ifndef ANTARES_OBS_BUFFER_H
 #define ANTARES_OBS_BUFFER_H
@@ -19,7 +23,7 @@
 typedef struct ObsKind
 {
 	Size		width;			/* bytes per observation */
-	int			(*cmp) (const void *a, const void *b);	/* total order */
+	int			(*cmp) (const void *a, const void *b);	/* total order, or NULL */
 } ObsKind;
 
 typedef struct ObsBuffer
