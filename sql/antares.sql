@@ -145,10 +145,22 @@ CREATE FUNCTION lc_features_final(internal) RETURNS features
 AS 'MODULE_PATHNAME', 'lc_features_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- Passbands u g r i z y; any other passband is an error.
+-- As a window function, lc_features(...) OVER (PARTITION BY objid ORDER BY t)
+-- gives the features as of each epoch: after each row the final function
+-- sorts in the new rows and computes, O(n) a row.  Frames that move
+-- (ROWS BETWEEN k PRECEDING AND CURRENT ROW) remove leaving rows with the
+-- inverse transition lc_retract, also O(n) a row.
+CREATE FUNCTION lc_retract(internal, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_retract'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
     SFUNC = lc_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_features_final,
     COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
-    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+    DESERIALFUNC = lc_deserialize,
+    MSFUNC = lc_accum, MINVFUNC = lc_retract, MSTYPE = internal, MSSPACE = 4096,
+    MFINALFUNC = lc_features_final, PARALLEL = SAFE);
 
 -- The model input: for each band of `bands` its std, then amp, MAD, beyond
 -- and skew, then the colours of consecutive bands; NULL becomes `missing`.

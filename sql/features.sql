@@ -94,6 +94,29 @@ SELECT (SELECT count(*) FROM par) AS objects,
        (SELECT count(*) FROM (SELECT objid, f::text FROM par EXCEPT SELECT objid, f::text FROM ser) d) AS par_not_ser,
        (SELECT count(*) FROM (SELECT objid, f::text FROM ser EXCEPT SELECT objid, f::text FROM par) d) AS ser_not_par;
 
+-- As a window function: the features as of each epoch equal lc_features
+-- over the rows up to that time (peers at equal t included), and a moving
+-- frame (rows leave it through the inverse transition) equals lc_features
+-- over the same rows; 12 objects, every epoch, compared as text.
+CREATE TEMP TABLE win_src AS
+SELECT objid, t, pb, flux, dflux, row_number() OVER (PARTITION BY objid ORDER BY t, pb, flux) AS k
+FROM rawphot WHERE objid % 9 = 1;
+SELECT count(*) AS epochs,
+       count(*) FILTER (WHERE w.f::text IS DISTINCT FROM
+           (SELECT lc_features(pb, flux, dflux)::text FROM win_src s
+            WHERE s.objid = w.objid AND s.t <= w.t)) AS running_differs,
+       count(*) FILTER (WHERE m.f::text IS DISTINCT FROM
+           (SELECT lc_features(pb, flux, dflux)::text FROM win_src s
+            WHERE s.objid = m.objid AND s.k BETWEEN m.k - 7 AND m.k)) AS moving_differs
+FROM (SELECT objid, t, k, lc_features(pb, flux, dflux) OVER (PARTITION BY objid ORDER BY t) AS f
+      FROM win_src) w
+JOIN (SELECT objid, k, lc_features(pb, flux, dflux)
+             OVER (PARTITION BY objid ORDER BY k ROWS BETWEEN 7 PRECEDING AND CURRENT ROW) AS f
+      FROM win_src) m USING (objid, k);
+-- A frame that holds no rows gives NULL, as the aggregate over no rows.
+SELECT k, (lc_features(pb, flux, dflux) OVER (ORDER BY k ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING)).g_n
+FROM (VALUES (1, 'g', 1.0::float8, 1.0::float8), (2, 'g', 2, 1), (3, 'r', 3, 1), (4, 'r', 4, 1)) v(k, pb, flux, dflux);
+
 -- NULL rows are skipped; no rows give NULL.
 SELECT (lc_features(pb, flux, dflux)).g_n AS g_n, (lc_features(pb, flux, dflux)).g_mean AS g_mean
 FROM (VALUES ('g', 1.0::float8, 1.0::float8), (NULL, 5, 1), ('g', NULL, 1), ('g', 2, NULL), ('q', NULL, 1)) v(pb, flux, dflux);

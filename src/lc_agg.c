@@ -8,7 +8,8 @@
  * computed on sorted observations: results then do not depend on row order,
  * so serial, parallel and merged aggregations agree to the bit.
  *
- * Cost: transition O(1) amortised per row.  Under parallel query each worker
+ * Cost: transition O(1) amortised per row; inverse transition (moving
+ * window frames) O(n).  Under parallel query each worker
  * sorts its part while serializing (O(n log n), in parallel), combine merges
  * sorted runs in O(n), and the final function is then O(n); serially the
  * final function sorts, O(n log n), once per state however many aggregates
@@ -28,6 +29,7 @@
 PG_FUNCTION_INFO_V1(band_accum);
 PG_FUNCTION_INFO_V1(band_accum_flux);
 PG_FUNCTION_INFO_V1(lc_accum);
+PG_FUNCTION_INFO_V1(lc_retract);
 PG_FUNCTION_INFO_V1(lc_combine);
 PG_FUNCTION_INFO_V1(lc_serialize);
 PG_FUNCTION_INFO_V1(lc_deserialize);
@@ -130,6 +132,36 @@ lc_accum(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		RETURN_STATE(STATE_ARG(LcAggState, 0));
 	return accumulate(fcinfo, band_index(PG_GETARG_TEXT_PP(1)), 2, 3);
+}
+
+/*
+ * lc_retract(state, pb, flux, dflux): the inverse of lc_accum, for window
+ * frames that move (a row leaves the frame): removes that row's observation,
+ * O(n).  NULL when no observation is left, so that an empty frame gives
+ * NULL, as the aggregate over no rows does (PostgreSQL then restarts the
+ * aggregation from the frame's rows).
+ */
+Datum
+lc_retract(PG_FUNCTION_ARGS)
+{
+	LcAggState *state = STATE_ARG(LcAggState, 0);
+	BandObs		obs;
+	int			band;
+	bool		empty = true;
+
+	agg_context(fcinfo, "lc_retract");
+	if (state == NULL || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		RETURN_STATE(state);
+	band = band_index(PG_GETARG_TEXT_PP(1));
+	obs.flux = PG_GETARG_FLOAT8(2);
+	obs.dflux = PG_GETARG_FLOAT8(3);
+	if (!obs_remove(&state->band[band], &band_obs_kind, &obs))
+		elog(ERROR, "lc_retract: the row leaving the window frame is not in its state");
+	for (int i = 0; i < LC_NBANDS; i++)
+		empty = empty && state->band[i].n == 0;
+	if (empty)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(state);
 }
 
 Datum

@@ -3,9 +3,10 @@
  *		Growable arrays of fixed-width observations for aggregate states
  *		(see obs_buffer.h).
  *
- * Cost: append O(1) amortised; sort O(n log n); merge of two sorted buffers
- * O(n + m), otherwise an O(m) append; serialize O(n) plus a sort if needed;
- * read O(n).  Buffers may exceed 1 GB in memory (huge allocations), but a
+ * Cost: append O(1) amortised; sort O(n + k log k) after k appends to a
+ * sorted buffer (O(n log n) at worst); merge of two sorted buffers O(n + m),
+ * otherwise an O(m) append; remove O(n); serialize O(n) plus a sort if
+ * needed; read O(n).  Buffers may exceed 1 GB in memory (huge allocations), but a
  * state passed between processes is limited to 1 GB by its bytea.
  */
 #include "postgres.h"
@@ -33,8 +34,7 @@ obs_alloc(Size n, const ObsKind *kind, MemoryContext ctx)
 void
 obs_init(ObsBuffer *buf)
 {
-	buf->n = buf->cap = 0;
-	buf->sorted = true;
+	buf->n = buf->cap = buf->nsorted = 0;
 	buf->data = NULL;
 }
 
@@ -60,18 +60,79 @@ void
 obs_append(ObsBuffer *buf, const ObsKind *kind, const void *obs, MemoryContext ctx)
 {
 	obs_reserve(buf, kind, 1, ctx);
-	if (kind->cmp != NULL && buf->n > 0 && kind->cmp(OBS_AT(buf, kind, buf->n - 1), obs) > 0)
-		buf->sorted = false;
 	memcpy(OBS_AT(buf, kind, buf->n), obs, kind->width);
+	if (buf->nsorted == buf->n &&
+		(kind->cmp == NULL || buf->n == 0 || kind->cmp(OBS_AT(buf, kind, buf->n - 1), obs) <= 0))
+		buf->nsorted++;
 	buf->n++;
+}
+
+/*
+ * Sorts the tail after the sorted prefix and merges it in from the back,
+ * through a copy of the tail (ties keep the prefix first).
+ */
+static void
+merge_tail(ObsBuffer *buf, const ObsKind *kind)
+{
+	Size		w = kind->width;
+	Size		k = buf->n - buf->nsorted;
+	char	   *tail = palloc(k * w);
+	Size		i = buf->nsorted,	/* prefix elements left */
+				j = k,			/* tail elements left */
+				out = buf->n;
+
+	memcpy(tail, OBS_AT(buf, kind, buf->nsorted), k * w);
+	qsort(tail, k, w, kind->cmp);
+	while (j > 0)
+	{
+		const char *a = i > 0 ? OBS_AT(buf, kind, i - 1) : NULL;
+		const char *b = tail + (j - 1) * w;
+
+		out--;
+		if (a != NULL && kind->cmp(a, b) > 0)
+		{
+			memcpy(OBS_AT(buf, kind, out), a, w);
+			i--;
+		}
+		else
+		{
+			memcpy(OBS_AT(buf, kind, out), b, w);
+			j--;
+		}
+	}
+	pfree(tail);
 }
 
 void
 obs_sort(ObsBuffer *buf, const ObsKind *kind)
 {
-	if (!buf->sorted && kind->cmp != NULL)
-		qsort(buf->data, buf->n, kind->width, kind->cmp);
-	buf->sorted = true;
+	if (buf->nsorted < buf->n && kind->cmp != NULL)
+	{
+		/* a short prefix is not worth keeping */
+		if (buf->nsorted < buf->n / 2)
+			qsort(buf->data, buf->n, kind->width, kind->cmp);
+		else
+			merge_tail(buf, kind);
+	}
+	buf->nsorted = buf->n;
+}
+
+bool
+obs_remove(ObsBuffer *buf, const ObsKind *kind, const void *obs)
+{
+	Size		w = kind->width;
+
+	for (Size i = buf->n; i-- > 0;)
+	{
+		if (memcmp(OBS_AT(buf, kind, i), obs, w) != 0)
+			continue;
+		memmove(OBS_AT(buf, kind, i), OBS_AT(buf, kind, i + 1), (buf->n - i - 1) * w);
+		buf->n--;
+		if (i < buf->nsorted)
+			buf->nsorted--;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -89,14 +150,15 @@ obs_merge(ObsBuffer *to, const ObsBuffer *from, const ObsKind *kind, MemoryConte
 
 	if (from->n == 0)
 		return;
-	if (to->n == 0 || kind->cmp == NULL || !(to->sorted && from->sorted))
+	if (to->n == 0 || kind->cmp == NULL ||
+		to->nsorted < to->n || from->nsorted < from->n)
 	{
-		bool		sorted = kind->cmp == NULL || (to->n == 0 && from->sorted);
-
+		/* the appended rows extend the sorted prefix only where it was all */
+		if (kind->cmp == NULL || to->n == 0)
+			to->nsorted = to->nsorted + from->nsorted;
 		obs_reserve(to, kind, from->n, ctx);
 		memcpy(OBS_AT(to, kind, to->n), from->data, from->n * w);
 		to->n += from->n;
-		to->sorted = sorted;
 		return;
 	}
 
@@ -123,7 +185,7 @@ obs_merge(ObsBuffer *to, const ObsBuffer *from, const ObsKind *kind, MemoryConte
 	memcpy(out, OBS_AT(from, kind, j), (from->n - j) * w);
 	pfree(to->data);
 	to->data = merged;
-	to->n = to->cap = to->n + from->n;
+	to->n = to->cap = to->nsorted = to->n + from->n;
 }
 
 Size
@@ -162,8 +224,12 @@ obs_read(ObsBuffer *buf, const ObsKind *kind, const char *src, Size len, MemoryC
 		buf->data = obs_alloc(n, kind, ctx);
 		memcpy(buf->data, src + sizeof(n), n * kind->width);
 	}
-	buf->n = buf->cap = n;
-	for (Size i = 1; kind->cmp != NULL && i < buf->n && buf->sorted; i++)
-		buf->sorted = kind->cmp(OBS_AT(buf, kind, i - 1), OBS_AT(buf, kind, i)) <= 0;
+	buf->n = buf->cap = buf->nsorted = n;
+	for (Size i = 1; kind->cmp != NULL && i < buf->n; i++)
+		if (kind->cmp(OBS_AT(buf, kind, i - 1), OBS_AT(buf, kind, i)) > 0)
+		{
+			buf->nsorted = i;
+			break;
+		}
 	return sizeof(n) + n * kind->width;
 }

@@ -11,6 +11,10 @@
  * a state's value; computing on sorted observations is what makes results
  * independent of row order, to the bit.
  *
+ * A buffer knows how long its sorted prefix is, so sorting after k appends
+ * costs O(k log k + n) (the new rows are sorted and merged in), which keeps a
+ * running window aggregate (the final function after every row) O(n) a row.
+ *
  * A kind without an order (cmp NULL) keeps the rows in arrival order, for
  * aggregates whose result depends on it (SVM training, as libsvm's): a
  * buffer of such a kind counts as sorted, and merging appends.
@@ -30,7 +34,7 @@ typedef struct ObsBuffer
 {
 	Size		n;
 	Size		cap;
-	bool		sorted;
+	Size		nsorted;		/* the first nsorted are in order */
 	char	   *data;
 } ObsBuffer;
 
@@ -40,6 +44,8 @@ extern void obs_init(ObsBuffer *buf);
 extern void obs_append(ObsBuffer *buf, const ObsKind *kind, const void *obs,
 					   MemoryContext ctx);
 extern void obs_sort(ObsBuffer *buf, const ObsKind *kind);
+/* Removes the last observation bytewise equal to obs; false if none is. */
+extern bool obs_remove(ObsBuffer *buf, const ObsKind *kind, const void *obs);
 extern void obs_merge(ObsBuffer *to, const ObsBuffer *from, const ObsKind *kind,
 					  MemoryContext ctx);
 
