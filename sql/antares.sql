@@ -175,6 +175,62 @@ AS 'MODULE_PATHNAME', 'feature_vector'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 ------------------------------------------------------------------------------
+-- Stored light-curve states, for night-by-night processing: the state of
+-- lc_features as a value (every band's (flux, dflux) pairs; versioned,
+-- checksummed, validated when read; text form lc_state/1:<base64>).
+-- lc_finalize(lc_merge(a, b)) is lc_features over the rows of both, exactly.
+------------------------------------------------------------------------------
+
+CREATE TYPE lc_state;
+
+CREATE FUNCTION lc_state_in(cstring) RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_out(lc_state) RETURNS cstring
+AS 'MODULE_PATHNAME', 'lc_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_recv(internal) RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_send(lc_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'lc_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE lc_state (
+    INPUT = lc_state_in, OUTPUT = lc_state_out,
+    RECEIVE = lc_state_recv, SEND = lc_state_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+CREATE FUNCTION lc_state_final(internal)
+RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The state of the rows, to store: lc_features' transition and combine.
+CREATE AGGREGATE lc_accumulate(pb text, flux float8, dflux float8) (
+    SFUNC = lc_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_state_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- Not STRICT: NULL is the state of no rows, so lc_merge(NULL, s) = s.
+CREATE FUNCTION lc_merge(a lc_state, b lc_state)
+RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_merge_accum(internal, lc_state)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_merge_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The merge of many stored states (NULLs skipped), e.g. one per night.
+CREATE AGGREGATE lc_merge(lc_state) (
+    SFUNC = lc_merge_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_state_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION lc_finalize(s lc_state)
+RETURNS features
+AS 'MODULE_PATHNAME', 'lc_finalize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
 -- Gaussian-process smoothing: a zero-mean GP per band with kernel
 -- A * Matern52(dt; l) and noise dflux^2, fitted by maximum likelihood over
 -- A in [1e-5, 1e5], l in [1, 20] days, in O(n) per likelihood evaluation

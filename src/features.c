@@ -56,18 +56,17 @@ set_float(Datum *values, bool *nulls, int att, double v)
 	values[att] = Float8GetDatum(nulls[att] ? 0.0 : v);
 }
 
+/*
+ * The antares.features row of a state, for a function that returns
+ * antares.features (sorts the state's bands in place).
+ */
 Datum
-lc_features_final(PG_FUNCTION_ARGS)
+lc_features_datum(LcAggState *state, FunctionCallInfo fcinfo)
 {
-	LcAggState *state;
 	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	Datum		values[F_NATTS];
 	bool		nulls[F_NATTS];
 	double		mean[LC_NBANDS];
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	state = (LcAggState *) PG_GETARG_POINTER(0);
 
 	/* The blessed descriptor is reused for every group. */
 	if (desc == NULL)
@@ -75,7 +74,7 @@ lc_features_final(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
 		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "lc_features_final must return a composite type");
+			elog(ERROR, "a function returning antares.features returns a composite type");
 		check_features_desc(desc);
 		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
 		MemoryContextSwitchTo(old);
@@ -100,7 +99,15 @@ lc_features_final(PG_FUNCTION_ARGS)
 	for (int b = 0; b + 1 < LC_NBANDS; b++)
 		set_float(values, nulls, F_COLOR0 + b, band_color(mean[b], mean[b + 1]));
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+Datum
+lc_features_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(lc_features_datum((LcAggState *) PG_GETARG_POINTER(0), fcinfo));
 }
 
 /* The band indexes named by `bands`: distinct letters of "ugrizy". */

@@ -53,8 +53,8 @@ typedef struct LcSerialHeader
 	uint32		nbands;
 } LcSerialHeader;
 
-static LcAggState *
-state_new(MemoryContext ctx)
+LcAggState *
+lc_state_new(MemoryContext ctx)
 {
 	LcAggState *state = MemoryContextAlloc(ctx, sizeof(LcAggState));
 
@@ -105,7 +105,7 @@ accumulate(FunctionCallInfo fcinfo, int band, int flux_arg, int dflux_arg)
 	}
 
 	if (state == NULL)
-		state = state_new(aggctx);
+		state = lc_state_new(aggctx);
 	obs_append(&state->band[band], &band_obs_kind, &obs, aggctx);
 	PG_RETURN_POINTER(state);
 }
@@ -176,7 +176,7 @@ lc_combine(PG_FUNCTION_ARGS)
 
 	/* b lives in per-call memory when deserialized: copy it, never adopt it. */
 	if (a == NULL)
-		a = state_new(aggctx);
+		a = lc_state_new(aggctx);
 	for (int i = 0; i < LC_NBANDS; i++)
 		obs_merge(&a->band[i], &b->band[i], &band_obs_kind, aggctx);
 	PG_RETURN_POINTER(a);

@@ -29,4 +29,10 @@ typedef struct LcAggState
 /* Statistics of one band of a state (sorts the band in place if needed). */
 extern void lc_band_stats(ObsBuffer *band, BandStats *out);
 
+/* A new, empty state in ctx. */
+extern LcAggState *lc_state_new(MemoryContext ctx);
+
+/* The antares.features row of a state (features.c), for a function returning it. */
+extern Datum lc_features_datum(LcAggState *state, FunctionCallInfo fcinfo);
+
 #endif							/* ANTARES_LC_AGG_H */

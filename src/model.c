@@ -15,12 +15,20 @@
 
 #define MODEL_MAGIC "ANTM"
 
-static const char *const kind_names[] = {NULL, "svm"};
+/* The text form's prefix and the SQL type of each kind. */
+static const char *const kind_names[] = {
+	[MODEL_SVM] = "svm",
+	[MODEL_LC_STATE] = "lc_state",
+};
+static const char *const type_names[] = {
+	[MODEL_SVM] = "antares.svm_model",
+	[MODEL_LC_STATE] = "antares.lc_state",
+};
 
 const char *
 model_type_name(ModelKind kind)
 {
-	return kind == MODEL_SVM ? "antares.svm_model" : "antares model";
+	return (size_t) kind < lengthof(type_names) && type_names[kind] ? type_names[kind] : "antares model";
 }
 
 /* ------------------------------------------------------ little-endian I/O */

@@ -1,7 +1,8 @@
 /*
  * model.h
  *		One serialisation layer for every model type (svm_model now; the
- *		random-forest and isolation-forest models reuse it).
+ *		random-forest and isolation-forest models reuse it) and for stored
+ *		light-curve states (lc_state).
  *
  * A model value is a varlena whose data is a fixed header, then the
  * kind-specific payload, every number little-endian whatever the machine:
@@ -39,7 +40,8 @@
 
 typedef enum ModelKind
 {
-	MODEL_SVM = 1
+	MODEL_SVM = 1,
+	MODEL_LC_STATE = 4			/* not a model, a stored aggregate state */
 } ModelKind;
 
 /* Writes the payload of a model being built. */

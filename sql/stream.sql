@@ -1,0 +1,86 @@
+-- Stored light-curve states: lc_accumulate, lc_merge, lc_finalize.
+SET search_path = antares, public;
+SET extra_float_digits = 0;
+
+-- Each training object's rows in three "nights" (by thirds of its time
+-- span, so some nights of some objects are empty); states per night.
+CREATE TEMP TABLE nights AS
+SELECT objid, night, lc_accumulate(pb, flux, dflux) AS s, count(*) AS n
+FROM (SELECT r.*, least(2, floor(3 * (t - lo) / nullif(hi - lo, 0)))::int AS night
+      FROM rawphot r
+      JOIN (SELECT objid, min(t) lo, max(t) hi FROM rawphot GROUP BY objid) b USING (objid)) r
+GROUP BY objid, night;
+SELECT count(DISTINCT objid) AS objects, count(*) AS states, sum(n) AS rows FROM nights;
+
+-- Merged state by state (the function) or all at once (the aggregate), in
+-- any order, the features are lc_features over all the rows, to the bit.
+CREATE TEMP TABLE whole AS
+SELECT objid, lc_features(pb, flux, dflux)::text AS f FROM rawphot GROUP BY objid;
+WITH merged AS (
+  SELECT objid,
+         lc_merge(lc_merge((SELECT s FROM nights n WHERE n.objid = o.objid AND night = 0),
+                           (SELECT s FROM nights n WHERE n.objid = o.objid AND night = 1)),
+                  (SELECT s FROM nights n WHERE n.objid = o.objid AND night = 2)) AS forward,
+         lc_merge((SELECT s FROM nights n WHERE n.objid = o.objid AND night = 2),
+                  lc_merge((SELECT s FROM nights n WHERE n.objid = o.objid AND night = 1),
+                           (SELECT s FROM nights n WHERE n.objid = o.objid AND night = 0))) AS backward,
+         (SELECT lc_merge(s ORDER BY night DESC) FROM nights n WHERE n.objid = o.objid) AS aggregated
+  FROM (SELECT DISTINCT objid FROM rawphot) o)
+SELECT count(*) AS objects,
+       count(*) FILTER (WHERE lc_finalize(forward)::text IS DISTINCT FROM w.f) AS forward_differs,
+       count(*) FILTER (WHERE lc_finalize(aggregated)::text IS DISTINCT FROM w.f) AS aggregate_differs,
+       count(*) FILTER (WHERE forward::text IS DISTINCT FROM backward::text) AS order_matters,
+       count(*) FILTER (WHERE forward::text IS DISTINCT FROM aggregated::text) AS forms_differ
+FROM merged JOIN whole w USING (objid);
+
+-- The state of all the rows at once is the same value as the merged one.
+SELECT count(*) FILTER (WHERE a.s::text IS DISTINCT FROM m.s::text) AS differ
+FROM (SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY objid) a
+JOIN (SELECT objid, lc_merge(s) AS s FROM nights GROUP BY objid) m USING (objid);
+
+-- Parallel aggregation of states gives the same values.
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+CREATE TEMP TABLE par_states AS SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY objid;
+RESET parallel_leader_participation;
+RESET min_parallel_table_scan_size;
+RESET parallel_tuple_cost;
+RESET parallel_setup_cost;
+RESET max_parallel_workers_per_gather;
+SELECT count(*) FILTER (WHERE p.s::text IS DISTINCT FROM a.s::text) AS parallel_differs
+FROM par_states p JOIN (SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY objid) a USING (objid);
+
+-- NULL is the state of no rows.
+SELECT lc_merge(NULL, NULL) IS NULL AS both_null,
+       lc_merge(NULL, s)::text = s::text AS left_null,
+       lc_merge(s, NULL)::text = s::text AS right_null,
+       (SELECT lc_merge(x) FROM (SELECT NULL::lc_state) v(x)) IS NULL AS aggregate_of_nulls,
+       (SELECT lc_accumulate(pb, flux, dflux) FROM rawphot WHERE false) IS NULL AS no_rows
+FROM nights WHERE objid = 10 AND night = 0;
+
+-- The text form: kind and format version, then base64; it reads back to the
+-- same value.
+SELECT s::text AS state FROM (SELECT lc_accumulate(pb, flux, dflux) AS s
+  FROM (VALUES ('g', 10.0::float8, 1.0::float8), ('r', 12, 2), ('g', 11, 1)) v(pb, flux, dflux)) x;
+SELECT count(*) FILTER (WHERE s::text::lc_state::text IS DISTINCT FROM s::text) AS round_trip_differs
+FROM nights;
+SELECT g_n, g_mean, r_n, r_mean
+FROM lc_finalize('lc_state/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAmQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA=');
+
+-- Corrupt, truncated or foreign values are errors (error_of: band_stats.sql).
+SELECT public.error_of(q) FROM (VALUES
+  -- one flux changed: the checksum no longer matches
+  ($$SELECT 'lc_state/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAnQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA='::lc_state$$),
+  ($$SELECT 'lc_state/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAmQAAAAAAAAPA/AQAAAAAA'::lc_state$$),
+  ($$SELECT 'lc_state/2:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAmQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA='::lc_state$$),
+  ($$SELECT 'svm/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAmQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA='::lc_state$$),
+  ($$SELECT 'lc_state/1:not base64!'::lc_state$$),
+  ($$SELECT ''::lc_state$$),
+  ($$SELECT lc_accumulate(pb, flux, dflux) FROM (VALUES ('w', 1.0::float8, 1.0::float8)) v(pb, flux, dflux)$$),
+  ($$SELECT lc_accumulate('g', 1, 0)$$)
+) t(q);
+
+DROP TABLE nights, whole, par_states;
