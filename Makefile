@@ -12,7 +12,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
 
 # One pg_regress script per topic, in this order: lightcurve loads the shipped
 # data into tables the later scripts use.
-REGRESS = lightcurve band_stats features gp catalog
+REGRESS = lightcurve band_stats features gp plot catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -47,7 +47,7 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c
+UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c
 test/unit/test_%: test/unit/test_%.c test/unit/tap.h $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) -lm
 .PHONY: unitcheck

@@ -14,6 +14,7 @@
 
 #include "antares.h"
 #include "gp_matern.h"
+#include "svg_plot.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,7 @@ void
 _PG_init(void)
 {
 	gp_matern_interrupt = check_interrupts;
+	svg_plot_interrupt = check_interrupts;
 }
 
 MemoryContext

@@ -61,8 +61,8 @@ state_new(MemoryContext ctx)
 	return state;
 }
 
-static int
-band_index(text *pb)
+int
+lc_band_index(text *pb)
 {
 	const char *p = VARDATA_ANY(pb);
 
@@ -129,7 +129,7 @@ lc_accum(PG_FUNCTION_ARGS)
 	/* Skip NULL rows before judging the passband. */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		RETURN_STATE(STATE_ARG(LcAggState, 0));
-	return accumulate(fcinfo, band_index(PG_GETARG_TEXT_PP(1)), 2, 3);
+	return accumulate(fcinfo, lc_band_index(PG_GETARG_TEXT_PP(1)), 2, 3);
 }
 
 Datum
