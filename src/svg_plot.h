@@ -21,8 +21,10 @@
  *	   marker of its series, or an error bar whose x and both ends fall in the
  *	   same 0.5 px cells as an earlier bar of its series, is not drawn again:
  *	   it would cover the same pixels.  So the output is bounded by the plot's
- *	   pixel count, not by n; a dense 10^5-point light curve is a few hundred
- *	   kB to a few MB (test/validation/test_plot.py measures it).
+ *	   pixel count, not by n.  Measured (test/validation/test_plot.py): a
+ *	   synthetic 10^5-point light curve in six bands is 2.45 MB, about 25
+ *	   bytes a point (26% of its dots and 3% of its bars left out); the
+ *	   shipped light curves (~150 points) 6 to 12 kB.
  *
  * Cost, n observations and m curve points over all series: O(n + m) time
  * (one pass to find the ranges, one to draw, each duplicate test O(1)
