@@ -510,3 +510,68 @@ BEGIN
     USING k, c, gamma;
 END
 $cv$;
+
+-- Plots: a multi-band light curve as a standalone SVG document (text), for
+-- psql -Atc "SELECT antares.lc_plot(...) FROM ..." > file.svg.  Markers
+-- with 1-sigma error bars in one colour per band (the seed's g r i z
+-- palette), a legend, axes labelled MJD and flux; with smooth, each band's GP
+-- (gp_smooth's fit, 200 points) as its posterior mean over a shaded +-1 sd
+-- band; an optional title line.  Passbands u g r i z y; rows with a NULL are
+-- skipped, no rows give NULL; NaN/Inf values and dflux <= 0 are errors.
+-- smooth and title must be the same on every row of a group (a NULL title is
+-- no title).  Text is escaped, so the document carries no markup but ours.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8,
+                           smooth boolean)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum_smooth'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8,
+                           smooth boolean, title text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum_title'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'plot_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION plot_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lc_plot_final(internal) RETURNS text
+AS 'MODULE_PATHNAME', 'lc_plot_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The observations only.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+
+-- With smooth = true, each band's GP over its observations.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth boolean) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+
+-- And a title line.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth boolean,
+                         title text) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);

@@ -16,6 +16,7 @@
 
 #include "antares.h"
 #include "gp_matern.h"
+#include "svg_plot.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,6 +36,7 @@ _PG_init(void)
 {
 	/* the kernels' long passes stop on a cancel (statement_timeout, Ctrl-C) */
 	gp_matern_interrupt = check_interrupts;
+	svg_plot_interrupt = check_interrupts;
 
 	DefineCustomBoolVariable("antares.verbose",
 							 "Reports the progress of long computations (SVM training) as NOTICE messages.",

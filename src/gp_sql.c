@@ -23,8 +23,7 @@
 #include "utils/memutils.h"
 
 #include "antares.h"
-#include "gp_matern.h"
-#include "obs_buffer.h"
+#include "gp_sql.h"
 
 PG_FUNCTION_INFO_V1(gp_accum);
 PG_FUNCTION_INFO_V1(gp_accum_grid);
@@ -37,13 +36,6 @@ PG_FUNCTION_INFO_V1(gp_predict);
 
 #define GP_DEFAULT_GRID 200
 #define GP_MAX_GRID		100000
-
-typedef struct GpObs
-{
-	double		t;
-	double		flux;
-	double		dflux;
-} GpObs;
 
 static int
 gp_obs_cmp(const void *a, const void *b)
@@ -60,7 +52,7 @@ gp_obs_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static const ObsKind gp_obs_kind = {sizeof(GpObs), gp_obs_cmp};
+const ObsKind gp_obs_kind = {sizeof(GpObs), gp_obs_cmp};
 
 typedef struct GpAggState
 {
@@ -106,7 +98,7 @@ check_obs(const GpObs *o)
  * Inputs are validated and sorted before the kernel runs, so only a
  * numerical failure (values whose squares leave double range) can remain.
  */
-static void
+void
 report_gp_status(GpStatus status)
 {
 	if (status == GP_OK)

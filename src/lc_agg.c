@@ -63,8 +63,8 @@ lc_state_new(MemoryContext ctx)
 	return state;
 }
 
-static int
-band_index(text *pb)
+int
+lc_band_index(text *pb)
 {
 	const char *p = VARDATA_ANY(pb);
 
@@ -131,7 +131,7 @@ lc_accum(PG_FUNCTION_ARGS)
 	/* Skip NULL rows before judging the passband. */
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		RETURN_STATE(STATE_ARG(LcAggState, 0));
-	return accumulate(fcinfo, band_index(PG_GETARG_TEXT_PP(1)), 2, 3);
+	return accumulate(fcinfo, lc_band_index(PG_GETARG_TEXT_PP(1)), 2, 3);
 }
 
 /*
@@ -152,7 +152,7 @@ lc_retract(PG_FUNCTION_ARGS)
 	agg_context(fcinfo, "lc_retract");
 	if (state == NULL || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		RETURN_STATE(state);
-	band = band_index(PG_GETARG_TEXT_PP(1));
+	band = lc_band_index(PG_GETARG_TEXT_PP(1));
 	obs.flux = PG_GETARG_FLOAT8(2);
 	obs.dflux = PG_GETARG_FLOAT8(3);
 	if (!obs_remove(&state->band[band], &band_obs_kind, &obs))

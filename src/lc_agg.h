@@ -18,6 +18,12 @@
 #define LC_NBANDS 6
 extern const char lc_band_names[LC_NBANDS];	/* "ugrizy", in that order */
 
+/*
+ * The index in lc_band_names of passband pb; an ERROR (22023) naming it when
+ * it is not one of u g r i z y.
+ */
+extern int	lc_band_index(text *pb);
+
 /* BandObs buffers, in band_obs_cmp order when sorted. */
 extern const ObsKind band_obs_kind;
 

@@ -1,0 +1,29 @@
+/*
+ * gp_sql.h
+ *		What the glue of the Gaussian-process kernel shares with other glue
+ *		that fits GPs (the plots' smooth overlay): the buffered observation,
+ *		its order, and the kernel's status as an ERROR.
+ */
+#ifndef ANTARES_GP_SQL_H
+#define ANTARES_GP_SQL_H
+
+#include "postgres.h"
+
+#include "gp_matern.h"
+#include "obs_buffer.h"
+
+/* One observation of one band. */
+typedef struct GpObs
+{
+	double		t;
+	double		flux;
+	double		dflux;
+} GpObs;
+
+/* GpObs buffers ordered by t, then flux, then dflux: ties have one order. */
+extern const ObsKind gp_obs_kind;
+
+/* ERROR for a status other than GP_OK. */
+extern void report_gp_status(GpStatus status);
+
+#endif							/* ANTARES_GP_SQL_H */
