@@ -12,7 +12,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
 
 # One pg_regress script per topic, in this order: lightcurve loads the shipped
 # data into tables the later scripts use.
-REGRESS = lightcurve band_stats features stream gp plot svm catalog
+REGRESS = lightcurve band_stats features stream gp plot svm forest catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)

@@ -409,6 +409,175 @@ AS 'MODULE_PATHNAME', 'svm_info'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 ------------------------------------------------------------------------------
+-- Tree ensembles: isolation forests (anomaly scores) and random-forest
+-- classifiers, with scikit-learn 1.2's IsolationForest and
+-- RandomForestClassifier semantics (src/iforest.h, src/random_forest.h list
+-- the differences).  Models are values of types iforest_model ("iforest/1:
+-- <base64>") and rf_model ("rf/1:<base64>") on the same serialisation layer
+-- as svm_model; every input is validated in full (header, checksum, every
+-- tree).
+--
+-- Training aggregates buffer the rows and sort them by content before
+-- growing the trees, so a model depends only on the set of rows and the seed,
+-- never on the plan or the order rows arrive in; they are PARALLEL SAFE
+-- (partial states merge).  A NULL parameter means its default; the default
+-- seed is 0 (the same rows give the same model).  Rows whose features (or
+-- label) are NULL are skipped; empty features, NULL elements, NaN/Inf and a
+-- dimension that differs from the first row's are errors, and so are
+-- parameters that change within a group.  Training checks for interrupts
+-- after every tree and every 1024 nodes, and NOTICEs every tenth of the
+-- trees when antares.verbose is on.
+------------------------------------------------------------------------------
+
+CREATE TYPE iforest_model;
+
+CREATE FUNCTION iforest_model_in(cstring) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_out(iforest_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'iforest_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_recv(internal) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_send(iforest_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'iforest_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ~0.5 MB for 100 trees: compressed and moved out of line like text.
+CREATE TYPE iforest_model (
+    INPUT = iforest_model_in, OUTPUT = iforest_model_out,
+    RECEIVE = iforest_model_recv, SEND = iforest_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+CREATE TYPE rf_model;
+
+CREATE FUNCTION rf_model_in(cstring) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_out(rf_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'rf_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_recv(internal) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_send(rf_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'rf_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE rf_model (
+    INPUT = rf_model_in, OUTPUT = rf_model_out,
+    RECEIVE = rf_model_recv, SEND = rf_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+-- One state for both aggregates: the rows, sorted when serialized.
+CREATE FUNCTION iforest_train_accum(internal, features float8[])
+RETURNS internal
+AS 'MODULE_PATHNAME', 'iforest_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION iforest_train_accum(internal, features float8[], n_trees int,
+                                    max_samples int, seed bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'iforest_train_accum_params'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION rf_train_accum(internal, features float8[], label int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'rf_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION rf_train_accum(internal, features float8[], label int, n_trees int,
+                               max_features int, max_depth int, min_samples_leaf int,
+                               seed bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'rf_train_accum_params'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'forest_train_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'forest_train_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'forest_train_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Grow the forest; NULL when there were no rows.
+CREATE FUNCTION iforest_train_final(internal) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION rf_train_final(internal) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- 100 trees, max_samples = min(256, rows) drawn without replacement, seed 0.
+-- At least 2 rows.  SSPACE: ~1000 rows of 23 features.
+CREATE AGGREGATE iforest_train(features float8[]) (
+    SFUNC = iforest_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = iforest_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- n_trees >= 1, max_samples >= 2 (more than the rows: all rows), any seed.
+CREATE AGGREGATE iforest_train(features float8[], n_trees int, max_samples int, seed bigint) (
+    SFUNC = iforest_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = iforest_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- 100 trees, bootstrap, Gini, max_features = floor(sqrt(d)), unlimited depth,
+-- min_samples_leaf 1, seed 0.  Labels are any int; at least two classes.
+CREATE AGGREGATE rf_train(features float8[], label int) (
+    SFUNC = rf_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = rf_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- n_trees >= 1, 1 <= max_features <= d, max_depth >= 1 (NULL: unlimited),
+-- min_samples_leaf >= 1, any seed.
+CREATE AGGREGATE rf_train(features float8[], label int, n_trees int, max_features int,
+                          max_depth int, min_samples_leaf int, seed bigint) (
+    SFUNC = rf_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = rf_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- scikit-learn's score_samples: -2^(-mean path length / c(max_samples)), in
+-- (-1, 0); lower is more anomalous.
+CREATE FUNCTION iforest_score(m iforest_model, features float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'iforest_score_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- decision_function: score + 0.5 (contamination 'auto'); < 0 is anomalous.
+CREATE FUNCTION iforest_decision(m iforest_model, features float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'iforest_decision_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- trees, max_samples, training rows, seed, nodes, depth limit, c(max_samples).
+CREATE FUNCTION iforest_info(m iforest_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'iforest_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The class of the largest mean leaf probability (the lowest label on ties).
+CREATE FUNCTION rf_predict(m rf_model, features float8[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'rf_predict_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- predict_proba: one probability per class, in the order of rf_info's classes.
+CREATE FUNCTION rf_predict_proba(m rf_model, features float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'rf_predict_proba_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- classes, training rows per class, trees, nodes, leaves, parameters, seed,
+-- impurity-based feature importances.
+CREATE FUNCTION rf_info(m rf_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'rf_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
 -- Cross-validation.
 ------------------------------------------------------------------------------
 
@@ -434,8 +603,11 @@ LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
 --     order: scikit-learn's cross_val_score(model, X, y, cv=k) on rows
 --     sorted the same way.
 --   * model 'svm': params {"c": C (default 1), "gamma": gamma (default
---     'scale')}; other keys, or another model, are errors.  Parameter values
---     reach the query as parameters, never as text.
+--     'scale')}; model 'rf': params {"n_trees" (default 100), "max_features"
+--     (floor(sqrt(d))), "max_depth" (unlimited), "min_samples_leaf" (1),
+--     "seed" (0)}, integers, as rf_train takes them (each fold's forest is
+--     grown with the same seed); other keys, or another model, are errors.
+--     Parameter values reach the query as parameters, never as text.
 -- Returns per fold the training and test row counts and the fraction of the
 -- test rows whose predicted label equals the label.
 -- STABLE: it only reads.  PARALLEL RESTRICTED: `data` may be a temporary
@@ -454,6 +626,9 @@ DECLARE
     unknown text;
     c float8;
     gamma float8;
+    rf int[];           -- n_trees, max_features, max_depth, min_samples_leaf
+    seed bigint;
+    bad text;
 BEGIN
     IF data IS NULL OR features IS NULL OR label IS NULL OR k IS NULL OR model IS NULL
        OR params IS NULL THEN
@@ -479,9 +654,31 @@ BEGIN
                       THEN '@extschema@.svm_train(d.x, d.y, $2 ORDER BY d.rn)'
                       ELSE '@extschema@.svm_train(d.x, d.y, $2, $3 ORDER BY d.rn)' END;
         predict := '@extschema@.svm_predict(m.model, d.x)';
+    WHEN 'rf' THEN
+        SELECT string_agg(key, ', ' ORDER BY key) INTO unknown
+        FROM jsonb_object_keys(params) AS key
+        WHERE key NOT IN ('n_trees', 'max_features', 'max_depth', 'min_samples_leaf', 'seed');
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: unknown rf parameter(s): %', unknown
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'rf takes n_trees, max_features, max_depth, min_samples_leaf and seed.';
+        END IF;
+        SELECT string_agg(key, ', ' ORDER BY key) INTO bad
+        FROM jsonb_each(params) AS p(key, value)
+        WHERE jsonb_typeof(value) <> 'number' OR value::text !~ '^-?[0-9]+$';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: rf parameter(s) % must be integers', bad
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- out-of-range values are rf_train's errors
+        rf := ARRAY[(params ->> 'n_trees')::int, (params ->> 'max_features')::int,
+                    (params ->> 'max_depth')::int, (params ->> 'min_samples_leaf')::int];
+        seed := (params ->> 'seed')::bigint;
+        train := '@extschema@.rf_train(d.x, d.y, $4[1], $4[2], $4[3], $4[4], $5)';
+        predict := '@extschema@.rf_predict(m.model, d.x)';
     ELSE
         RAISE EXCEPTION 'cross_validate: unknown model "%"', model
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm.';
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm, rf.';
     END CASE;
 
     RETURN QUERY EXECUTE format($q$
@@ -507,7 +704,7 @@ BEGIN
         features, label, data,
         CASE WHEN order_by IS NULL THEN '' ELSE format('ORDER BY %I', order_by) END,
         train, predict)
-    USING k, c, gamma;
+    USING k, c, gamma, rf, seed;
 END
 $cv$;
 

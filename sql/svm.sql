@@ -165,7 +165,7 @@ SELECT public.error_of(q) FROM (VALUES
   ($$SELECT stratified_fold(y, 3) OVER () FROM (VALUES (1), (2), (3), (4)) v(y)$$),
   ($$SELECT stratified_fold(y, k) OVER () FROM (VALUES (1, 2), (2, 3)) v(y, k)$$),
   -- cross_validate: unknown model or parameter, names that are not columns
-  ($$SELECT * FROM cross_validate('svm_train_set', 'features', 'label', model => 'rf')$$),
+  ($$SELECT * FROM cross_validate('svm_train_set', 'features', 'label', model => 'knn')$$),
   ($$SELECT * FROM cross_validate('svm_train_set', 'features', 'label', params => '{"C": 1}')$$),
   ($$SELECT * FROM cross_validate('svm_train_set', 'features', 'label', params => '[1]')$$),
   ($$SELECT * FROM cross_validate('svm_train_set', 'features', 'label', params => '{"c": 0}')$$),

@@ -10,6 +10,8 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "common/shortest_dec.h"
+#include "utils/array.h"
 #include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -93,4 +95,80 @@ check_positive(const char *what, double value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be positive and finite, got %s", what,
 						float8out_internal(value))));
+}
+
+void
+check_same_dim(int32 have, int32 got)
+{
+	if (have != got)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features must have the same number of elements on every row, got %d and %d",
+						have, got)));
+}
+
+/*
+ * The values of a features array: one-dimensional, not empty, no NULL,
+ * finite.  Returns a pointer into the array (float8 elements without NULLs
+ * are contiguous).
+ */
+const double *
+features_of(ArrayType *a, int32 *dim)
+{
+	const double *v;
+
+	if (ARR_NDIM(a) != 1)
+		ereport(ERROR,
+				(errcode(ARR_NDIM(a) == 0 ? ERRCODE_INVALID_PARAMETER_VALUE
+						 : ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg(ARR_NDIM(a) == 0 ? "features must not be empty"
+						: "features must be a one-dimensional array")));
+	if (ARR_HASNULL(a) && array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("features must not contain NULL"),
+				 errhint("feature_vector() replaces undefined features with its missing value, -999 by default.")));
+	*dim = ARR_DIMS(a)[0];
+	/* ARR_DATA_PTR, spelt out: the macro mixes signedness under -Wextra */
+	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
+											  : (Size) ARR_OVERHEAD_NONULLS(1)));
+	for (int32 i = 0; i < *dim; i++)
+		if (!isfinite(v[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("features must be finite, got %s at position %d",
+							float8out_internal(v[i]), i + 1)));
+	return v;
+}
+
+const double *
+features_for_model(ArrayType *a, int32 model_dim)
+{
+	int32		dim;
+	const double *x = features_of(a, &dim);
+
+	if (dim != model_dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features have %d elements, the model takes %d", dim, model_dim)));
+	return x;
+}
+
+void
+append_json_int_array(StringInfo s, const char *key, const int32 *v, int n)
+{
+	appendStringInfo(s, ", \"%s\": [", key);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(s, "%s%d", i ? ", " : "", v[i]);
+	appendStringInfoChar(s, ']');
+}
+
+/* A float in JSON: the shortest text that reads back exactly. */
+void
+append_json_float(StringInfo s, double v)
+{
+	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	double_to_shortest_decimal_buf(v, buf);
+	appendStringInfoString(s, buf);
 }

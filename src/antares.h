@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
 
 /* GUCs (antares.c): antares.verbose, antares.svm_cache_size (kB). */
 extern bool antares_verbose;
@@ -36,5 +38,22 @@ extern bytea *state_bytea(Size size);
 /* ERROR (22023) naming `what` and the value unless it is finite / > 0. */
 extern void check_finite(const char *what, double value);
 extern void check_positive(const char *what, double value);
+
+/*
+ * The values of a features array (float8[]): one-dimensional, not empty, no
+ * NULL, finite, else an ERROR naming the problem.  Returns a pointer into
+ * the array (float8 elements without NULLs are contiguous), *dim the length.
+ */
+extern const double *features_of(ArrayType *a, int32 *dim);
+
+/* The same for a model of dimension model_dim: another length is an ERROR. */
+extern const double *features_for_model(ArrayType *a, int32 model_dim);
+
+/* ERROR unless a row has the dimension of the group's first row. */
+extern void check_same_dim(int32 have, int32 got);
+
+/* JSON text: ", \"key\": [v, ...]" and a float's shortest exact form. */
+extern void append_json_int_array(StringInfo s, const char *key, const int32 *v, int n);
+extern void append_json_float(StringInfo s, double v);
 
 #endif							/* ANTARES_H */

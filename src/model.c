@@ -18,17 +18,21 @@
 /* The text form's prefix and the SQL type of each kind. */
 static const char *const kind_names[] = {
 	[MODEL_SVM] = "svm",
+	[MODEL_IFOREST] = "iforest",
+	[MODEL_RF] = "rf",
 	[MODEL_LC_STATE] = "lc_state",
 };
 static const char *const type_names[] = {
 	[MODEL_SVM] = "antares.svm_model",
+	[MODEL_IFOREST] = "antares.iforest_model",
+	[MODEL_RF] = "antares.rf_model",
 	[MODEL_LC_STATE] = "antares.lc_state",
 };
 
 const char *
 model_type_name(ModelKind kind)
 {
-	return (size_t) kind < lengthof(type_names) && type_names[kind] ? type_names[kind] : "antares model";
+	return kind >= 1 && kind <= MODEL_KIND_MAX ? type_names[kind] : "antares model";
 }
 
 /* ------------------------------------------------------ little-endian I/O */
@@ -164,6 +168,20 @@ model_get_f64s(ModelReader *r, double *dst, Size n)
 #else
 	memcpy(dst, r->p, n * sizeof(double));
 	r->p += n * sizeof(double);
+#endif
+}
+
+void
+model_get_u32s(ModelReader *r, uint32 *dst, Size n)
+{
+	if (n > (Size) (r->end - r->p) / sizeof(uint32))
+		model_invalid(r, "truncated payload");
+#ifdef WORDS_BIGENDIAN
+	for (Size i = 0; i < n; i++)
+		dst[i] = model_get_u32(r);
+#else
+	memcpy(dst, r->p, n * sizeof(uint32));
+	r->p += n * sizeof(uint32);
 #endif
 }
 
@@ -379,4 +397,84 @@ model_to_binary(const struct varlena *model, ModelKind kind)
 	SET_VARSIZE(out, VARHDRSZ + len);
 	memcpy(VARDATA(out), VARDATA_ANY(model), len);
 	return out;
+}
+
+/* ------------------------------------------------------- type functions */
+
+Datum
+model_type_in(FunctionCallInfo fcinfo, ModelKind kind, ModelValidateFn validate)
+{
+	struct varlena *v = model_from_text(PG_GETARG_CSTRING(0), kind);
+
+	validate(v, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	PG_RETURN_POINTER(v);
+}
+
+Datum
+model_type_out(FunctionCallInfo fcinfo, ModelKind kind)
+{
+	PG_RETURN_CSTRING(model_to_text(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), kind));
+}
+
+Datum
+model_type_recv(FunctionCallInfo fcinfo, ModelKind kind, ModelValidateFn validate)
+{
+	struct varlena *v = model_from_binary((StringInfo) PG_GETARG_POINTER(0), kind);
+
+	validate(v, ERRCODE_INVALID_BINARY_REPRESENTATION);
+	PG_RETURN_POINTER(v);
+}
+
+Datum
+model_type_send(FunctionCallInfo fcinfo, ModelKind kind)
+{
+	PG_RETURN_BYTEA_P(model_to_binary(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), kind));
+}
+
+/* ---------------------------------------------------- decoded-model cache */
+
+typedef struct ModelCache
+{
+	MemoryContext ctx;			/* holds key and decoded; NULL before the first */
+	struct varlena *key;		/* the raw argument; NULL while none is valid */
+	void	   *decoded;
+} ModelCache;
+
+static bool
+same_raw_value(const struct varlena *key, const struct varlena *raw, Size raw_size)
+{
+	Size		head = Min(raw_size, (Size) (VARHDRSZ + MODEL_HEADER_SIZE));
+
+	return VARSIZE_ANY(key) == raw_size &&
+		memcmp(key, raw, head) == 0 &&
+		memcmp((const char *) key + head, (const char *) raw + head, raw_size - head) == 0;
+}
+
+void *
+model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
+	Size		raw_size = VARSIZE_ANY(raw);
+	ModelCache *c = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (c != NULL && c->key != NULL && same_raw_value(c->key, raw, raw_size))
+		return c->decoded;
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
+		fcinfo->flinfo->fn_extra = c;
+	}
+	if (c->ctx != NULL)
+		MemoryContextDelete(c->ctx);
+	c->key = NULL;
+	c->decoded = NULL;
+	c->ctx = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "antares model",
+								   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(c->ctx);
+	c->decoded = build(PG_DETOAST_DATUM(PG_GETARG_DATUM(argno)));
+	c->key = palloc(raw_size);
+	memcpy(c->key, raw, raw_size);
+	MemoryContextSwitchTo(old);
+	return c->decoded;
 }

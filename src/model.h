@@ -1,8 +1,9 @@
 /*
  * model.h
- *		One serialisation layer for every model type (svm_model now; the
- *		random-forest and isolation-forest models reuse it) and for stored
- *		light-curve states (lc_state).
+ *		One serialisation layer for every model type (svm_model, iforest_model,
+ *		rf_model) and for stored light-curve states (lc_state): the binary
+ *		envelope, the text and binary type I/O, and the per-call cache of a
+ *		decoded model.
  *
  * A model value is a varlena whose data is a fixed header, then the
  * kind-specific payload, every number little-endian whatever the machine:
@@ -18,7 +19,7 @@
  *
  * The same bytes are the binary (send/recv) form, and, in base64 behind a
  * "<kind>/<version>:" prefix, the text form (what pg_dump writes), e.g.
- * "svm/1:QU5UTQEAAQAXAAAA...".  model_open is the one validator: every
+ * "svm/1:QU5UTQEAAQAXAAAA...", "iforest/1:...", "rf/1:...".  model_open is the one validator: every
  * input function and every function that reads a stored model calls it, and
  * readers then fetch the payload through ModelReader, whose every read is
  * bounds-checked, so a corrupt or truncated value is an ERROR, never a read
@@ -41,8 +42,12 @@
 typedef enum ModelKind
 {
 	MODEL_SVM = 1,
-	MODEL_LC_STATE = 4			/* not a model, a stored aggregate state */
+	MODEL_IFOREST = 2,
+	MODEL_RF = 3,
+	MODEL_LC_STATE = 4			/* not a model: a stored aggregate state */
 } ModelKind;
+
+#define MODEL_KIND_MAX MODEL_LC_STATE
 
 /* Writes the payload of a model being built. */
 typedef struct ModelWriter
@@ -89,6 +94,7 @@ extern int32 model_get_i32(ModelReader *r);
 extern int64 model_get_i64(ModelReader *r);
 extern double model_get_f64(ModelReader *r);
 extern void model_get_f64s(ModelReader *r, double *dst, Size n);
+extern void model_get_u32s(ModelReader *r, uint32 *dst, Size n);
 extern Size model_remaining(const ModelReader *r);
 /* ERROR unless the whole payload was read. */
 extern void model_end(ModelReader *r);
@@ -105,5 +111,35 @@ extern struct varlena *model_from_text(const char *text, ModelKind kind);
 extern char *model_to_text(const struct varlena *model, ModelKind kind);
 extern struct varlena *model_from_binary(StringInfo buf, ModelKind kind);
 extern bytea *model_to_binary(const struct varlena *model, ModelKind kind);
+
+/*
+ * A kind's full check of a value whose envelope model_open accepted:
+ * decodes everything and ERRORs (with errcode) on any inconsistency.
+ */
+typedef void (*ModelValidateFn) (const struct varlena *model, int errcode);
+
+/*
+ * The four I/O functions of a model type, to be returned from its
+ * PG_FUNCTION_INFO_V1 wrappers: input (text or binary) runs the envelope
+ * check and then `validate` with the input's SQLSTATE, so no value a type
+ * holds was ever unchecked; output re-checks the envelope.
+ */
+extern Datum model_type_in(FunctionCallInfo fcinfo, ModelKind kind, ModelValidateFn validate);
+extern Datum model_type_out(FunctionCallInfo fcinfo, ModelKind kind);
+extern Datum model_type_recv(FunctionCallInfo fcinfo, ModelKind kind, ModelValidateFn validate);
+extern Datum model_type_send(FunctionCallInfo fcinfo, ModelKind kind);
+
+/*
+ * The decoded form of model argument `argno`, cached in fn_extra for as
+ * long as the same value comes back: `build` receives the detoasted value
+ * and returns its decoded form, allocated in the current memory context (a
+ * context of the cache's own, freed when another value arrives).  The key
+ * is the argument's raw bytes: a TOAST pointer for a stored model (so a
+ * model read from a table is recognised in O(1)), the value itself
+ * otherwise (compared header first, whose checksum tells most different
+ * models apart at once).  A build that ERRORs leaves no key behind.
+ */
+typedef void *(*ModelBuildFn) (const struct varlena *model);
+extern void *model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build);
 
 #endif							/* ANTARES_MODEL_H */

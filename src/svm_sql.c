@@ -113,50 +113,6 @@ check_same_parameters(const SvmState *state, double c, double gamma)
 }
 
 static void
-check_same_dim(int32 have, int32 got)
-{
-	if (have != got)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("features must have the same number of elements on every row, got %d and %d",
-						have, got)));
-}
-
-/*
- * The values of a features array: one-dimensional, not empty, no NULL,
- * finite.  Returns a pointer into the array (float8 elements without NULLs
- * are contiguous).
- */
-static const double *
-features_of(ArrayType *a, int32 *dim)
-{
-	const double *v;
-
-	if (ARR_NDIM(a) != 1)
-		ereport(ERROR,
-				(errcode(ARR_NDIM(a) == 0 ? ERRCODE_INVALID_PARAMETER_VALUE
-						 : ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg(ARR_NDIM(a) == 0 ? "features must not be empty"
-						: "features must be a one-dimensional array")));
-	if (ARR_HASNULL(a) && array_contains_nulls(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not contain NULL"),
-				 errhint("feature_vector() replaces undefined features with its missing value, -999 by default.")));
-	*dim = ARR_DIMS(a)[0];
-	/* ARR_DATA_PTR, spelt out: the macro mixes signedness under -Wextra */
-	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
-											  : (Size) ARR_OVERHEAD_NONULLS(1)));
-	for (int32 i = 0; i < *dim; i++)
-		if (!isfinite(v[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite, got %s at position %d",
-							float8out_internal(v[i]), i + 1)));
-	return v;
-}
-
-static void
 check_c_gamma(FunctionCallInfo fcinfo, int c_arg, int gamma_arg, double *c, double *gamma)
 {
 	*c = DEFAULT_C;
@@ -574,16 +530,9 @@ svm_decode(const struct varlena *v, int errcode, SvmModel *m)
 			model_invalid(&r, "a non-finite support vector");
 }
 
-/*
- * A decoded model and the buffers prediction needs, cached in fn_extra for
- * as long as the same value comes back.  The key is the argument's raw
- * bytes: a TOAST pointer for a stored model (so a model read from a table is
- * recognised in O(1)), the value itself otherwise.
- */
+/* A decoded model and the buffers prediction needs (model_cached keeps it). */
 typedef struct SvmCached
 {
-	MemoryContext ctx;
-	struct varlena *key;
 	SvmModel	m;
 	double	   *svt;			/* support vectors, feature-major */
 	double	   *work;			/* n_sv */
@@ -591,51 +540,33 @@ typedef struct SvmCached
 	double	   *dec;			/* n_pairs */
 } SvmCached;
 
-static SvmCached *
-svm_model_arg(FunctionCallInfo fcinfo, int argno)
+static void *
+svm_cache_build(const struct varlena *v)
 {
-	struct varlena *raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
-	Size		raw_size = VARSIZE_ANY(raw);
-	SvmCached  *c = fcinfo->flinfo->fn_extra;
-	MemoryContext old;
+	SvmCached  *c = palloc0(sizeof(SvmCached));
 
-	if (c != NULL && VARSIZE_ANY(c->key) == raw_size && memcmp(c->key, raw, raw_size) == 0)
-		return c;
-	if (c == NULL)
-	{
-		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SvmCached));
-		fcinfo->flinfo->fn_extra = c;
-	}
-	if (c->ctx != NULL)
-		MemoryContextDelete(c->ctx);
-	c->ctx = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "svm model",
-								   ALLOCSET_DEFAULT_SIZES);
-	c->key = NULL;
-	old = MemoryContextSwitchTo(c->ctx);
-	svm_decode(PG_DETOAST_DATUM(PG_GETARG_DATUM(argno)), ERRCODE_DATA_CORRUPTED, &c->m);
+	svm_decode(v, ERRCODE_DATA_CORRUPTED, &c->m);
 	c->svt = palloc_extended(Max((Size) c->m.n_sv * c->m.dim, 1) * sizeof(double),
 							 MCXT_ALLOC_HUGE);
 	svm_smo_transpose_sv(&c->m, c->svt);
 	c->work = palloc_extended(Max((Size) c->m.n_sv, 1) * sizeof(double), MCXT_ALLOC_HUGE);
 	c->votes = palloc(c->m.n_class * sizeof(int));
 	c->dec = palloc(svm_n_pairs(c->m.n_class) * sizeof(double));
-	c->key = palloc(raw_size);
-	memcpy(c->key, raw, raw_size);
-	MemoryContextSwitchTo(old);
 	return c;
+}
+
+static SvmCached *
+svm_model_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return model_cached(fcinfo, argno, svm_cache_build);
 }
 
 /* Decision values of one row (c->dec); returns the predicted class index. */
 static int
 svm_decide(SvmCached *c, ArrayType *features)
 {
-	int32		dim;
-	const double *x = features_of(features, &dim);
+	const double *x = features_for_model(features, c->m.dim);
 
-	if (dim != c->m.dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("features have %d elements, the model takes %d", dim, c->m.dim)));
 	return svm_smo_decision(&c->m, c->svt, x, c->dec, c->work, c->votes);
 }
 
@@ -666,59 +597,40 @@ svm_decision(PG_FUNCTION_ARGS)
 
 /* ----------------------------------------------------------- type I/O */
 
-/* Text input: the shared envelope (model.c), then a full decode. */
+/* Every input is decoded in full: a value of the type is always valid. */
+static void
+svm_validate(const struct varlena *v, int errcode)
+{
+	SvmModel	m;
+
+	svm_decode(v, errcode, &m);
+}
+
 Datum
 svm_model_in(PG_FUNCTION_ARGS)
 {
-	struct varlena *v = model_from_text(PG_GETARG_CSTRING(0), MODEL_SVM);
-	SvmModel	m;
-
-	svm_decode(v, ERRCODE_INVALID_TEXT_REPRESENTATION, &m);
-	PG_RETURN_POINTER(v);
+	return model_type_in(fcinfo, MODEL_SVM, svm_validate);
 }
 
 Datum
 svm_model_out(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CSTRING(model_to_text(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), MODEL_SVM));
+	return model_type_out(fcinfo, MODEL_SVM);
 }
 
 Datum
 svm_model_recv(PG_FUNCTION_ARGS)
 {
-	struct varlena *v = model_from_binary((StringInfo) PG_GETARG_POINTER(0), MODEL_SVM);
-	SvmModel	m;
-
-	svm_decode(v, ERRCODE_INVALID_BINARY_REPRESENTATION, &m);
-	PG_RETURN_POINTER(v);
+	return model_type_recv(fcinfo, MODEL_SVM, svm_validate);
 }
 
 Datum
 svm_model_send(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BYTEA_P(model_to_binary(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), MODEL_SVM));
+	return model_type_send(fcinfo, MODEL_SVM);
 }
 
 /* ------------------------------------------------------------- svm_info */
-
-static void
-append_int_array(StringInfo s, const char *key, const int32 *v, int n)
-{
-	appendStringInfo(s, ", \"%s\": [", key);
-	for (int i = 0; i < n; i++)
-		appendStringInfo(s, "%s%d", i ? ", " : "", v[i]);
-	appendStringInfoChar(s, ']');
-}
-
-/* A float in JSON: the shortest text that reads back exactly. */
-static void
-append_float(StringInfo s, double v)
-{
-	char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-	double_to_shortest_decimal_buf(v, buf);
-	appendStringInfoString(s, buf);
-}
 
 /*
  * svm_info(m) -> jsonb: kind, format version, dimension, c, gamma, classes,
@@ -737,12 +649,12 @@ svm_info(PG_FUNCTION_ARGS)
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"kind\": \"svm\", \"format_version\": %d, \"kernel\": \"rbf\", \"dimension\": %d, \"c\": ",
 					 MODEL_FORMAT_VERSION, m.dim);
-	append_float(&s, m.C);
+	append_json_float(&s, m.C);
 	appendStringInfoString(&s, ", \"gamma\": ");
-	append_float(&s, m.gamma);
-	append_int_array(&s, "classes", m.label, m.n_class);
-	append_int_array(&s, "n_train", m.count, m.n_class);
-	append_int_array(&s, "support_vectors", m.n_sv_class, m.n_class);
+	append_json_float(&s, m.gamma);
+	append_json_int_array(&s, "classes", m.label, m.n_class);
+	append_json_int_array(&s, "n_train", m.count, m.n_class);
+	append_json_int_array(&s, "support_vectors", m.n_sv_class, m.n_class);
 	appendStringInfo(&s, ", \"n_support_vectors\": %d, \"pairs\": [", m.n_sv);
 	for (int a = 0, p = 0; a < m.n_class; a++)
 		for (int b = a + 1; b < m.n_class; b++, p++)
@@ -752,7 +664,7 @@ svm_info(PG_FUNCTION_ARGS)
 	{
 		if (p)
 			appendStringInfoString(&s, ", ");
-		append_float(&s, m.rho[p]);
+		append_json_float(&s, m.rho[p]);
 	}
 	appendStringInfoString(&s, "], \"iterations\": [");
 	for (int p = 0; p < n_pairs; p++)

@@ -1,0 +1,132 @@
+# Isolation-forest and random-forest models as values, and training that
+# can be cancelled.
+#
+# Models are trained, stored in a table and used for scores, predictions and
+# probabilities; the database is dumped with pg_dump (custom format) and
+# restored into another database with pg_restore, a plain dump is replayed
+# with psql, and a binary COPY of the models table is read back (the
+# send/receive functions): the restored models are the same values and give
+# the same scores, predictions and probabilities, to the last digit.  Then
+# training sets that take many seconds are trained under statement_timeout:
+# training stops within a second of the timeout.
+#
+# Needs the extension installed (make install), then, as a non-root user:
+#   make prove_installcheck
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('forest');
+$node->init;
+$node->append_conf('postgresql.conf', "log_statement = none\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION antares');
+
+# Three overlapping classes in 5 dimensions, deterministic.
+$node->safe_psql(
+	'postgres', q{
+CREATE TABLE pts AS
+SELECT g AS id,
+       ARRAY[sin(g), cos(1.3 * g), sin(0.7 * g) * 2, (g % 17) / 17.0, cos(g) * sin(0.3 * g)]::float8[] AS x,
+       (g % 3) + CASE WHEN g % 7 = 0 THEN 1 ELSE 0 END AS y
+FROM generate_series(1, 600) g;
+CREATE TABLE models (name text PRIMARY KEY, im antares.iforest_model, rm antares.rf_model);
+INSERT INTO models
+SELECT 'defaults', antares.iforest_train(x), antares.rf_train(x, y) FROM pts
+UNION ALL
+SELECT 'params', antares.iforest_train(x, 300, 64, 7),
+       antares.rf_train(x, y, 30, 2, 6, 3, 7) FROM pts;
+});
+
+# extra_float_digits = 3 (psql's default is 1): every bit of a score shows.
+my $outputs = q{
+SET extra_float_digits = 3;
+SELECT name, id, antares.iforest_score(im, x), antares.iforest_decision(im, x),
+       antares.rf_predict(rm, x), antares.rf_predict_proba(rm, x)::text,
+       md5(im::text), md5(rm::text), antares.iforest_info(im)::text, antares.rf_info(rm)::text
+FROM models, pts ORDER BY name, id};
+my $before = $node->safe_psql('postgres', $outputs);
+is(scalar(split /\n/, $before), 1200, 'two pairs of models score and predict 600 rows each');
+like($node->safe_psql('postgres', q{SELECT count(DISTINCT antares.rf_predict(rm, x)) FROM models, pts
+  WHERE name = 'defaults'}), qr/^[34]$/, 'the random forest predicts several classes');
+
+# pg_dump / pg_restore into another database.
+my $dump = $node->basedir . '/forest.dump';
+command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
+	'pg_dump of the database with forest models');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
+	'pg_restore into another database');
+is($node->safe_psql('restored', $outputs),
+	$before, 'restored models: same values, scores, predictions and probabilities');
+
+# A plain SQL dump replayed with psql (the text form through COPY ... FROM stdin).
+my $sql = $node->basedir . '/forest.sql';
+command_ok([ 'pg_dump', '-f', $sql, '-d', $node->connstr('postgres') ], 'pg_dump, plain format');
+$node->safe_psql('postgres', 'CREATE DATABASE replayed');
+command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $sql, '-d', $node->connstr('replayed') ],
+	'the plain dump replays');
+is($node->safe_psql('replayed', $outputs), $before, 'replayed models give the same outputs');
+
+# Binary COPY: *_model_send / *_model_recv.
+my $bin = $node->basedir . '/forest_models.bin';
+$node->safe_psql('postgres', "COPY models TO '$bin' WITH (FORMAT binary)");
+$node->safe_psql('postgres', q{CREATE TABLE models_bin (LIKE models)});
+$node->safe_psql('postgres', "COPY models_bin FROM '$bin' WITH (FORMAT binary)");
+is( $node->safe_psql(
+		'postgres', q{SELECT count(*) FROM models a JOIN models_bin b USING (name)
+                      WHERE a.im::text = b.im::text AND a.rm::text = b.rm::text}),
+	'2', 'binary COPY round trip gives the same models');
+
+# Cancellation.  100,000 rows of noise in 23 dimensions, three random
+# classes: every random-forest tree grows to ~100,000 nodes, and training
+# takes far longer than the timeouts below; so does an isolation forest of
+# 100,000 trees.
+$node->safe_psql(
+	'postgres', q{
+SELECT setseed(0.25);
+CREATE TABLE noise AS
+SELECT g AS id, (SELECT array_agg(random()) FROM generate_series(1, 23) WHERE g > 0) AS x,
+       floor(random() * 3)::int AS y
+FROM generate_series(1, 100000) g;
+});
+
+sub timed
+{
+	my ($timeout, $query) = @_;
+	my ($stdout, $stderr);
+	my $start = time;
+	$node->psql(
+		'postgres',
+		"SET statement_timeout = '$timeout'; $query",
+		stdout => \$stdout,
+		stderr => \$stderr);
+	return (time - $start, $stderr);
+}
+
+my $rf = 'SELECT antares.rf_train(x, y) IS NOT NULL FROM noise';
+my $iforest = 'SELECT antares.iforest_train(x, 100000, 256, 1) IS NOT NULL FROM noise';
+
+# Training outlasts a 4 s timeout...
+my ($elapsed, $stderr) = timed('4s', $rf);
+like($stderr, qr/canceling statement due to statement timeout/,
+	'rf training of 100,000 rows is still running after 4 s: cancelled by the timeout');
+# ...and a 1 s timeout stops it within a second.
+($elapsed, $stderr) = timed('1s', $rf);
+like($stderr, qr/canceling statement due to statement timeout/, 'statement_timeout = 1s cancels rf training');
+cmp_ok($elapsed, '<', 2.0,
+	sprintf('rf training stopped within 1 s of the timeout (statement took %.2f s)', $elapsed));
+($elapsed, $stderr) = timed('1s', $iforest);
+like($stderr, qr/canceling statement due to statement timeout/,
+	'statement_timeout = 1s cancels isolation-forest training');
+cmp_ok($elapsed, '<', 2.0,
+	sprintf('isolation-forest training stopped within 1 s of the timeout (statement took %.2f s)', $elapsed));
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is fine afterwards');
+
+$node->stop;
+done_testing();
