@@ -192,10 +192,12 @@ AS 'MODULE_PATHNAME', 'lc_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION lc_state_send(lc_state) RETURNS bytea
 AS 'MODULE_PATHNAME', 'lc_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- Raw doubles do not compress: stored uncompressed (out of line when large),
+-- which spares pglz's attempt on every update.
 CREATE TYPE lc_state (
     INPUT = lc_state_in, OUTPUT = lc_state_out,
     RECEIVE = lc_state_recv, SEND = lc_state_send,
-    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
 
 CREATE FUNCTION lc_state_final(internal)
 RETURNS lc_state
@@ -772,3 +774,152 @@ CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth bo
     SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
     COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
     DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+------------------------------------------------------------------------------
+-- Night-by-night processing.  The extension owns three tables (pg_dump
+-- dumps their rows as extension configuration):
+--   object_state  one row per object: its stored state, features, class
+--                 and anomaly decision as of the last night processed;
+--   alerts        one row per alert raised;
+--   nights        the nights processed, per photometry table: what makes
+--                 process_night idempotent.
+------------------------------------------------------------------------------
+
+CREATE TABLE object_state (
+    objid bigint PRIMARY KEY,
+    state lc_state NOT NULL,
+    n_obs int NOT NULL,
+    last_t float8 NOT NULL,
+    features features NOT NULL,
+    class int,
+    anomaly float8,
+    updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE alerts (
+    alert_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    objid bigint NOT NULL,
+    night_start float8 NOT NULL,
+    class int,
+    anomaly float8 NOT NULL,
+    features jsonb NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX alerts_objid ON alerts (objid);
+
+-- source: the photometry table's name as process_night was given it
+-- (qualified as needed); a regclass column would not survive pg_upgrade.
+CREATE TABLE nights (
+    source text NOT NULL,
+    night_start float8 NOT NULL,
+    night_end float8 NOT NULL,
+    objects_updated int NOT NULL,
+    alerts int NOT NULL,
+    processed_at timestamptz NOT NULL,
+    PRIMARY KEY (source, night_start, night_end)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('object_state', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nights', '');
+
+-- Merges the rows of `photometry` (objid, t, pb, flux, dflux) with
+-- night_start <= t < night_end into object_state; for every object updated
+-- computes its features, class (svm_predict of classifier, if given) and
+-- anomaly decision (iforest_decision of anomaly, if given) on
+-- feature_vector(features) (the 23 seed features, -999 where undefined: the
+-- models must be trained on the same); an object whose decision is below
+-- alert_threshold raises an alert: a row in alerts and a notification on
+-- channel antares_alerts with the same row as JSON, sent at commit.  An
+-- object with fewer than min_obs observations is updated but neither
+-- classified nor scored (no alert): the first epochs' features are mostly
+-- undefined.
+-- One statement: a night cut off half-way leaves no trace.  A night already
+-- processed for this table changes nothing; one that overlaps a processed
+-- night is an error.  Cost: O(rows of the night + size of the updated
+-- objects' states), independent of the objects not observed that night.
+CREATE FUNCTION process_night(photometry regclass, night_start float8, night_end float8,
+                              classifier svm_model DEFAULT NULL,
+                              anomaly iforest_model DEFAULT NULL,
+                              alert_threshold float8 DEFAULT 0,
+                              min_obs int DEFAULT 1)
+RETURNS TABLE(objects_updated int, alerts int)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    src text := photometry::text;
+    n_objects int;
+    alert_ids bigint[];
+BEGIN
+    IF night_start IS NULL OR night_end IS NULL OR alert_threshold IS NULL OR min_obs IS NULL
+       OR NOT (night_start < night_end)
+       OR night_start IN ('Infinity', '-Infinity') OR night_end IN ('Infinity', '-Infinity')
+       OR alert_threshold = 'NaN' THEN
+        RAISE EXCEPTION 'invalid night [%, %), alert threshold % or min_obs %',
+                        night_start, night_end, alert_threshold, min_obs
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'night_start < night_end, both finite; the threshold is not NULL or NaN; min_obs is not NULL.';
+    END IF;
+
+    -- one night of one table at a time; a second caller waits, then sees it done
+    PERFORM pg_advisory_xact_lock(hashtext('antares.process_night'), hashtext(src));
+    IF EXISTS (SELECT FROM @extschema@.nights n WHERE n.source = src
+               AND n.night_start = process_night.night_start AND n.night_end = process_night.night_end) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.nights n WHERE n.source = src
+               AND n.night_start < process_night.night_end AND n.night_end > process_night.night_start) THEN
+        RAISE EXCEPTION 'night [%, %) of % overlaps a night already processed', night_start, night_end, src
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    EXECUTE format($q$
+        WITH night AS (
+            SELECT objid::bigint AS objid, @extschema@.lc_accumulate(pb, flux, dflux) AS s, max(t) AS last_t
+            FROM %s WHERE t >= $1 AND t < $2 GROUP BY objid
+        ), merged AS (
+            SELECT n.objid, st.state, greatest(o.last_t, n.last_t) AS last_t,
+                   @extschema@.lc_finalize(st.state) AS f
+            FROM night n
+            LEFT JOIN @extschema@.object_state o ON o.objid = n.objid
+            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.state, n.s) AS state) st
+        ), counted AS (
+            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
+                   @extschema@.feature_vector(m.f) AS x
+            FROM merged m
+        ), upserted AS (
+            INSERT INTO @extschema@.object_state AS o
+                (objid, state, n_obs, last_t, features, class, anomaly, updated_at)
+            SELECT objid, state, n_obs, last_t, f,
+                   CASE WHEN $3 IS NOT NULL AND n_obs >= $6 THEN @extschema@.svm_predict($3, x) END,
+                   CASE WHEN $4 IS NOT NULL AND n_obs >= $6 THEN @extschema@.iforest_decision($4, x) END,
+                   now()
+            FROM counted
+            ON CONFLICT (objid) DO UPDATE
+            SET state = EXCLUDED.state, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
+                features = EXCLUDED.features, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
+                updated_at = EXCLUDED.updated_at
+            RETURNING o.objid, o.class, o.anomaly, o.features
+        ), raised AS (
+            INSERT INTO @extschema@.alerts (objid, night_start, class, anomaly, features, created_at)
+            SELECT objid, $1, class, anomaly, to_jsonb(features), now()
+            FROM upserted WHERE anomaly < $5
+            RETURNING alert_id
+        )
+        SELECT (SELECT count(*) FROM upserted)::int, (SELECT array_agg(alert_id ORDER BY alert_id) FROM raised)
+    $q$, photometry)
+    INTO n_objects, alert_ids
+    USING process_night.night_start, process_night.night_end, classifier, anomaly, alert_threshold,
+          min_obs;
+
+    PERFORM pg_notify('antares_alerts', to_jsonb(a)::text)
+    FROM @extschema@.alerts a WHERE a.alert_id = ANY (alert_ids) ORDER BY a.alert_id;
+
+    INSERT INTO @extschema@.nights
+    VALUES (src, process_night.night_start, process_night.night_end, n_objects,
+            coalesce(cardinality(alert_ids), 0), now());
+    RETURN QUERY SELECT n_objects, coalesce(cardinality(alert_ids), 0);
+END
+$fn$;

@@ -84,3 +84,69 @@ SELECT public.error_of(q) FROM (VALUES
 ) t(q);
 
 DROP TABLE nights, whole, par_states;
+
+-- process_night: 40 test objects replayed night by night (1-day steps), with
+-- the SVM trained on the training set and an isolation forest trained on
+-- the test set, both on the seed's 23 features.
+CREATE TEMP TABLE phot40 AS SELECT * FROM testphot WHERE objid <= 40;
+CREATE TEMP TABLE models AS
+SELECT (SELECT svm_train(feature_vector(f), CASE WHEN objid <= 20 THEN 0 WHEN objid <= 60 THEN 1 ELSE 2 END
+                         ORDER BY objid)
+        FROM (SELECT objid, lc_features(pb, flux, dflux) f FROM rawphot GROUP BY objid) x) AS svm,
+       (SELECT iforest_train(feature_vector(f), 100, 256, 7)
+        FROM (SELECT objid, lc_features(pb, flux, dflux) f FROM testphot GROUP BY objid) x) AS forest;
+CREATE TEMP TABLE replay AS
+SELECT d AS night, r.*
+FROM generate_series((SELECT floor(min(t))::int FROM phot40), (SELECT floor(max(t))::int FROM phot40)) d,
+     LATERAL process_night('phot40', d, d + 1, (SELECT svm FROM models), (SELECT forest FROM models), -0.05) r;
+SELECT count(*) AS nights, count(*) FILTER (WHERE objects_updated > 0) AS nights_with_data,
+       sum(objects_updated) AS object_updates, sum(alerts) AS alerts
+FROM replay;
+-- The stored features are lc_features over all the rows, to the bit; the
+-- stored class and anomaly are the models' on them; the alerts are the
+-- updates whose decision was below the threshold.
+SELECT count(*) AS objects,
+       count(*) FILTER (WHERE o.features::text IS DISTINCT FROM w.f::text) AS features_differ,
+       count(*) FILTER (WHERE o.n_obs IS DISTINCT FROM w.n) AS n_obs_differ,
+       count(*) FILTER (WHERE o.last_t IS DISTINCT FROM w.last_t) AS last_t_differs,
+       count(*) FILTER (WHERE o.class IS DISTINCT FROM svm_predict((SELECT svm FROM models), feature_vector(w.f))) AS class_differs,
+       count(*) FILTER (WHERE o.anomaly IS DISTINCT FROM iforest_decision((SELECT forest FROM models), feature_vector(w.f))) AS anomaly_differs
+FROM object_state o
+JOIN (SELECT objid, lc_features(pb, flux, dflux) f, count(*)::int n, max(t) last_t FROM phot40 GROUP BY objid) w
+  USING (objid);
+SELECT count(*) AS alerts, count(DISTINCT objid) AS objects, bool_and(anomaly < -0.05) AS below_threshold,
+       bool_and(features ? 'g_mean') AS features_as_json
+FROM alerts;
+
+-- Idempotent: the same nights again change nothing and raise nothing.
+CREATE TEMP TABLE before AS SELECT objid, state::text, updated_at FROM object_state;
+SELECT sum(objects_updated) AS updated, sum(alerts) AS alerts
+FROM generate_series((SELECT floor(min(t))::int FROM phot40), (SELECT floor(max(t))::int FROM phot40)) d,
+     LATERAL process_night('phot40', d, d + 1, (SELECT svm FROM models), (SELECT forest FROM models), -0.05);
+SELECT (SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT objid, state::text, updated_at FROM object_state) x) AS changed,
+       (SELECT count(*) FROM alerts) AS alerts;
+
+-- min_obs: objects with fewer observations are stored but not classified.
+INSERT INTO phot40 VALUES (1001, 70000.5, 'g', 10, 1), (1002, 70000.5, 'g', 10, 1), (1002, 70000.6, 'r', 11, 1);
+SELECT * FROM process_night('phot40', 70000, 70001, (SELECT svm FROM models), NULL, 0, 2);
+SELECT objid, n_obs, class IS NOT NULL AS classified, anomaly FROM object_state WHERE objid > 1000 ORDER BY objid;
+SELECT source, night_start, night_end, objects_updated, alerts FROM nights WHERE night_start >= 70000;
+
+-- Errors.
+SELECT public.error_of(q) FROM (VALUES
+  ($$SELECT * FROM process_night('phot40', 70000.5, 70002)$$),
+  ($$SELECT * FROM process_night('phot40', 2, 1)$$),
+  ($$SELECT * FROM process_night('phot40', 1, 'Infinity')$$),
+  ($$SELECT * FROM process_night('phot40', 1, 2, NULL, NULL, 'NaN')$$),
+  ($$SELECT * FROM process_night('phot40', 1, 2, NULL, NULL, 0, NULL)$$),
+  ($$SELECT * FROM process_night('no_such_table', 1, 2)$$),
+  ($$SELECT * FROM process_night('phot40', NULL, 2)$$)
+) t(q);
+-- A model of another dimension fails the night, which leaves no trace.
+INSERT INTO phot40 VALUES (1, 80000.5, 'g', 10, 1);
+SELECT public.error_of($$SELECT * FROM process_night('phot40', 80000, 80001,
+  (SELECT svm_train(ARRAY[x, 1], (x > 0)::int) FROM (VALUES (-1.0::float8), (1)) v(x)))$$);
+SELECT count(*) AS nights_logged FROM nights WHERE night_start = 80000;
+
+TRUNCATE object_state, alerts, nights;
+DROP TABLE phot40, models, replay, before;
