@@ -1,0 +1,74 @@
+"""What the validation scripts share: check groups that print one line each,
+and CRC-32C to forge stored values (models, light-curve states) whose
+checksum is right but whose contents are not."""
+
+import struct
+import sys
+
+VERBOSE = "-v" in sys.argv[1:]
+FAILED = []     # names of the groups that failed
+
+
+class Group:
+    """The checks of one group: counted, failures kept, one line printed."""
+
+    def __init__(self, name):
+        self.name = name
+        self.checks = 0
+        self.failures = []
+        self.notes = []
+
+    def check(self, where, cond, msg="condition failed"):
+        self.checks += 1
+        if not cond:
+            self.failures.append(f"{where}: {msg}")
+
+    def note(self, text):
+        self.notes.append(text)
+
+    def report(self):
+        status = "FAIL" if self.failures else "ok  "
+        extra = "; ".join(self.notes)
+        print(f"{status} {self.name}: {self.checks} checks" + (f"; {extra}" if extra else ""))
+        shown = len(self.failures) if VERBOSE else 10
+        for f in self.failures[:shown]:
+            print(f"       {f}")
+        if len(self.failures) > shown:
+            print(f"       ... and {len(self.failures) - shown} more failures (-v lists all)")
+        if self.failures:
+            FAILED.append(self.name)
+        sys.stdout.flush()
+
+
+def summary():
+    """The closing line and the exit status."""
+    if FAILED:
+        print(f"FAILED: {len(FAILED)} check group(s): {', '.join(FAILED)}")
+        return 1
+    print("all check groups passed")
+    return 0
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def seal(header16, payload):
+    """A stored value's bytes: header, CRC-32C of header and payload, payload."""
+    return header16 + struct.pack("<I", crc32c(header16 + payload)) + payload
