@@ -232,6 +232,11 @@ RETURNS features
 AS 'MODULE_PATHNAME', 'lc_finalize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+CREATE FUNCTION lc_count(s lc_state)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lc_count'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 ------------------------------------------------------------------------------
 -- Gaussian-process smoothing: a zero-mean GP per band with kernel
 -- A * Matern52(dt; l) and noise dflux^2, fitted by maximum likelihood over
@@ -784,9 +789,15 @@ CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth bo
 --                 process_night idempotent.
 ------------------------------------------------------------------------------
 
+-- An object's whole state is lc_merge(state, recent): a night merges its
+-- rows into `recent` only, and folds `recent` into `state` when it holds
+-- max(64, n_obs / 8) observations, so that a night rewrites O(new rows)
+-- bytes, not the whole history (amortised; an UPDATE that leaves `state`
+-- alone keeps its out-of-line value as it is).
 CREATE TABLE object_state (
     objid bigint PRIMARY KEY,
     state lc_state NOT NULL,
+    recent lc_state,
     n_obs int NOT NULL,
     last_t float8 NOT NULL,
     features features NOT NULL,
@@ -880,25 +891,35 @@ BEGIN
             SELECT objid::bigint AS objid, @extschema@.lc_accumulate(pb, flux, dflux) AS s, max(t) AS last_t
             FROM %s WHERE t >= $1 AND t < $2 GROUP BY objid
         ), merged AS (
-            SELECT n.objid, st.state, greatest(o.last_t, n.last_t) AS last_t,
-                   @extschema@.lc_finalize(st.state) AS f
+            -- OFFSET 0 keeps each subquery from being pulled up, which would
+            -- evaluate its (O(history)) function once per reference
+            SELECT n.objid, o.state AS old_state, r.recent, w.whole, greatest(o.last_t, n.last_t) AS last_t,
+                   ff.f, ff.x
             FROM night n
             LEFT JOIN @extschema@.object_state o ON o.objid = n.objid
-            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.state, n.s) AS state) st
+            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.recent, n.s) AS recent OFFSET 0) r
+            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.state, r.recent) AS whole OFFSET 0) w
+            CROSS JOIN LATERAL (SELECT f, @extschema@.feature_vector(f) AS x
+                                FROM (SELECT @extschema@.lc_finalize(w.whole) AS f OFFSET 0) f0) ff
         ), counted AS (
-            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
-                   @extschema@.feature_vector(m.f) AS x
+            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs
             FROM merged m
+        ), folded AS (
+            -- a new object starts with its whole state; recent is folded in
+            -- when it has grown to max(64, n_obs / 8) observations
+            SELECT c.*, (c.old_state IS NULL OR @extschema@.lc_count(c.recent) >= greatest(64, c.n_obs / 8)) AS fold
+            FROM counted c
         ), upserted AS (
             INSERT INTO @extschema@.object_state AS o
-                (objid, state, n_obs, last_t, features, class, anomaly, updated_at)
-            SELECT objid, state, n_obs, last_t, f,
+                (objid, state, recent, n_obs, last_t, features, class, anomaly, updated_at)
+            SELECT objid, CASE WHEN fold THEN whole ELSE old_state END, CASE WHEN fold THEN NULL ELSE recent END,
+                   n_obs, last_t, f,
                    CASE WHEN $3 IS NOT NULL AND n_obs >= $6 THEN @extschema@.svm_predict($3, x) END,
                    CASE WHEN $4 IS NOT NULL AND n_obs >= $6 THEN @extschema@.iforest_decision($4, x) END,
                    now()
-            FROM counted
+            FROM folded
             ON CONFLICT (objid) DO UPDATE
-            SET state = EXCLUDED.state, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
+            SET state = EXCLUDED.state, recent = EXCLUDED.recent, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
                 features = EXCLUDED.features, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
                 updated_at = EXCLUDED.updated_at
             RETURNING o.objid, o.class, o.anomaly, o.features

@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(lc_state_final);
 PG_FUNCTION_INFO_V1(lc_merge);
 PG_FUNCTION_INFO_V1(lc_merge_accum);
 PG_FUNCTION_INFO_V1(lc_finalize);
+PG_FUNCTION_INFO_V1(lc_count);
 
 #define PAIR_SIZE	(2 * sizeof(double))
 
@@ -206,4 +207,16 @@ Datum
 lc_finalize(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(lc_features_datum(lc_state_arg(fcinfo, 0, CurrentMemoryContext), fcinfo));
+}
+
+/* lc_count(s): the number of observations a stored state holds, O(n). */
+Datum
+lc_count(PG_FUNCTION_ARGS)
+{
+	LcAggState *state = lc_state_arg(fcinfo, 0, CurrentMemoryContext);
+	int64		n = 0;
+
+	for (int b = 0; b < LC_NBANDS; b++)
+		n += state->band[b].n;
+	PG_RETURN_INT64(n);
 }

@@ -23,7 +23,8 @@ group failed):
   (a) every night updated exactly the objects that have rows in it (counted
       here from the files), and raised as many alerts as alerts holds for it;
   (b) after the replay, every object's stored features equal lc_features
-      over all its rows (as text, i.e. to the bit), n_obs and last_t equal the
+      over all its rows (as text, i.e. to the bit), and its whole state,
+      lc_merge(state, recent), lc_accumulate's; n_obs and last_t equal the
       files' row count and last time, class and anomaly equal svm_predict
       and iforest_decision of its features;
   (c) the listener received exactly the rows of alerts, as JSON, in order;
@@ -124,18 +125,20 @@ def check_nights(cur, objects, result):
 def check_states(cur, objects):
     g = Group("(b) stored features = lc_features over all rows; n_obs, last_t, class, anomaly")
     cur.execute("""
-        SELECT o.objid, o.features::text = w.f::text, o.n_obs, o.last_t,
+        SELECT o.objid, o.features::text = w.f::text AND antares.lc_merge(o.state, o.recent)::text = w.s::text,
+               o.n_obs, o.last_t,
                o.class IS NOT DISTINCT FROM antares.svm_predict((SELECT svm FROM stream_models), antares.feature_vector(w.f)),
                o.anomaly IS NOT DISTINCT FROM antares.iforest_decision((SELECT forest FROM stream_models), antares.feature_vector(w.f))
         FROM antares.object_state o
-        JOIN (SELECT objid, antares.lc_features(pb, flux, dflux) AS f FROM stream_phot GROUP BY objid) w
+        JOIN (SELECT objid, antares.lc_features(pb, flux, dflux) AS f, antares.lc_accumulate(pb, flux, dflux) AS s
+              FROM stream_phot GROUP BY objid) w
           USING (objid)""")
     rows = {r[0]: r[1:] for r in cur.fetchall()}
     test = {objid: v for (src, objid), v in objects.items() if src == "test"}
     g.check("objects", set(rows) == set(test), f"{len(rows)} stored, {len(test)} in the files")
     for objid, (same, n_obs, last_t, same_class, same_anomaly) in rows.items():
         t = test[objid][0]
-        g.check(f"object {objid}", same, "features differ from lc_features over all rows")
+        g.check(f"object {objid}", same, "features or lc_merge(state, recent) differ from those of all rows")
         g.check(f"object {objid}", n_obs == len(t), f"n_obs {n_obs}, rows {len(t)}")
         g.check(f"object {objid}", last_t == max(t), f"last_t {last_t!r}, last time {max(t)!r}")
         g.check(f"object {objid}", same_class, "class is not svm_predict of the features")
