@@ -118,9 +118,10 @@ forest_tree_leaf(const ForestNode *nodes, const double *x, uint32_t *depth)
  * (a tree at a leaf stays there).  Measured on the build machine, 20 000 x
  * 23, 4 classes, 100 trees of ~9 000 nodes, one row at a time:
  * predict_proba 20 000 rows/s one tree at a time, 39 000 with 16 trees in
- * lockstep, 60 000 with 32 trees and the prefetches; 64 or 100 trees, huge
- * pages for the nodes, or prefetching the leaves' probability rows gained
- * nothing more.  Isolation forests (~0.1 MB, in L2) score at the same speed
+ * lockstep, 80 000-90 000 with 32 trees and the prefetches (this code; the
+ * same forest size through SQL on bench/forest.py's data: 50 000); 64 or 100
+ * trees, huge pages for the nodes, prefetching the leaves' probability rows
+ * or -O3 gained nothing more.  Isolation forests (~0.1 MB, in L2) score at the same speed
  * either way.
  */
 #define FOREST_WALK_WIDTH 32
@@ -156,9 +157,17 @@ forest_walk_trees(const ForestNode *nodes, const uint32_t *tree_start, uint32_t 
 			uint32_t	inner = feature != FOREST_LEAF;
 			uint32_t	next;
 
-			__builtin_prefetch(base[j] + node->payload);
+			/*
+			 * The right child's address is computed as an integer: at a leaf
+			 * the payload is a datum, not a child, and a pointer past the
+			 * tree would be undefined behaviour (a prefetch of any address
+			 * is harmless).  Choosing the address with a select instead made
+			 * the walk 2-4x slower.  node + 1 is at most one past the array.
+			 * A leaf compares x[0] and stays (selects, not branches).
+			 */
+			__builtin_prefetch((const void *) ((uintptr_t) base[j] +
+											   (uintptr_t) node->payload * sizeof(ForestNode)));
 			__builtin_prefetch(node + 1);
-			/* a leaf compares x[0] and stays: selects, not branches */
 			next = x[inner ? feature : 0] <= node->threshold ? pos[j] + 1 : node->payload;
 			pos[j] = inner ? next : pos[j];
 			level[j] += inner;
