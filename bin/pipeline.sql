@@ -4,8 +4,10 @@
 --   psql -f bin/pipeline.sql               after loading rawphot (training set,
 --       data/dsfp/training) and testphot (data/dsfp/test), both
 --       (objid bigint, t float8, pb text, flux float8, dflux float8):
---       labels, features, GP smoothing, the SVM's 5-fold cross-validation and
---       the test set's classes, and the seed's checks; -v root=DIR names the
+--       labels, features, GP smoothing, the SVM's and the random forest's
+--       5-fold cross-validation, the test set's classes, its most anomalous
+--       objects (isolation forest), Ia against non-Ia on the test set's
+--       supernovae (random forest, accuracy and ROC AUC), and the seed's checks; -v root=DIR names the
 --       source tree (default: the current directory), whose test light curves
 --       are read on the client for their #label headers
 -- Ends with an error (psql exit status 3) if a seed check fails.
@@ -15,7 +17,8 @@ SET client_min_messages = warning;
 
 \if :{?prepare}
 CREATE EXTENSION IF NOT EXISTS antares;
-DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats, testgp, testheader, svm_models;
+DROP TABLE IF EXISTS rawphot, testphot, labels, lcfeats, testfeats, testgp, testheader, svm_models,
+    forest_models, sn_features;
 \quit
 \endif
 
@@ -132,6 +135,17 @@ SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
        round(stddev_samp(accuracy)::numeric, 3) AS sd
 FROM cv;
 
+\echo '== Random forest (100 trees, seed 1) beside the SVM: the same 5 folds (the seed''s 4c-4e)'
+CREATE TEMP TABLE cv_rf AS
+SELECT * FROM antares.cross_validate('training', 'features', 'label', 5, 'rf',
+                                     '{"n_trees": 100, "seed": 1}', 'objid');
+SELECT s.fold, s.n_test, s.accuracy AS svm_accuracy, r.accuracy AS rf_accuracy
+FROM cv s JOIN cv_rf r USING (fold) ORDER BY fold;
+SELECT 'svm' AS model, round(avg(accuracy)::numeric, 3) AS mean_accuracy,
+       round(stddev_samp(accuracy)::numeric, 3) AS sd FROM cv
+UNION ALL
+SELECT 'rf', round(avg(accuracy)::numeric, 3), round(stddev_samp(accuracy)::numeric, 3) FROM cv_rf;
+
 \echo '== SVM trained on the training set: classes of the test set (true: the #label header)'
 DROP TABLE IF EXISTS svm_models;
 CREATE TABLE svm_models AS
@@ -153,6 +167,77 @@ GROUP BY c.class ORDER BY c.class;
 SELECT count(*) AS test_objects, count(*) FILTER (WHERE predicted = true_label) AS agree
 FROM test_classes;
 
+\echo '== Isolation forest (1000 trees, seed 1) on the test set''s 23 seed features: the 10 most anomalous (the seed''s 6a)'
+DROP TABLE IF EXISTS forest_models;
+CREATE TABLE forest_models AS
+SELECT 'test_anomalies'::text AS name, antares.iforest_train(antares.feature_vector(t), 1000, NULL, 1) AS iforest
+FROM testfeats t;
+SELECT antares.iforest_info(iforest) - 'average_path_length' AS model FROM forest_models;
+CREATE TEMP TABLE anomalies AS
+SELECT t.objid, antares.lightcurve_header(h.content) ->> 'sntype' AS sntype,
+       antares.iforest_score(m.iforest, antares.feature_vector(t)) AS score,
+       antares.iforest_decision(m.iforest, antares.feature_vector(t)) AS decision
+FROM testfeats t JOIN testheader h USING (objid), forest_models m;
+SELECT 'FAKE' || lpad(objid::text, 5, '0') AS object, sntype, round(score::numeric, 4) AS score,
+       round(decision::numeric, 4) AS decision
+FROM anomalies ORDER BY score, objid LIMIT 10;
+SELECT count(*) AS test_objects, count(*) FILTER (WHERE decision < 0) AS "anomalous (decision < 0)"
+FROM anomalies;
+
+\echo '== Ia against non-Ia on the test set''s 1000 supernovae (#sntype): random forest, 5-fold stratified CV'
+-- Features: lc_features of g, r, i, z (observations, weighted mean, std,
+-- amplitude, MAD, beyond-1-std, skew per band; three colours) and the GP
+-- smoothing's peak flux and length scale per band; -999 where undefined.
+DROP TABLE IF EXISTS sn_features;
+CREATE TABLE sn_features AS
+SELECT t.objid,
+       (antares.lightcurve_header(h.content) ->> 'sntype' = 'Ia')::int AS is_ia,
+       antares.feature_vector(t)
+       || ARRAY[coalesce(g_n, 0), coalesce(r_n, 0), coalesce(i_n, 0), coalesce(z_n, 0),
+                coalesce(g_mean, -999), coalesce(r_mean, -999), coalesce(i_mean, -999),
+                coalesce(z_mean, -999)]::float8[]
+       || (SELECT array_agg(coalesce(v, -999) ORDER BY b, k)
+           FROM (VALUES (1, 'g'), (2, 'r'), (3, 'i'), (4, 'z')) AS bands(b, pb)
+           CROSS JOIN (VALUES (1), (2)) AS which(k)
+           LEFT JOIN testgp gp ON gp.objid = t.objid AND gp.pb = bands.pb
+           CROSS JOIN LATERAL (SELECT CASE k WHEN 1 THEN gp.peak_flux ELSE gp.length_scale END AS v) AS val)
+       AS features
+FROM testfeats t JOIN testheader h USING (objid);
+ALTER TABLE sn_features ADD PRIMARY KEY (objid);
+SELECT count(*) AS supernovae, count(*) FILTER (WHERE is_ia = 1) AS ia,
+       min(array_length(features, 1)) AS features
+FROM sn_features;
+-- Each fold's forest is trained on the other four folds; the out-of-fold
+-- probability of Ia (rf_predict_proba's second class, rf_info's classes
+-- [0, 1]) gives the ROC AUC: the probability that an Ia scores above a
+-- non-Ia, ties counting one half (Mann-Whitney).
+CREATE TEMP TABLE sn_folds AS
+SELECT objid, is_ia, features, antares.stratified_fold(is_ia, 5) OVER (ORDER BY objid) AS fold
+FROM sn_features;
+CREATE TEMP TABLE sn_cv AS
+WITH models AS (
+    SELECT f.fold, antares.rf_train(d.features, d.is_ia, 100, NULL, NULL, NULL, 1) AS m
+    FROM generate_series(0, 4) AS f(fold) JOIN sn_folds d ON d.fold <> f.fold
+    GROUP BY f.fold
+)
+SELECT d.objid, d.fold, d.is_ia, antares.rf_predict(m.m, d.features) AS predicted,
+       (antares.rf_predict_proba(m.m, d.features))[2] AS p_ia
+FROM sn_folds d JOIN models m USING (fold);
+CREATE TEMP TABLE sn_auc AS
+SELECT p.fold, avg(CASE WHEN p.p_ia > n.p_ia THEN 1.0 WHEN p.p_ia = n.p_ia THEN 0.5 ELSE 0.0 END) AS auc
+FROM sn_cv p JOIN sn_cv n ON n.fold = p.fold AND n.is_ia = 0
+WHERE p.is_ia = 1
+GROUP BY p.fold;
+SELECT c.fold, count(*) AS n_test, count(*) FILTER (WHERE c.is_ia = 1) AS ia,
+       round(avg((c.predicted = c.is_ia)::int)::numeric, 3) AS accuracy,
+       round(a.auc::numeric, 3) AS roc_auc
+FROM sn_cv c JOIN sn_auc a USING (fold)
+GROUP BY c.fold, a.auc ORDER BY c.fold;
+SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
+       round((SELECT avg(auc) FROM sn_auc)::numeric, 3) AS mean_roc_auc,
+       round((SELECT 1 - avg(is_ia) FROM sn_features)::numeric, 3) AS "accuracy of 'never Ia'"
+FROM (SELECT fold, avg((predicted = is_ia)::int) AS accuracy FROM sn_cv GROUP BY fold) s;
+
 \echo '== Seed checks'
 CREATE TEMP TABLE seed_checks AS
 SELECT c.ord, c."check", c.expected, c.got, c.got IS NOT DISTINCT FROM c.expected AS pass
@@ -170,7 +255,15 @@ FROM (VALUES
     (6, '5-fold CV folds', '5',
         (SELECT count(*) FROM cv)::text),
     (7, 'test objects classified', '1000',
-        (SELECT count(predicted) FROM test_classes)::text)
+        (SELECT count(predicted) FROM test_classes)::text),
+    (8, 'random-forest CV folds', '5',
+        (SELECT count(*) FROM cv_rf)::text),
+    (9, 'test objects scored by the isolation forest', '1000',
+        (SELECT count(score) FROM anomalies)::text),
+    (10, 'Ia among the test supernovae', '239',
+        (SELECT sum(is_ia) FROM sn_features)::text),
+    (11, 'supernovae with an out-of-fold Ia probability', '1000',
+        (SELECT count(p_ia) FROM sn_cv)::text)
 ) AS c(ord, "check", expected, got);
 
 SELECT "check", expected, got, CASE WHEN pass THEN 'ok' ELSE 'FAILED' END AS result

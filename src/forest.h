@@ -108,4 +108,80 @@ forest_tree_leaf(const ForestNode *nodes, const double *x, uint32_t *depth)
 	return i;
 }
 
+/*
+ * Trees walked side by side for one row (forest_walk_trees).  A walk is a
+ * chain of dependent loads, and a random forest of ~10^6 nodes (15 MB) lives
+ * in L3 or DRAM: one tree at a time, a row waits for every node in turn.
+ * Walking FOREST_WALK_WIDTH trees in lockstep issues that many independent
+ * loads per step, and prefetching both children of each node starts the
+ * next step's loads one step early; the step has no data-dependent branch
+ * (a tree at a leaf stays there).  Measured on the build machine, 20 000 x
+ * 23, 4 classes, 100 trees of ~9 000 nodes, one row at a time:
+ * predict_proba 20 000 rows/s one tree at a time, 39 000 with 16 trees in
+ * lockstep, 80 000-90 000 with 32 trees and the prefetches (this code; the
+ * same forest size through SQL on bench/forest.py's data: 50 000); 64 or 100
+ * trees, huge pages for the nodes, prefetching the leaves' probability rows
+ * or -O3 gained nothing more.  Isolation forests (~0.1 MB, in L2) score at the same speed
+ * either way.
+ */
+#define FOREST_WALK_WIDTH 32
+
+/*
+ * The leaves row x reaches in the count <= FOREST_WALK_WIDTH trees that
+ * start at nodes + tree_start[0], ..., nodes + tree_start[count - 1]:
+ * leaf[j] is an index into tree j's nodes, depth[j] (when depth is not NULL)
+ * its depth.  The same leaves as forest_tree_leaf's.
+ */
+static inline void
+forest_walk_trees(const ForestNode *nodes, const uint32_t *tree_start, uint32_t count,
+				  const double *x, uint32_t *leaf, uint32_t *depth)
+{
+	const ForestNode *base[FOREST_WALK_WIDTH];
+	uint32_t	pos[FOREST_WALK_WIDTH];
+	uint32_t	level[FOREST_WALK_WIDTH];
+
+	for (uint32_t j = 0; j < count; j++)
+	{
+		base[j] = nodes + tree_start[j];
+		pos[j] = 0;
+		level[j] = 0;
+	}
+	for (;;)
+	{
+		uint32_t	moved = 0;
+
+		for (uint32_t j = 0; j < count; j++)
+		{
+			const ForestNode *node = base[j] + pos[j];
+			int32_t		feature = node->feature;
+			uint32_t	inner = feature != FOREST_LEAF;
+			uint32_t	next;
+
+			/*
+			 * The right child's address is computed as an integer: at a leaf
+			 * the payload is a datum, not a child, and a pointer past the
+			 * tree would be undefined behaviour (a prefetch of any address
+			 * is harmless).  Choosing the address with a select instead made
+			 * the walk 2-4x slower.  node + 1 is at most one past the array.
+			 * A leaf compares x[0] and stays (selects, not branches).
+			 */
+			__builtin_prefetch((const void *) ((uintptr_t) base[j] +
+											   (uintptr_t) node->payload * sizeof(ForestNode)));
+			__builtin_prefetch(node + 1);
+			next = x[inner ? feature : 0] <= node->threshold ? pos[j] + 1 : node->payload;
+			pos[j] = inner ? next : pos[j];
+			level[j] += inner;
+			moved |= inner;
+		}
+		if (!moved)
+			break;
+	}
+	for (uint32_t j = 0; j < count; j++)
+	{
+		leaf[j] = pos[j];
+		if (depth)
+			depth[j] = level[j];
+	}
+}
+
 #endif							/* ANTARES_FOREST_H */

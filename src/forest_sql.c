@@ -324,7 +324,11 @@ forest_train_deserialize(PG_FUNCTION_ARGS)
 	memcpy(&hdr, p, sizeof(hdr));
 	if (hdr.magic != FOREST_SERIAL_MAGIC || hdr.dim < 1 ||
 		hdr.dim > (int32) ((MaxAllocSize - sizeof(RowHead)) / sizeof(double)) ||
-		(hdr.labelled != 0 && hdr.labelled != 1))
+		(hdr.labelled != 0 && hdr.labelled != 1) ||
+		hdr.params.n_trees < 0 || hdr.params.max_samples < 0 ||
+		hdr.params.max_features < 0 || hdr.params.max_features > hdr.dim ||
+		hdr.params.max_depth < 0 || hdr.params.min_samples_leaf < 0 ||
+		hdr.params.padding != 0)
 		goto corrupt;
 	state = new_state(CurrentMemoryContext, hdr.dim, hdr.labelled, &hdr.params);
 	if (obs_read(&state->rows, &state->kind, p + sizeof(hdr), len - sizeof(hdr),

@@ -379,22 +379,31 @@ iforest_validate(const IForest *forest, const ForestCallbacks *cb)
 
 /* ---- scoring ---- */
 
+/* FOREST_WALK_WIDTH trees at a time (forest.h), summed in tree order. */
 double
 iforest_path_length_sum(const IForest *forest, const double *x)
 {
 	double		sum = 0.0;
+	uint32_t	leaf[FOREST_WALK_WIDTH];
+	uint32_t	depth[FOREST_WALK_WIDTH];
 
-	for (uint32_t t = 0; t < forest->n_trees; t++)
+	for (uint32_t t0 = 0; t0 < forest->n_trees; t0 += FOREST_WALK_WIDTH)
 	{
-		const ForestNode *nodes = forest->nodes + forest->tree_start[t];
-		uint32_t	depth;
-		uint32_t	leaf = forest_tree_leaf(nodes, x, &depth);
+		uint32_t	count = forest->n_trees - t0 < FOREST_WALK_WIDTH ?
+			forest->n_trees - t0 : FOREST_WALK_WIDTH;
 
-		/*
-		 * scikit-learn adds (nodes on the path) + c(k) - 1.0 per tree, in
-		 * that order; so does this, to the last bit.
-		 */
-		sum += ((double) depth + 1.0 + iforest_average_path_length(nodes[leaf].payload)) - 1.0;
+		forest_walk_trees(forest->nodes, forest->tree_start + t0, count, x, leaf, depth);
+		for (uint32_t j = 0; j < count; j++)
+		{
+			const ForestNode *nodes = forest->nodes + forest->tree_start[t0 + j];
+
+			/*
+			 * scikit-learn adds (nodes on the path) + c(k) - 1.0 per tree, in
+			 * that order; so does this, to the last bit.
+			 */
+			sum += ((double) depth[j] + 1.0 +
+					iforest_average_path_length(nodes[leaf[j]].payload)) - 1.0;
+		}
 	}
 	return sum;
 }

@@ -960,20 +960,33 @@ rf_tree_leaf(const RandomForest *forest, uint32_t t, const double *x)
 	return start + forest_tree_leaf(forest->nodes + start, x, NULL);
 }
 
+/*
+ * FOREST_WALK_WIDTH trees at a time (forest.h), then their leaves' rows are
+ * added in tree order: the same sums, in the same order, as one tree at a
+ * time.
+ */
 void
 rf_predict_proba(const RandomForest *forest, const double *x, double *proba)
 {
 	uint32_t	k_classes = forest->n_classes;
+	uint32_t	leaf[FOREST_WALK_WIDTH];
 
 	for (uint32_t k = 0; k < k_classes; k++)
 		proba[k] = 0.0;
-	for (uint32_t t = 0; t < forest->n_trees; t++)
+	for (uint32_t t0 = 0; t0 < forest->n_trees; t0 += FOREST_WALK_WIDTH)
 	{
-		const ForestNode *leaf = &forest->nodes[rf_tree_leaf(forest, t, x)];
-		const double *row = forest->leaf_proba + (size_t) leaf->payload * k_classes;
+		uint32_t	count = forest->n_trees - t0 < FOREST_WALK_WIDTH ?
+			forest->n_trees - t0 : FOREST_WALK_WIDTH;
 
-		for (uint32_t k = 0; k < k_classes; k++)
-			proba[k] += row[k];
+		forest_walk_trees(forest->nodes, forest->tree_start + t0, count, x, leaf, NULL);
+		for (uint32_t j = 0; j < count; j++)
+		{
+			const ForestNode *node = forest->nodes + forest->tree_start[t0 + j] + leaf[j];
+			const double *row = forest->leaf_proba + (size_t) node->payload * k_classes;
+
+			for (uint32_t k = 0; k < k_classes; k++)
+				proba[k] += row[k];
+		}
 	}
 	for (uint32_t k = 0; k < k_classes; k++)
 		proba[k] /= forest->n_trees;

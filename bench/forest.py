@@ -1,0 +1,220 @@
+#!/usr/bin/python3
+"""Benchmark: isolation forests and random forests in the database
+(antares.iforest_train / iforest_score, antares.rf_train / rf_predict /
+rf_predict_proba) against scikit-learn's IsolationForest and
+RandomForestClassifier, and the seed's question 4c (SVM vs random-forest
+training time), measured in one run on the same data.
+
+    PGHOST=... PGPORT=... PGUSER=... PGDATABASE=... /usr/bin/python3 bench/forest.py [--rows 20000] [--repeat R] [--keep]
+
+The problem (as bench/svm.py's): --rows training rows (default 20,000) and as
+many test rows, 23 features, 4 classes, Gaussian clusters (two per class,
+random centres in a box, unit spread) that overlap; deterministic (numpy seed
+2024).  The rows go into antares_bench_forest.train / .test (id, x float8[],
+y int).  Everything runs on one core: the server with
+max_parallel_workers_per_gather = 0, scikit-learn with n_jobs=1 and one BLAS
+thread.
+
+  antares training   CREATE TABLE model AS SELECT iforest_train(x) / rf_train(x, y)
+                     FROM train (read from the table, buffered, sorted, grown;
+                     100 trees, seed 0)
+  sklearn training   IsolationForest(random_state=0).fit(X) /
+                     RandomForestClassifier(100, random_state=0).fit(X, y)
+  antares scoring    SELECT sum(iforest_score(m, x)), count(*) FROM test, model;
+                     sum(rf_predict(m, x)); sum over every element of
+                     rf_predict_proba(m, x): every output is consumed in the server
+  sklearn scoring    score_samples(Xt), predict(Xt), predict_proba(Xt)
+  4c                 svm_train(x, y ORDER BY id) (C = 1, gamma 'scale') against
+                     rf_train(x, y), both in the database, and scikit-learn's SVC
+                     against its random forest
+
+Timings are the best of R runs (default 3).  Reports test-set accuracy of
+both random forests and the Spearman correlation of the two isolation-forest
+scores as a sanity check.  Drops its schema unless --keep.
+"""
+
+import os
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import psycopg2  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+from sklearn.ensemble import IsolationForest, RandomForestClassifier  # noqa: E402
+from sklearn.svm import SVC  # noqa: E402
+
+DIM = 23
+CLASSES = 4
+
+
+def problem(n, centres, rng):
+    """n rows: two Gaussian clusters per class around the given centres."""
+    cluster = rng.integers(0, 2 * CLASSES, size=n)
+    X = centres[cluster] + rng.normal(size=(n, DIM))
+    return X, cluster % CLASSES
+
+
+def copy_rows(cur, table, X, y):
+    buf = io.StringIO()
+    for i in range(len(y)):
+        buf.write(f"{i + 1}\t{{{','.join(repr(float(v)) for v in X[i])}}}\t{int(y[i])}\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} FROM STDIN", buf)
+
+
+def best(fn, repeat):
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--no-svm", action="store_true", help="skip question 4c (SVM training)")
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(2024)
+    centres = rng.uniform(-0.6, 0.6, size=(2 * CLASSES, DIM))
+    X, y = problem(args.rows, centres, rng)
+    Xt, yt = problem(args.rows, centres, rng)
+
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT to_regproc('antares.rf_predict') IS NULL")
+    created = cur.fetchone()[0]
+    if created:
+        cur.execute("CREATE EXTENSION antares")
+    cur.execute("DROP SCHEMA IF EXISTS antares_bench_forest CASCADE")
+    cur.execute("CREATE SCHEMA antares_bench_forest")
+    cur.execute("SET search_path = antares_bench_forest, antares")
+    cur.execute("SET max_parallel_workers_per_gather = 0")
+    cur.execute("CREATE TABLE train (id int, x float8[], y int)")
+    cur.execute("CREATE TABLE test (id int, x float8[], y int)")
+    copy_rows(cur, "train", X, y)
+    copy_rows(cur, "test", Xt, yt)
+    cur.execute("VACUUM ANALYZE train")
+    cur.execute("VACUUM ANALYZE test")
+    cur.execute("SELECT antares.color(1, 1)")   # loads the library
+
+    print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores; PostgreSQL {conn.server_version}; one core each")
+    print(f"problem: {args.rows} training rows, {len(Xt)} test rows, {DIM} features, "
+          f"{CLASSES} classes; 100 trees; best of {args.repeat}")
+    rows = []   # (measurement, antares seconds, sklearn seconds, n rows or None)
+
+    # ---- isolation forest
+    def an_if_train():
+        cur.execute("DROP TABLE IF EXISTS imodel")
+        cur.execute("CREATE TABLE imodel AS SELECT iforest_train(x) AS m FROM train")
+
+    t_an, _ = best(an_if_train, args.repeat)
+    t_sk, iso = best(lambda: IsolationForest(random_state=0).fit(X), args.repeat)
+    rows.append(("isolation forest: training", t_an, t_sk, None))
+
+    def an_if_score():
+        cur.execute("SELECT sum(iforest_score(m, x)), count(*) FROM test, imodel")
+        return cur.fetchone()
+
+    t_an, (_, count) = best(an_if_score, args.repeat)
+    t_sk, sk_scores = best(lambda: iso.score_samples(Xt), args.repeat)
+    rows.append(("isolation forest: scoring (score_samples)", t_an, t_sk, count))
+    cur.execute("SELECT iforest_score(m, x) FROM test, imodel ORDER BY id")
+    an_scores = np.array([r[0] for r in cur.fetchall()])
+    rho = float(spearmanr(an_scores, sk_scores).correlation)
+
+    # ---- random forest
+    def an_rf_train():
+        cur.execute("DROP TABLE IF EXISTS rmodel")
+        cur.execute("CREATE TABLE rmodel AS SELECT rf_train(x, y) AS m FROM train")
+
+    t_an_rf, _ = best(an_rf_train, args.repeat)
+    t_sk_rf, rf = best(lambda: RandomForestClassifier(100, random_state=0, n_jobs=1).fit(X, y), args.repeat)
+    rows.append(("random forest: training", t_an_rf, t_sk_rf, None))
+    cur.execute("SELECT rf_info(m) -> 'n_nodes' FROM rmodel")
+    an_nodes = cur.fetchone()[0]
+    sk_nodes = sum(e.tree_.node_count for e in rf.estimators_)
+
+    def an_rf_predict():
+        cur.execute("SELECT sum(rf_predict(m, x)), count(*) FROM test, rmodel")
+        return cur.fetchone()
+
+    t_an, (_, count) = best(an_rf_predict, args.repeat)
+    t_sk, _ = best(lambda: rf.predict(Xt), args.repeat)
+    rows.append(("random forest: predict", t_an, t_sk, count))
+
+    def an_rf_proba():
+        cur.execute("SELECT sum(p[1]), sum(p[2]), sum(p[3]), sum(p[4]), count(*) "
+                    "FROM test, rmodel, LATERAL rf_predict_proba(m, x) p")
+        return cur.fetchone()
+
+    t_an, proba_sums = best(an_rf_proba, args.repeat)
+    t_sk, _ = best(lambda: rf.predict_proba(Xt), args.repeat)
+    rows.append(("random forest: predict_proba", t_an, t_sk, proba_sums[-1]))
+    cur.execute("SELECT rf_predict(m, x) FROM test, rmodel ORDER BY id")
+    an_pred = np.array([r[0] for r in cur.fetchall()])
+    an_acc = float(np.mean(an_pred == yt))
+    sk_acc = float(np.mean(rf.predict(Xt) == yt))
+
+    # ---- 4c: SVM against random forest, training time
+    svm = None
+    if not args.no_svm:
+        def an_svm_train():
+            cur.execute("DROP TABLE IF EXISTS smodel")
+            cur.execute("CREATE TABLE smodel AS SELECT svm_train(x, y ORDER BY id) AS m FROM train")
+
+        t_an_svm, _ = best(an_svm_train, 1)
+        t_sk_svm, _ = best(lambda: SVC().fit(X, y), 1)
+        cur.execute("SELECT avg((svm_predict(m, x) = y)::int) FROM test, smodel")
+        svm = (t_an_svm, t_sk_svm, float(cur.fetchone()[0]))
+
+    print(f"isolation forest: Spearman(antares, sklearn) on the test rows {rho:.4f}")
+    print(f"random forest: nodes antares {an_nodes}, sklearn {sk_nodes}; test accuracy "
+          f"antares {an_acc:.4f}, sklearn {sk_acc:.4f}")
+    print()
+    print("| measurement | antares s | sklearn s | antares rows/s | sklearn rows/s | sklearn / antares |")
+    print("|---|---|---|---|---|---|")
+    slower = []
+    for what, a, s, n in rows:
+        rate_a = f"{n / a:,.0f}" if n else ""
+        rate_s = f"{n / s:,.0f}" if n else ""
+        print(f"| {what} | {a:.3f} | {s:.3f} | {rate_a} | {rate_s} | **{s / a:.1f}x** |")
+        if a >= s:
+            slower.append(what)
+    if svm:
+        t_an_svm, t_sk_svm, svm_acc = svm
+        print()
+        print("4c, training time on the same rows (one core):")
+        print()
+        print("| model | antares s | sklearn s | test accuracy (antares) |")
+        print("|---|---|---|---|")
+        print(f"| SVM (RBF, C = 1, gamma 'scale') | {t_an_svm:.2f} | {t_sk_svm:.2f} | {svm_acc:.4f} |")
+        print(f"| random forest (100 trees) | {t_an_rf:.2f} | {t_sk_rf:.2f} | {an_acc:.4f} |")
+        print(f"random forest / SVM training time: antares {t_an_rf / t_an_svm:.2f}, "
+              f"sklearn {t_sk_rf / t_sk_svm:.2f}")
+
+    if not args.keep:
+        cur.execute("DROP SCHEMA antares_bench_forest CASCADE")
+        if created:
+            cur.execute("DROP EXTENSION antares")
+    score_rate = rows[1][3] / rows[1][1]
+    print("target antares faster in every figure: " + ("met" if not slower else f"NOT met ({', '.join(slower)})"))
+    print(f"target iforest scoring >= 1e5 rows/s: {'met' if score_rate >= 1e5 else 'NOT met'} ({score_rate:,.0f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
