@@ -10,7 +10,8 @@ FROM (SELECT r.*, least(2, floor(3 * (t - lo) / nullif(hi - lo, 0)))::int AS nig
       FROM rawphot r
       JOIN (SELECT objid, min(t) lo, max(t) hi FROM rawphot GROUP BY objid) b USING (objid)) r
 GROUP BY objid, night;
-SELECT count(DISTINCT objid) AS objects, count(*) AS states, sum(n) AS rows FROM nights;
+SELECT count(DISTINCT objid) AS objects, count(*) AS states, sum(n) AS rows,
+       count(*) FILTER (WHERE lc_count(s) <> n) AS counts_differ FROM nights;
 
 -- Merged state by state (the function) or all at once (the aggregate), in
 -- any order, the features are lc_features over all the rows, to the bit.

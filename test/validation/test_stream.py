@@ -262,6 +262,7 @@ def main():
         check_forged(cur)
     finally:
         conn.rollback()
+        cur.execute("DROP TABLE IF EXISTS stream_phot, stream_train, stream_models")
         cur.execute("TRUNCATE antares.object_state, antares.alerts, antares.nights")
         if missing:
             cur.execute("DROP EXTENSION antares")
