@@ -54,7 +54,6 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -329,7 +328,7 @@ def main():
             scale[size] = res
             ser = res["serial"][0]
             rows.append((f"antares, {o:,} light curves, serial", o, ser, ""))
-            rows.append((f"  2 workers, Partial/Finalize plan", o, res["partial"][0],
+            rows.append(("  2 workers, Partial/Finalize plan", o, res["partial"][0],
                          f"{ser / res['partial'][0]:.2f}x serial; fits in the leader; "
                          f"{res['partial'][2]} launched"))
             rows.append((f"  2 workers, partitionwise ({PARTITIONS} partitions)", o, res["partitionwise"][0],

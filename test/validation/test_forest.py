@@ -56,7 +56,8 @@ from sklearn.ensemble._iforest import _average_path_length
 from sklearn.model_selection import cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import test_svm as common  # noqa: E402  (Group, load, seal: one copy of each)
+import test_svm as common  # noqa: E402  (load: one copy)
+from checks import VERBOSE, Group, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
 SCORE_TOL = 1e-12
@@ -64,7 +65,6 @@ SPEARMAN_MIN = 0.95
 CV_TOL = 0.03
 SEEDS = (1, 2, 3, 4, 5)
 
-Group = common.Group
 
 # ---- the binary layout (src/model.h, src/forest_sql.c) ----
 
@@ -251,7 +251,7 @@ def check_forged(cur):
 
     def forge(raw, payload):
         header = raw[:12] + struct.pack("<I", len(payload))
-        return common.seal(header, payload)
+        return seal(header, payload)
 
     def node_at(p, nodes_at, i, field, value):
         off = nodes_at + 16 * i + {"threshold": 0, "feature": 8, "payload": 12}[field]
@@ -291,7 +291,7 @@ def check_forged(cur):
             g.check(f"{kind}: {what}", False, "accepted")
         except psycopg2.Error as e:
             g.check(f"{kind}: {what}", e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror}")
-            if common.VERBOSE:
+            if VERBOSE:
                 print(f"       {kind}: {what}: {e.pgerror.strip()}")
         cur.execute("ROLLBACK TO SAVEPOINT forged")
     for kind, raw in (("iforest", iraw), ("rf", rraw)):
@@ -328,11 +328,7 @@ def main():
                 cur.execute("DROP SCHEMA antares")
             conn.commit()
         conn.close()
-    if common.FAILED:
-        print(f"FAILED: {len(common.FAILED)} check group(s): {', '.join(common.FAILED)}")
-        return 1
-    print("all check groups passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ a check failed.
 """
 
 import io
-import os
 import shutil
 import subprocess
 import sys

@@ -44,7 +44,6 @@ import select
 import struct
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import psycopg2

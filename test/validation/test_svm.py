@@ -48,46 +48,12 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import SVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from checks import VERBOSE, Group, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
-VERBOSE = "-v" in sys.argv[1:]
 AGREEMENT_MIN = 0.995       # share of test objects whose class agrees
 DECISION_TOL = 1e-3         # |decision value difference|
 RHO_TOL = 1e-3
-
-FAILED = []
-
-
-class Group:
-    """The checks of one group: counted, failures kept, one line printed."""
-
-    def __init__(self, name):
-        self.name = name
-        self.checks = 0
-        self.failures = []
-        self.notes = []
-
-    def check(self, where, cond, msg="condition failed"):
-        self.checks += 1
-        if not cond:
-            self.failures.append(f"{where}: {msg}")
-
-    def note(self, text):
-        self.notes.append(text)
-
-    def report(self):
-        status = "FAIL" if self.failures else "ok  "
-        extra = "; ".join(self.notes)
-        print(f"{status} {self.name}: {self.checks} checks" + (f"; {extra}" if extra else ""))
-        shown = len(self.failures) if VERBOSE else 10
-        for f in self.failures[:shown]:
-            print(f"       {f}")
-        if len(self.failures) > shown:
-            print(f"       ... and {len(self.failures) - shown} more failures (-v lists all)")
-        if self.failures:
-            FAILED.append(self.name)
-        sys.stdout.flush()
-
 
 def label_of(objid):
     return 0 if objid <= 20 else 1 if objid <= 60 else 2
@@ -225,33 +191,6 @@ def check_folds(cur):
     g.report()
 
 
-# ---- CRC-32C, to forge models whose checksum is right ----
-
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-
-
-def seal(header16, payload):
-    """A model's bytes: header, CRC-32C of header and payload, payload."""
-    return header16 + struct.pack("<I", crc32c(header16 + payload)) + payload
-
-
 def check_forged(cur):
     g = Group("(d) models with a right checksum and wrong contents are refused")
     cur.execute("SELECT antares.svm_model_send(m) FROM svm_model_seed")
@@ -327,11 +266,7 @@ def main():
                 cur.execute("DROP SCHEMA antares")
             conn.commit()
         conn.close()
-    if FAILED:
-        print(f"FAILED: {len(FAILED)} check group(s): {', '.join(FAILED)}")
-        return 1
-    print("all check groups passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":
