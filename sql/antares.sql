@@ -232,6 +232,12 @@ RETURNS features
 AS 'MODULE_PATHNAME', 'lc_finalize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- lc_finalize(lc_merge(a, b)) without building the merged value.
+CREATE FUNCTION lc_finalize(a lc_state, b lc_state)
+RETURNS features
+AS 'MODULE_PATHNAME', 'lc_finalize'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 CREATE FUNCTION lc_count(s lc_state)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'lc_count'
@@ -893,14 +899,13 @@ BEGIN
         ), merged AS (
             -- OFFSET 0 keeps each subquery from being pulled up, which would
             -- evaluate its (O(history)) function once per reference
-            SELECT n.objid, o.state AS old_state, r.recent, w.whole, greatest(o.last_t, n.last_t) AS last_t,
+            SELECT n.objid, o.state AS old_state, r.recent, greatest(o.last_t, n.last_t) AS last_t,
                    ff.f, ff.x
             FROM night n
             LEFT JOIN @extschema@.object_state o ON o.objid = n.objid
             CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.recent, n.s) AS recent OFFSET 0) r
-            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.state, r.recent) AS whole OFFSET 0) w
             CROSS JOIN LATERAL (SELECT f, @extschema@.feature_vector(f) AS x
-                                FROM (SELECT @extschema@.lc_finalize(w.whole) AS f OFFSET 0) f0) ff
+                                FROM (SELECT @extschema@.lc_finalize(o.state, r.recent) AS f OFFSET 0) f0) ff
         ), counted AS (
             SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs
             FROM merged m
@@ -912,7 +917,8 @@ BEGIN
         ), upserted AS (
             INSERT INTO @extschema@.object_state AS o
                 (objid, state, recent, n_obs, last_t, features, class, anomaly, updated_at)
-            SELECT objid, CASE WHEN fold THEN whole ELSE old_state END, CASE WHEN fold THEN NULL ELSE recent END,
+            SELECT objid, CASE WHEN fold THEN @extschema@.lc_merge(old_state, recent) ELSE old_state END,
+                   CASE WHEN fold THEN NULL ELSE recent END,
                    n_obs, last_t, f,
                    CASE WHEN $3 IS NOT NULL AND n_obs >= $6 THEN @extschema@.svm_predict($3, x) END,
                    CASE WHEN $4 IS NOT NULL AND n_obs >= $6 THEN @extschema@.iforest_decision($4, x) END,

@@ -30,6 +30,8 @@ WITH merged AS (
 SELECT count(*) AS objects,
        count(*) FILTER (WHERE lc_finalize(forward)::text IS DISTINCT FROM w.f) AS forward_differs,
        count(*) FILTER (WHERE lc_finalize(aggregated)::text IS DISTINCT FROM w.f) AS aggregate_differs,
+       count(*) FILTER (WHERE lc_finalize(lc_merge(forward, NULL), backward)::text IS DISTINCT FROM
+                              lc_finalize(lc_merge(forward, backward))::text) AS two_states_differ,
        count(*) FILTER (WHERE forward::text IS DISTINCT FROM backward::text) AS order_matters,
        count(*) FILTER (WHERE forward::text IS DISTINCT FROM aggregated::text) AS forms_differ
 FROM merged JOIN whole w USING (objid);
@@ -56,6 +58,8 @@ FROM par_states p JOIN (SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM r
 
 -- NULL is the state of no rows.
 SELECT lc_merge(NULL, NULL) IS NULL AS both_null,
+       lc_finalize(NULL, NULL) IS NULL AS finalize_both_null,
+       lc_finalize(NULL, s)::text = lc_finalize(s)::text AS finalize_left_null,
        lc_merge(NULL, s)::text = s::text AS left_null,
        lc_merge(s, NULL)::text = s::text AS right_null,
        (SELECT lc_merge(x) FROM (SELECT NULL::lc_state) v(x)) IS NULL AS aggregate_of_nulls,

@@ -202,11 +202,32 @@ lc_merge_accum(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-/* lc_finalize(s): the features of a stored state, as lc_features gives them. */
+/*
+ * lc_finalize(s): the features of a stored state, as lc_features gives them.
+ * lc_finalize(a, b): those of lc_merge(a, b), without building the merged
+ * value (NULL is no rows; both NULL gives NULL).
+ */
 Datum
 lc_finalize(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_DATUM(lc_features_datum(lc_state_arg(fcinfo, 0, CurrentMemoryContext), fcinfo));
+	LcAggState *state = NULL;
+
+	for (int i = 0; i < PG_NARGS(); i++)
+	{
+		LcAggState *s;
+
+		if (PG_ARGISNULL(i))
+			continue;
+		s = lc_state_arg(fcinfo, i, CurrentMemoryContext);
+		if (state == NULL)
+			state = s;
+		else
+			for (int b = 0; b < LC_NBANDS; b++)
+				obs_merge(&state->band[b], &s->band[b], &band_obs_kind, CurrentMemoryContext);
+	}
+	if (state == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(lc_features_datum(state, fcinfo));
 }
 
 /* lc_count(s): the number of observations a stored state holds, O(n). */
