@@ -853,8 +853,9 @@ SELECT pg_catalog.pg_extension_config_dump('nights', '');
 -- undefined.
 -- One statement: a night cut off half-way leaves no trace.  A night already
 -- processed for this table changes nothing; one that overlaps a processed
--- night is an error.  Cost: O(rows of the night + size of the updated
--- objects' states), independent of the objects not observed that night.
+-- night is an error.  Cost: writes O(rows of the night) (amortised over the
+-- folds), reads O(size of the updated objects' states) (the features need
+-- every observation); nothing for the objects not observed that night.
 CREATE FUNCTION process_night(photometry regclass, night_start float8, night_end float8,
                               classifier svm_model DEFAULT NULL,
                               anomaly iforest_model DEFAULT NULL,
