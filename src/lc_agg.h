@@ -2,8 +2,9 @@
  * lc_agg.h
  *		The aggregate state shared by lc_features and the per-band aggregates.
  *
- * One state, three uses: the combine function that merges two partial states
- * serves parallel query now, and will serve night-by-night merging and shards.
+ * One state, three uses: the merge of two states (obs_merge) is the combine
+ * function of parallel query, lc_merge of stored states night by night
+ * (lc_state.c), and, through the same aggregates, shards.
  * The single-band aggregates (weighted_mean, mad, ...) keep their rows in
  * band 0; lc_features keeps each LSST passband in its own slot.
  */
