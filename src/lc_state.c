@@ -121,34 +121,34 @@ lc_state_arg(FunctionCallInfo fcinfo, int n, MemoryContext ctx)
 	return lc_state_decode(PG_DETOAST_DATUM(PG_GETARG_DATUM(n)), ERRCODE_DATA_CORRUPTED, ctx);
 }
 
+static void
+lc_state_validate(const struct varlena *v, int errcode)
+{
+	lc_state_decode(v, errcode, CurrentMemoryContext);
+}
+
 Datum
 lc_state_in(PG_FUNCTION_ARGS)
 {
-	struct varlena *v = model_from_text(PG_GETARG_CSTRING(0), MODEL_LC_STATE);
-
-	lc_state_decode(v, ERRCODE_INVALID_TEXT_REPRESENTATION, CurrentMemoryContext);
-	PG_RETURN_POINTER(v);
+	return model_type_in(fcinfo, MODEL_LC_STATE, lc_state_validate);
 }
 
 Datum
 lc_state_out(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_CSTRING(model_to_text(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), MODEL_LC_STATE));
+	return model_type_out(fcinfo, MODEL_LC_STATE);
 }
 
 Datum
 lc_state_recv(PG_FUNCTION_ARGS)
 {
-	struct varlena *v = model_from_binary((StringInfo) PG_GETARG_POINTER(0), MODEL_LC_STATE);
-
-	lc_state_decode(v, ERRCODE_INVALID_BINARY_REPRESENTATION, CurrentMemoryContext);
-	PG_RETURN_POINTER(v);
+	return model_type_recv(fcinfo, MODEL_LC_STATE, lc_state_validate);
 }
 
 Datum
 lc_state_send(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BYTEA_P(model_to_binary(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), MODEL_LC_STATE));
+	return model_type_send(fcinfo, MODEL_LC_STATE);
 }
 
 /* Final function of lc_accumulate and of the lc_merge aggregate. */
