@@ -10,7 +10,8 @@ FAILED = []     # names of the groups that failed
 
 
 class Group:
-    """The checks of one group: counted, failures kept, one line printed."""
+    """The checks of one group: counted, failures kept, one line printed.
+    Scripts with richer comparisons subclass it and extend parts()."""
 
     def __init__(self, name):
         self.name = name
@@ -18,18 +19,24 @@ class Group:
         self.failures = []
         self.notes = []
 
+    def fail(self, where, msg):
+        self.failures.append(f"{where}: {msg}")
+
     def check(self, where, cond, msg="condition failed"):
         self.checks += 1
         if not cond:
-            self.failures.append(f"{where}: {msg}")
+            self.fail(where, msg)
 
     def note(self, text):
         self.notes.append(text)
 
+    def parts(self):
+        """What the group's line says after its name."""
+        return [f"{self.checks} checks"] + self.notes
+
     def report(self):
         status = "FAIL" if self.failures else "ok  "
-        extra = "; ".join(self.notes)
-        print(f"{status} {self.name}: {self.checks} checks" + (f"; {extra}" if extra else ""))
+        print(f"{status} {self.name}: " + "; ".join(self.parts() or ["nothing compared"]))
         shown = len(self.failures) if VERBOSE else 10
         for f in self.failures[:shown]:
             print(f"       {f}")

@@ -49,16 +49,14 @@ import psycopg2
 import scipy.stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checks  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
 REL_TOL = 1e-9
-VERBOSE = "-v" in sys.argv[1:]
 BANDS = "ugrizy"
 STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
 VECTOR_STATS = ("std", "amp", "mad", "beyond", "skew")
 
-
-FAILED = []
 
 
 # --------------------------------------------------------------------------
@@ -76,20 +74,16 @@ def rel_diff(a, b):
     return abs(a - b) / max(abs(a), abs(b))
 
 
-class Group:
+class Group(checks.Group):
     """Accumulates the comparisons of one check group."""
 
     def __init__(self, name):
-        self.name = name
+        super().__init__(name)
         self.values = 0         # defined values compared numerically
         self.nulls = 0          # pairs agreeing on "undefined"
         self.exact = 0          # values compared for exact equality
         self.worst = 0.0
         self.worst_at = ""
-        self.failures = []
-
-    def fail(self, where, msg):
-        self.failures.append(f"{where}: {msg}")
 
     def close(self, where, got, want):
         """Float agreement to REL_TOL, or both undefined."""
@@ -124,8 +118,7 @@ class Group:
         if not cond:
             self.fail(where, msg)
 
-    def report(self):
-        status = "FAIL" if self.failures else "ok  "
+    def parts(self):
         parts = []
         if self.values:
             parts.append(f"{self.values} values compared, worst rel diff {self.worst:.3g}"
@@ -134,15 +127,7 @@ class Group:
             parts.append(f"{self.nulls} both undefined")
         if self.exact:
             parts.append(f"{self.exact} exact checks")
-        print(f"{status} {self.name}: " + "; ".join(parts or ["nothing compared"]))
-        shown = len(self.failures) if VERBOSE else 10
-        for f in self.failures[:shown]:
-            print(f"       {f}")
-        if len(self.failures) > shown:
-            print(f"       ... and {len(self.failures) - shown} more failures (-v lists all)")
-        if self.failures:
-            FAILED.append(self.name)
-        sys.stdout.flush()
+        return parts
 
 
 # --------------------------------------------------------------------------
@@ -650,11 +635,7 @@ def main():
             conn.commit()
         conn.close()
 
-    if FAILED:
-        print(f"FAILED: {len(FAILED)} check group(s): {', '.join(FAILED)}")
-        return 1
-    print("all check groups passed")
-    return 0
+    return checks.summary()
 
 
 if __name__ == "__main__":

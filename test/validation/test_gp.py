@@ -59,9 +59,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checks  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
-VERBOSE = "-v" in sys.argv[1:]
 BANDS = "griz"
 N_GRID = 200
 A_BOUNDS = (1e-5, 1e5)
@@ -76,26 +76,21 @@ SAME_OPT_MEAN_TOL = 1e-3  # smoothed means at the same optimum, of max|flux|
 GRID_REL_TOL = 1e-12      # grid points vs numpy.linspace, of the span
 
 
-FAILED = []
 
 
 # --------------------------------------------------------------------------
 # Comparison and reporting
 # --------------------------------------------------------------------------
 
-class Group:
+class Group(checks.Group):
     """Accumulates the comparisons of one check group: named metrics (worst
     value and where), exact checks and counters."""
 
     def __init__(self, name):
-        self.name = name
+        super().__init__(name)
         self.metrics = {}       # label -> [count, worst, where, tol]
         self.exact = 0
         self.counters = {}      # label -> count (reported as is)
-        self.failures = []
-
-    def fail(self, where, msg):
-        self.failures.append(f"{where}: {msg}")
 
     def metric(self, label, where, diff, tol):
         """A non-negative difference that must not exceed tol (NaN fails)."""
@@ -126,8 +121,7 @@ class Group:
     def count(self, label, k=1):
         self.counters[label] = self.counters.get(label, 0) + k
 
-    def report(self):
-        status = "FAIL" if self.failures else "ok  "
+    def parts(self):
         parts = []
         for label, (n, worst, where, tol) in self.metrics.items():
             parts.append(f"{label}: {n} compared, worst {worst:.3g}" + (f" ({where})" if where else "")
@@ -135,15 +129,7 @@ class Group:
         parts += [f"{label} {n}" for label, n in self.counters.items()]
         if self.exact:
             parts.append(f"{self.exact} exact checks")
-        print(f"{status} {self.name}: " + "; ".join(parts or ["nothing compared"]))
-        shown = len(self.failures) if VERBOSE else 10
-        for f in self.failures[:shown]:
-            print(f"       {f}")
-        if len(self.failures) > shown:
-            print(f"       ... and {len(self.failures) - shown} more failures (-v lists all)")
-        if self.failures:
-            FAILED.append(self.name)
-        sys.stdout.flush()
+        return parts
 
 
 def max_abs_diff(a, b):
@@ -633,11 +619,7 @@ def main():
         conn.close()
 
     print(f"total {time.perf_counter() - t_start:.1f} s")
-    if FAILED:
-        print(f"FAILED: {len(FAILED)} check group(s): {', '.join(FAILED)}")
-        return 1
-    print("all check groups passed")
-    return 0
+    return checks.summary()
 
 
 if __name__ == "__main__":
