@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 
+from benchlib import best_of, run_sql
+
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = "ugrizy"
 STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
@@ -109,25 +111,10 @@ def build(cur, mod, copies):
     return cur.fetchone()
 
 
-def best_of(repeat, fn):
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), times, result
-
-
 def plan_of(cur, settings, sql):
     cur.execute(settings)
     cur.execute("EXPLAIN (COSTS OFF) " + sql)
     return "\n".join(r[0] for r in cur.fetchall())
-
-
-def run_sql(cur, settings, sql):
-    cur.execute(settings)
-    cur.execute(sql)
-    return cur.fetchone()
 
 
 def fetch_rows(cur):

@@ -39,44 +39,16 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
-import io  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
+
+from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from sklearn.ensemble import IsolationForest, RandomForestClassifier  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
-
-DIM = 23
-CLASSES = 4
-
-
-def problem(n, centres, rng):
-    """n rows: two Gaussian clusters per class around the given centres."""
-    cluster = rng.integers(0, 2 * CLASSES, size=n)
-    X = centres[cluster] + rng.normal(size=(n, DIM))
-    return X, cluster % CLASSES
-
-
-def copy_rows(cur, table, X, y):
-    buf = io.StringIO()
-    for i in range(len(y)):
-        buf.write(f"{i + 1}\t{{{','.join(repr(float(v)) for v in X[i])}}}\t{int(y[i])}\n")
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} FROM STDIN", buf)
-
-
-def best(fn, repeat):
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -86,10 +58,7 @@ def main():
     ap.add_argument("--no-svm", action="store_true", help="skip question 4c (SVM training)")
     args = ap.parse_args()
 
-    rng = np.random.default_rng(2024)
-    centres = rng.uniform(-0.6, 0.6, size=(2 * CLASSES, DIM))
-    X, y = problem(args.rows, centres, rng)
-    Xt, yt = problem(args.rows, centres, rng)
+    X, y, Xt, yt = classification_problem(args.rows)
 
     conn = psycopg2.connect("")
     conn.autocommit = True
@@ -121,16 +90,16 @@ def main():
         cur.execute("DROP TABLE IF EXISTS imodel")
         cur.execute("CREATE TABLE imodel AS SELECT iforest_train(x) AS m FROM train")
 
-    t_an, _ = best(an_if_train, args.repeat)
-    t_sk, iso = best(lambda: IsolationForest(random_state=0).fit(X), args.repeat)
+    t_an, _, _ = best_of(args.repeat, an_if_train)
+    t_sk, _, iso = best_of(args.repeat, lambda: IsolationForest(random_state=0).fit(X))
     rows.append(("isolation forest: training", t_an, t_sk, None))
 
     def an_if_score():
         cur.execute("SELECT sum(iforest_score(m, x)), count(*) FROM test, imodel")
         return cur.fetchone()
 
-    t_an, (_, count) = best(an_if_score, args.repeat)
-    t_sk, sk_scores = best(lambda: iso.score_samples(Xt), args.repeat)
+    t_an, _, (_, count) = best_of(args.repeat, an_if_score)
+    t_sk, _, sk_scores = best_of(args.repeat, lambda: iso.score_samples(Xt))
     rows.append(("isolation forest: scoring (score_samples)", t_an, t_sk, count))
     cur.execute("SELECT iforest_score(m, x) FROM test, imodel ORDER BY id")
     an_scores = np.array([r[0] for r in cur.fetchall()])
@@ -141,8 +110,8 @@ def main():
         cur.execute("DROP TABLE IF EXISTS rmodel")
         cur.execute("CREATE TABLE rmodel AS SELECT rf_train(x, y) AS m FROM train")
 
-    t_an_rf, _ = best(an_rf_train, args.repeat)
-    t_sk_rf, rf = best(lambda: RandomForestClassifier(100, random_state=0, n_jobs=1).fit(X, y), args.repeat)
+    t_an_rf, _, _ = best_of(args.repeat, an_rf_train)
+    t_sk_rf, _, rf = best_of(args.repeat, lambda: RandomForestClassifier(100, random_state=0, n_jobs=1).fit(X, y))
     rows.append(("random forest: training", t_an_rf, t_sk_rf, None))
     cur.execute("SELECT rf_info(m) -> 'n_nodes' FROM rmodel")
     an_nodes = cur.fetchone()[0]
@@ -152,8 +121,8 @@ def main():
         cur.execute("SELECT sum(rf_predict(m, x)), count(*) FROM test, rmodel")
         return cur.fetchone()
 
-    t_an, (_, count) = best(an_rf_predict, args.repeat)
-    t_sk, _ = best(lambda: rf.predict(Xt), args.repeat)
+    t_an, _, (_, count) = best_of(args.repeat, an_rf_predict)
+    t_sk, _, _ = best_of(args.repeat, lambda: rf.predict(Xt))
     rows.append(("random forest: predict", t_an, t_sk, count))
 
     def an_rf_proba():
@@ -161,8 +130,8 @@ def main():
                     "FROM test, rmodel, LATERAL rf_predict_proba(m, x) p")
         return cur.fetchone()
 
-    t_an, proba_sums = best(an_rf_proba, args.repeat)
-    t_sk, _ = best(lambda: rf.predict_proba(Xt), args.repeat)
+    t_an, _, proba_sums = best_of(args.repeat, an_rf_proba)
+    t_sk, _, _ = best_of(args.repeat, lambda: rf.predict_proba(Xt))
     rows.append(("random forest: predict_proba", t_an, t_sk, proba_sums[-1]))
     cur.execute("SELECT rf_predict(m, x) FROM test, rmodel ORDER BY id")
     an_pred = np.array([r[0] for r in cur.fetchall()])
@@ -176,8 +145,8 @@ def main():
             cur.execute("DROP TABLE IF EXISTS smodel")
             cur.execute("CREATE TABLE smodel AS SELECT svm_train(x, y ORDER BY id) AS m FROM train")
 
-        t_an_svm, _ = best(an_svm_train, 1)
-        t_sk_svm, _ = best(lambda: SVC().fit(X, y), 1)
+        t_an_svm, _, _ = best_of(1, an_svm_train)
+        t_sk_svm, _, _ = best_of(1, lambda: SVC().fit(X, y))
         cur.execute("SELECT avg((svm_predict(m, x) = y)::int) FROM test, smodel")
         svm = (t_an_svm, t_sk_svm, float(cur.fetchone()[0]))
 

@@ -56,6 +56,8 @@ from pathlib import Path  # noqa: E402
 
 import psycopg2  # noqa: E402
 
+from benchlib import best_of, run_sql  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "antares_bench_gp"
 
@@ -148,21 +150,6 @@ def build(cur, mod, sizes):
                     f"FROM {SCHEMA}.{name}")
         tables[size] = (name,) + cur.fetchone()
     return bands, tables
-
-
-def best_of(repeat, fn):
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), times, result
-
-
-def run_sql(cur, settings, sql):
-    cur.execute(settings)
-    cur.execute(sql)
-    return cur.fetchone()
 
 
 def check_plan(cur, settings, sql, partitionwise):

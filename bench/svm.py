@@ -34,42 +34,14 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
-import io  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
+
+from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
-
-DIM = 23
-CLASSES = 4
-
-
-def problem(n, centres, rng):
-    """n rows: two Gaussian clusters per class around the given centres."""
-    cluster = rng.integers(0, 2 * CLASSES, size=n)
-    X = centres[cluster] + rng.normal(size=(n, DIM))
-    return X, cluster % CLASSES
-
-
-def copy_rows(cur, table, X, y):
-    buf = io.StringIO()
-    for i in range(len(y)):
-        buf.write(f"{i + 1}\t{{{','.join(repr(float(v)) for v in X[i])}}}\t{int(y[i])}\n")
-    buf.seek(0)
-    cur.copy_expert(f"COPY {table} FROM STDIN", buf)
-
-
-def best(fn, repeat):
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -78,10 +50,7 @@ def main():
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
 
-    rng = np.random.default_rng(2024)
-    centres = rng.uniform(-0.6, 0.6, size=(2 * CLASSES, DIM))   # overlapping clusters
-    X, y = problem(args.rows, centres, rng)
-    Xt, _ = problem(args.rows, centres, rng)
+    X, y, Xt, _ = classification_problem(args.rows)
 
     conn = psycopg2.connect("")
     conn.autocommit = True
@@ -116,8 +85,8 @@ def main():
     def sklearn_train():
         return SVC(cache_size=200).fit(X, y)
 
-    t_sk, svc = best(sklearn_train, args.repeat)
-    t_an, _ = best(antares_train, args.repeat)
+    t_sk, _, svc = best_of(args.repeat, sklearn_train)
+    t_an, _, _ = best_of(args.repeat, antares_train)
     cur.execute("SELECT svm_info(m) FROM model")
     info = cur.fetchone()[0]
 
@@ -125,8 +94,8 @@ def main():
         cur.execute("SELECT sum(svm_predict(m, x)), count(*) FROM test, model")
         return cur.fetchone()
 
-    p_an, (total, count) = best(antares_predict, args.repeat)
-    p_sk, pred_sk = best(lambda: svc.predict(Xt), args.repeat)
+    p_an, _, (total, count) = best_of(args.repeat, antares_predict)
+    p_sk, _, pred_sk = best_of(args.repeat, lambda: svc.predict(Xt))
 
     cur.execute("SELECT svm_predict(m, x) FROM test, model ORDER BY id")
     pred_an = np.array([r[0] for r in cur.fetchall()])

@@ -1,0 +1,53 @@
+"""What the benchmarks share: timing the best of several runs, running a
+query under settings, and the synthetic classification problem of the
+model benchmarks (bench/svm.py, bench/forest.py)."""
+
+import io
+import time
+
+import numpy as np
+
+DIM = 23        # features, as the seed's
+CLASSES = 4
+
+
+def best_of(repeat, fn):
+    """(best seconds, every run's seconds, the last result) of `repeat` runs."""
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), times, result
+
+
+def run_sql(cur, settings, sql):
+    """The first row of sql, run after the SET statements in settings."""
+    cur.execute(settings)
+    cur.execute(sql)
+    return cur.fetchone()
+
+
+def classification_problem(rows, seed=2024):
+    """Training and test sets of `rows` rows each: DIM features, CLASSES
+    classes, two Gaussian clusters per class (unit spread) around centres
+    drawn in a small box, so that the classes overlap; deterministic."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-0.6, 0.6, size=(2 * CLASSES, DIM))
+
+    def draw(n):
+        cluster = rng.integers(0, 2 * CLASSES, size=n)
+        return centres[cluster] + rng.normal(size=(n, DIM)), cluster % CLASSES
+
+    X, y = draw(rows)
+    Xt, yt = draw(rows)
+    return X, y, Xt, yt
+
+
+def copy_rows(cur, table, X, y):
+    """COPY (id, x float8[], y int) rows into table, ids from 1."""
+    buf = io.StringIO()
+    for i in range(len(y)):
+        buf.write(f"{i + 1}\t{{{','.join(repr(float(v)) for v in X[i])}}}\t{int(y[i])}\n")
+    buf.seek(0)
+    cur.copy_expert(f"COPY {table} FROM STDIN", buf)
