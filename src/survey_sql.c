@@ -4,7 +4,7 @@
  *		truth (simulate_survey_truth) and the planner's row estimate.
  *
  * simulate_survey is a value-per-call set-returning function: it keeps one
- * object's observations (at most survey_max_obs(years), ~30 kB for three
+ * object's observations (room for survey_max_obs(years), ~130 kB for three
  * years) and returns them a row at a time, so in a select list it streams
  * any number of rows in constant memory (in FROM, PostgreSQL collects the
  * rows of a call in a tuplestore that spills to disk beyond work_mem).
