@@ -12,7 +12,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
 
 # One pg_regress script per topic, in this order: lightcurve loads the shipped
 # data into tables the later scripts use.
-REGRESS = lightcurve band_stats features stream gp plot svm forest catalog
+REGRESS = lightcurve band_stats features stream gp plot svm forest survey catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -48,7 +48,7 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
-	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c
+	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) -lm

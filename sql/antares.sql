@@ -951,3 +951,48 @@ BEGIN
     RETURN QUERY SELECT n_objects, coalesce(cardinality(alert_ids), 0);
 END
 $fn$;
+
+------------------------------------------------------------------------------
+-- Simulated surveys: an LSST-like cadence (ugrizy, seasons, irregular
+-- revisits, 1-3 bands a night), per-visit depths and noise, and four classes
+-- of light curves with their labels: 0 supernova-like transient (Bazin),
+-- 1 periodic variable, 2 stochastic source (damped random walk), 3 flat
+-- source with rare flares.  Fluxes in FLUXCAL (zero point 27.5); the model
+-- and the class definitions are in src/survey_sim.h and the README.
+-- Objects are first_objid, first_objid + 1, ...; an object's rows depend
+-- only on (seed, objid), so any subset, order or split between processes
+-- reproduces them: IMMUTABLE and PARALLEL SAFE.  STRICT: a NULL argument
+-- gives no rows.  The support functions give the planner n_objects x
+-- 103 x years rows (the cadence's mean) when the arguments are constants.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION simulate_survey_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'simulate_survey_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION simulate_survey_truth_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'simulate_survey_truth_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Objects 1 .. n_objects of a 3-year survey from MJD 60000, classes equally
+-- likely; each object's rows in increasing t.  Streams a row at a time.
+CREATE FUNCTION simulate_survey(n_objects int, seed bigint)
+RETURNS TABLE(objid bigint, t float8, pb text, flux float8, dflux float8, label int)
+AS 'MODULE_PATHNAME', 'simulate_survey'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30900 SUPPORT simulate_survey_support;
+
+-- Objects first_objid .. first_objid + n_objects - 1 of a survey of `years`
+-- years (0 < years <= 100), classes drawn with class_weights (4 weights >= 0,
+-- transient, periodic, stochastic, flaring; not all 0).
+CREATE FUNCTION simulate_survey(n_objects int, seed bigint, first_objid bigint,
+                                years float8 DEFAULT 3, class_weights float8[] DEFAULT '{1,1,1,1}')
+RETURNS TABLE(objid bigint, t float8, pb text, flux float8, dflux float8, label int)
+AS 'MODULE_PATHNAME', 'simulate_survey'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30900 SUPPORT simulate_survey_support;
+
+-- The parameters each object of simulate_survey(the same arguments) was made
+-- from: class name and a jsonb of its draws (n_obs, seasons, colours, base
+-- fluxes, and t0/trise/tfall, period/phase/amplitude/shape, tau/sigma or
+-- flare_rate/flares).
+CREATE FUNCTION simulate_survey_truth(n_objects int, seed bigint, first_objid bigint DEFAULT 1,
+                                      years float8 DEFAULT 3, class_weights float8[] DEFAULT '{1,1,1,1}')
+RETURNS TABLE(objid bigint, label int, class text, params jsonb)
+AS 'MODULE_PATHNAME', 'simulate_survey_truth'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100 SUPPORT simulate_survey_truth_support;
