@@ -52,6 +52,8 @@ import time
 
 import psycopg2
 
+from benchlib import best_of, run_sql
+
 SCHEMA = "antares_bench_scale"
 BANDS = "ugrizy"
 STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
@@ -100,15 +102,6 @@ def timed(cur, sql):
     cur.execute(sql)
     result = cur.fetchone()
     return time.perf_counter() - t0, result
-
-
-def best_of(cur, settings, sql, repeat):
-    cur.execute(settings)
-    times, result = [], None
-    for _ in range(repeat):
-        t, result = timed(cur, sql)
-        times.append(t)
-    return min(times), times, result
 
 
 def check_plan(cur, settings, sql, k, expect):
@@ -282,7 +275,7 @@ def main():
                                                   "; SET enable_partitionwise_aggregate = off")
                 shape = check_plan(cur, settings, sql, k, expect)
                 repeat = args.repeat_large if kind == "gp" else args.repeat
-                best, times, r = best_of(cur, settings, sql, repeat)
+                best, times, r = best_of(repeat, lambda: run_sql(cur, settings, sql))
                 res[k] = (best, r)
                 print(f"  {label:28s} {k} workers  best {best:8.3f} s  runs "
                       + " ".join(f"{t:.3f}" for t in times) + f"  | {shape}")
@@ -309,7 +302,7 @@ def main():
                     line.append(None)
                     continue
                 check_plan(cur, settings, sql, k, expect)
-                best, _, _ = best_of(cur, settings, sql, repeat)
+                best, _, _ = best_of(repeat, lambda: run_sql(cur, settings, sql))
                 line.append(best)
             growth_rows.append(line)
         full = {("features, 16 partitions", 0), ("features, 16 partitions", 2), ("gp_smooth, 16 partitions", 2)}

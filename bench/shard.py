@@ -42,6 +42,8 @@ import time
 
 import psycopg2
 
+from benchlib import best_of, run_sql
+
 SCHEMA = "antares_bench_shard"
 SHARD_DBS = ("antares_bench_shard_1", "antares_bench_shard_2")
 ROWS_PER_OBJECT = 309
@@ -66,17 +68,6 @@ def same(a, b, rel=1e-9):
             if x != y and abs(x - y) > rel * max(abs(x), abs(y)):
                 return False
     return True
-
-
-def best_of(cur, settings, sql, repeat):
-    cur.execute(settings)
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        cur.execute(sql)
-        result = cur.fetchone()
-        times.append(time.perf_counter() - t0)
-    return min(times), times, result
 
 
 def connect(dbname=None):
@@ -182,7 +173,7 @@ def main():
             sql = features_query(f"{SCHEMA}.{table}")
             cur.execute(settings)
             cur.execute(sql)     # warm-up
-            best, times, res = best_of(cur, settings, sql, args.repeat)
+            best, times, res = best_of(args.repeat, lambda: run_sql(cur, settings, sql))
             results[label] = (best, res)
             print(f"  {label:38s} best {best:7.3f} s  runs " + " ".join(f"{t:.3f}" for t in times))
             sys.stdout.flush()
