@@ -182,3 +182,22 @@ forest_rng_seed_tree(gsl_rng *rng, uint64_t seed, uint32_t tree)
 
 	gsl_rng_set(rng, folded != 0 ? folded : 0x6a09e667u);
 }
+
+ForestStatus
+forest_check_tree_starts(const uint32_t *tree_start, uint32_t n_trees, uint32_t n_nodes,
+						 uint32_t *largest)
+{
+	*largest = 0;
+	if (n_trees < 1 || tree_start == NULL || tree_start[0] != 0 || tree_start[n_trees] != n_nodes)
+		return FOREST_CORRUPT;
+	for (uint32_t t = 0; t < n_trees; t++)
+	{
+		uint32_t	size;
+
+		if (tree_start[t + 1] <= tree_start[t])
+			return FOREST_CORRUPT;
+		size = tree_start[t + 1] - tree_start[t];
+		*largest = size > *largest ? size : *largest;
+	}
+	return FOREST_OK;
+}

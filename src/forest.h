@@ -84,6 +84,14 @@ extern const char *forest_status_message(ForestStatus status);
  * Leaf payloads are the caller's to check.
  */
 extern size_t forest_check_tree_work_size(uint32_t n_nodes);
+
+/*
+ * Checks the offsets of n_trees >= 1 trees in n_nodes nodes: tree_start[0]
+ * = 0, strictly increasing, tree_start[n_trees] = n_nodes; on success
+ * *largest is the size of the largest tree.
+ */
+extern ForestStatus forest_check_tree_starts(const uint32_t *tree_start, uint32_t n_trees,
+											 uint32_t n_nodes, uint32_t *largest);
 extern ForestStatus forest_check_tree(const ForestNode *nodes, uint32_t n_nodes,
 									  uint32_t n_features, void *work,
 									  uint32_t *max_leaf_depth);

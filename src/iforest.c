@@ -333,19 +333,10 @@ iforest_validate(const IForest *forest, const ForestCallbacks *cb)
 	ForestStatus status = FOREST_OK;
 
 	if (forest->n_features < 1 || forest->n_features > INT32_MAX ||
-		forest->n_trees < 1 || forest->max_samples < 2 ||
-		!forest->tree_start || !forest->nodes || forest->tree_start[0] != 0 ||
-		forest->tree_start[forest->n_trees] != forest->n_nodes)
+		forest->max_samples < 2 || !forest->nodes ||
+		forest_check_tree_starts(forest->tree_start, forest->n_trees, forest->n_nodes,
+								 &largest) != FOREST_OK)
 		return FOREST_CORRUPT;
-	for (uint32_t t = 0; t < forest->n_trees; t++)
-	{
-		uint32_t	size;
-
-		if (forest->tree_start[t + 1] <= forest->tree_start[t])
-			return FOREST_CORRUPT;
-		size = forest->tree_start[t + 1] - forest->tree_start[t];
-		largest = size > largest ? size : largest;
-	}
 
 	work = forest_alloc_array(cb, 1, forest_check_tree_work_size(largest));
 	if (!work)

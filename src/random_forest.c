@@ -880,11 +880,10 @@ rf_validate(const RandomForest *forest, const ForestCallbacks *cb)
 	ForestStatus status = FOREST_OK;
 
 	if (forest->n_features < 1 || forest->n_features > INT32_MAX ||
-		forest->n_classes < 2 || forest->n_trees < 1 ||
-		!forest->classes || !forest->tree_start || !forest->nodes ||
+		forest->n_classes < 2 || !forest->classes || !forest->nodes ||
 		!forest->leaf_proba || !forest->importances ||
-		forest->tree_start[0] != 0 ||
-		forest->tree_start[forest->n_trees] != forest->n_nodes)
+		forest_check_tree_starts(forest->tree_start, forest->n_trees, forest->n_nodes,
+								 &largest) != FOREST_OK)
 		return FOREST_CORRUPT;
 	for (uint32_t k = 1; k < k_classes; k++)
 		if (forest->classes[k] <= forest->classes[k - 1])
@@ -899,15 +898,6 @@ rf_validate(const RandomForest *forest, const ForestCallbacks *cb)
 	}
 	if (total != 0.0 && fabs(total - 1.0) > 1e-9)
 		return FOREST_CORRUPT;
-	for (uint32_t t = 0; t < forest->n_trees; t++)
-	{
-		uint32_t	size;
-
-		if (forest->tree_start[t + 1] <= forest->tree_start[t])
-			return FOREST_CORRUPT;
-		size = forest->tree_start[t + 1] - forest->tree_start[t];
-		largest = size > largest ? size : largest;
-	}
 
 	work = forest_alloc_array(cb, 1, forest_check_tree_work_size(largest));
 	if (!work)
