@@ -2,8 +2,11 @@
 and CRC-32C to forge stored values (models, light-curve states) whose
 checksum is right but whose contents are not."""
 
+import contextlib
 import struct
 import sys
+
+import psycopg2
 
 VERBOSE = "-v" in sys.argv[1:]
 FAILED = []     # names of the groups that failed
@@ -45,6 +48,32 @@ class Group:
         if self.failures:
             FAILED.append(self.name)
         sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def database(probe):
+    """A connection and cursor to the database the PG* variables name, with
+    search_path antares, public.  If the function `probe` (a qualified name)
+    is missing, CREATE EXTENSION antares first and DROP it (and the schema it
+    made) at the end; what the checks did is rolled back."""
+    conn = psycopg2.connect("")
+    cur = conn.cursor()
+    cur.execute("SELECT to_regproc(%s) IS NULL, to_regnamespace('antares') IS NULL", (probe,))
+    missing, created_schema = cur.fetchone()
+    if missing:
+        cur.execute("CREATE EXTENSION antares")
+        conn.commit()
+    cur.execute("SET search_path = antares, public")
+    try:
+        yield conn, cur
+    finally:
+        conn.rollback()
+        if missing:
+            cur.execute("DROP EXTENSION antares")
+            if created_schema:
+                cur.execute("DROP SCHEMA antares")
+            conn.commit()
+        conn.close()
 
 
 def summary():

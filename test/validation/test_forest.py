@@ -57,7 +57,7 @@ from sklearn.model_selection import cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_svm as common  # noqa: E402  (load: one copy)
-from checks import VERBOSE, Group, seal, summary  # noqa: E402
+from checks import VERBOSE, Group, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
 SCORE_TOL = 1e-12
@@ -304,15 +304,7 @@ def check_forged(cur):
 def main():
     objects = read_all()
     print(f"read {len(objects)} light curves from {DATA}")
-    conn = psycopg2.connect("")
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.rf_predict') IS NULL, to_regnamespace('antares') IS NULL")
-    missing, created_schema = cur.fetchone()
-    if missing:
-        cur.execute("CREATE EXTENSION antares")
-        conn.commit()
-    cur.execute("SET search_path = antares, public")
-    try:
+    with database("antares.rf_predict") as (_, cur):
         X, y, Xt, _ = common.load(cur, objects)
         print(f"training set {X.shape[0]} x {X.shape[1]}, test set {Xt.shape[0]} x {Xt.shape[1]}")
         check_iforest_exact(cur, Xt)
@@ -320,14 +312,6 @@ def main():
         check_spearman(cur, Xt)
         check_rf_cv(cur, X, y)
         check_forged(cur)
-    finally:
-        conn.rollback()
-        if missing:
-            cur.execute("DROP EXTENSION antares")
-            if created_schema:
-                cur.execute("DROP SCHEMA antares")
-            conn.commit()
-        conn.close()
     return summary()
 
 

@@ -48,7 +48,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import SVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import VERBOSE, Group, seal, summary  # noqa: E402
+from checks import VERBOSE, Group, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
 AGREEMENT_MIN = 0.995       # share of test objects whose class agrees
@@ -243,29 +243,13 @@ def check_forged(cur):
 def main():
     objects = read_all()
     print(f"read {len(objects)} light curves from {DATA}")
-    conn = psycopg2.connect("")
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.svm_predict') IS NULL, to_regnamespace('antares') IS NULL")
-    missing, created_schema = cur.fetchone()
-    if missing:
-        cur.execute("CREATE EXTENSION antares")
-        conn.commit()
-    cur.execute("SET search_path = antares, public")
-    try:
+    with database("antares.svm_predict") as (_, cur):
         X, y, Xt, test_ids = load(cur, objects)
         print(f"training set {X.shape[0]} x {X.shape[1]}, test set {Xt.shape[0]} x {Xt.shape[1]}")
         check_cross_validation(cur, X, y)
         check_test_predictions(cur, X, y, Xt, test_ids)
         check_folds(cur)
         check_forged(cur)
-    finally:
-        conn.rollback()
-        if missing:
-            cur.execute("DROP EXTENSION antares")
-            if created_schema:
-                cur.execute("DROP SCHEMA antares")
-            conn.commit()
-        conn.close()
     return summary()
 
 
