@@ -6,6 +6,7 @@ import io
 import time
 
 import numpy as np
+import psycopg2
 
 DIM = 23        # features, as the seed's
 CLASSES = 4
@@ -51,3 +52,36 @@ def copy_rows(cur, table, X, y):
         buf.write(f"{i + 1}\t{{{','.join(repr(float(v)) for v in X[i])}}}\t{int(y[i])}\n")
     buf.seek(0)
     cur.copy_expert(f"COPY {table} FROM STDIN", buf)
+
+
+def open_bench(probe, schema):
+    """An autocommit connection and cursor to the database the PG* variables
+    name, with the extension (created if the function `probe`, a name or with
+    argument types a signature, is missing) and
+    no schema `schema` left from an earlier run.  Returns conn, cur and what
+    was created, for close_bench."""
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    lookup = "to_regprocedure" if "(" in probe else "to_regproc"
+    cur.execute(f"SELECT {lookup}(%s) IS NULL, to_regnamespace('antares') IS NULL", (probe,))
+    created = cur.fetchone()
+    if created[0]:
+        cur.execute("CREATE EXTENSION antares")
+    cur.execute("SET client_min_messages = warning")
+    cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return conn, cur, created
+
+
+def close_bench(conn, cur, schema, created, keep):
+    """Drops the benchmark's schema, and the extension if open_bench created
+    it, unless keep; closes the connection."""
+    cur.execute("SET client_min_messages = warning")
+    if not keep:
+        cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        if created[0]:
+            # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
+            cur.execute("DROP EXTENSION antares")
+            if created[1]:
+                cur.execute("DROP SCHEMA antares")
+    conn.close()

@@ -34,9 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psycopg2
 
-from benchlib import best_of, run_sql
+from benchlib import best_of, close_bench, open_bench, run_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = "ugrizy"
@@ -162,14 +161,7 @@ def main():
     args = ap.parse_args()
 
     mod = load_reference_module()
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.lc_features') IS NULL, to_regnamespace('antares') IS NULL")
-    created_extension, created_schema = cur.fetchone()
-    if created_extension:
-        cur.execute("CREATE EXTENSION antares")
-    cur.execute("DROP SCHEMA IF EXISTS antares_bench CASCADE")
+    conn, cur, created = open_bench("antares.lc_features", "antares_bench")
     # The planner assumes 8 kB per internal aggregate state and group; with a
     # small work_mem the hash aggregates spill.  4GB: nothing spills here.
     cur.execute("SET work_mem = '4GB'")
@@ -268,15 +260,7 @@ def main():
             print(f"python compute / lc_features serial = {best_py / fs:.1f}; "
                   f"python fetch+compute / lc_features parallel = {(best_fetch + best_py) / fp:.1f}")
     finally:
-        cur.execute("SET client_min_messages = warning")
-        if not args.keep:
-            cur.execute("DROP SCHEMA IF EXISTS antares_bench CASCADE")
-        if created_extension and not args.keep:
-            # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
-            cur.execute("DROP EXTENSION antares")
-            if created_schema:
-                cur.execute("DROP SCHEMA antares")
-        conn.close()
+        close_bench(conn, cur, "antares_bench", created, args.keep)
     return 0
 
 

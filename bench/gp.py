@@ -54,9 +54,8 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psycopg2  # noqa: E402
 
-from benchlib import best_of, run_sql  # noqa: E402
+from benchlib import best_of, close_bench, open_bench, run_sql  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "antares_bench_gp"
@@ -232,15 +231,7 @@ def main():
 
     t_start = time.perf_counter()
     mod = load_reference_module()
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.gp_log_likelihood') IS NULL, to_regnamespace('antares') IS NULL")
-    created_extension, created_schema = cur.fetchone()
-    if created_extension:
-        cur.execute("CREATE EXTENSION antares")
-    cur.execute("SET client_min_messages = warning")
-    cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    conn, cur, created = open_bench("antares.gp_log_likelihood", SCHEMA)
     cur.execute("SET work_mem = '4GB'")
 
     try:
@@ -346,15 +337,7 @@ def main():
                   f"({res['partitionwise'][0] / size * 1e3:.3f} ms per light curve); serial {res['serial'][0]:.2f} s")
         print(f"total run time {time.perf_counter() - t_start:.0f} s")
     finally:
-        cur.execute("SET client_min_messages = warning")
-        if not args.keep:
-            cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        if created_extension and not args.keep:
-            # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
-            cur.execute("DROP EXTENSION antares")
-            if created_schema:
-                cur.execute("DROP SCHEMA antares")
-        conn.close()
+        close_bench(conn, cur, SCHEMA, created, args.keep)
     return 0
 
 

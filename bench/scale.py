@@ -50,9 +50,8 @@ import platform
 import sys
 import time
 
-import psycopg2
 
-from benchlib import best_of, run_sql
+from benchlib import best_of, close_bench, open_bench, run_sql
 
 SCHEMA = "antares_bench_scale"
 BANDS = "ugrizy"
@@ -238,16 +237,7 @@ def main():
     growth = [int(g) for g in args.growth.split(",") if g]
 
     t_start = time.perf_counter()
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SELECT to_regprocedure('antares.simulate_survey(integer,bigint)') IS NULL, "
-                "to_regnamespace('antares') IS NULL")
-    created_extension, created_schema = cur.fetchone()
-    if created_extension:
-        cur.execute("CREATE EXTENSION antares")
-    cur.execute("SET client_min_messages = warning")
-    cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    conn, cur, created = open_bench("antares.simulate_survey(integer,bigint)", SCHEMA)
     cur.execute("SET work_mem = '1GB'")
     try:
         cur.execute("SELECT version()")
@@ -331,14 +321,7 @@ def main():
             print("note:", n)
         print(f"total run time {time.perf_counter() - t_start:.0f} s")
     finally:
-        cur.execute("SET client_min_messages = warning")
-        if not args.keep:
-            cur.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        if created_extension and not args.keep:
-            cur.execute("DROP EXTENSION antares")
-            if created_schema:
-                cur.execute("DROP SCHEMA antares")
-        conn.close()
+        close_bench(conn, cur, SCHEMA, created, args.keep)
     return 0
 
 
