@@ -1,12 +1,19 @@
-"""What the benchmarks share: timing the best of several runs, running a
-query under settings, and the synthetic classification problem of the
-model benchmarks (bench/svm.py, bench/forest.py)."""
+"""What the benchmarks share: one BLAS thread for the Python baselines,
+timing the best of several runs, running a query under settings, opening
+and closing the benchmark's database, and the synthetic classification
+problem of the model benchmarks (bench/svm.py, bench/forest.py).  Import it
+before numpy: the thread count is read when numpy loads."""
 
 import io
+import os
 import time
 
-import numpy as np
-import psycopg2
+# scikit-learn is timed on one core: no BLAS threads.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import numpy as np  # noqa: E402
+import psycopg2  # noqa: E402
 
 DIM = 23        # features, as the seed's
 CLASSES = 4

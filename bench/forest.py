@@ -33,22 +33,19 @@ both random forests and the Spearman correlation of the two isolation-forest
 scores as a sanity check.  Drops its schema unless --keep.
 """
 
+import argparse
 import os
+import platform
+import sys
 
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_v] = "1"
-
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-
+# benchlib before numpy: it sets one BLAS thread (scikit-learn is timed on one core)
+from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows
 import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
-
-from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from sklearn.ensemble import IsolationForest, RandomForestClassifier  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

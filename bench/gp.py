@@ -39,23 +39,18 @@ Timings are the best of R runs (default 3; --repeat-large, default 1, for
 --keep; creates (and drops) the extension if the database does not have it.
 """
 
+import argparse
+import importlib.util
+import io
 import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
 
-# sklearn is timed on one core: no BLAS threads (set before numpy is imported).
-for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_v] = "1"
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import io  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-
-from benchlib import best_of, close_bench, open_bench, run_sql  # noqa: E402
+# benchlib before numpy: it sets one BLAS thread (scikit-learn is timed on one core)
+from benchlib import best_of, close_bench, open_bench, run_sql
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "antares_bench_gp"
