@@ -591,6 +591,20 @@ AS 'MODULE_PATHNAME', 'rf_info'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 ------------------------------------------------------------------------------
+-- Decoded models.  Every query decodes a model argument once (checksum,
+-- validation); a model read from a table (stored out of line) then stays
+-- decoded in the session for later queries, up to antares.model_cache_size
+-- (default 256MB, per session; 0 turns this off).  model_cache() lists what
+-- the session holds.  Parallel restricted: each worker has its own.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION model_cache(OUT model_type text, OUT decoded_bytes bigint,
+                            OUT stored_bytes bigint, OUT hits bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'model_cache'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+------------------------------------------------------------------------------
 -- Cross-validation.
 ------------------------------------------------------------------------------
 

@@ -149,6 +149,73 @@ SELECT count(*) FILTER (WHERE iforest_score(a.im, features) = iforest_score(c.im
 FROM forest_test_set, forest_models a, forest_models b, forest_models c
 WHERE a.name = 'test_default' AND b.name = 'seed' AND c.name = 'copy';
 
+-- Decoded models kept for the session: a stored model is decoded by the
+-- first query that reads it, found by later ones (hits), decoded anew when
+-- the row holds another model, and evicted when antares.model_cache_size
+-- shrinks.  Cached or not, the results are the same.
+SET antares.model_cache_size = 0;
+SELECT count(*) AS held_at_size_0 FROM model_cache();
+CREATE TABLE forest_cached (id int, rm rf_model);
+INSERT INTO forest_cached SELECT 1, rm FROM forest_models WHERE name = 'seed';
+SELECT pg_column_size(rm) > 2032 AS stored_out_of_line FROM forest_cached;
+CREATE TABLE forest_uncached AS
+SELECT objid, rf_predict_proba(rm, features) AS p FROM forest_test_set, forest_cached;
+SELECT count(*) AS held_at_size_0 FROM model_cache();
+RESET antares.model_cache_size;
+SHOW antares.model_cache_size;
+SELECT sum(rf_predict(rm, features)) FROM forest_test_set, forest_cached;
+SELECT sum(rf_predict(rm, features)) FROM forest_test_set, forest_cached;
+SELECT model_type, hits, stored_bytes = octet_length(rf_model_send(rm)) AS stored_size,
+       decoded_bytes > stored_bytes AS decoded_larger
+FROM model_cache(), forest_cached;
+SELECT count(*) AS differ FROM forest_uncached u JOIN forest_test_set USING (objid), forest_cached
+WHERE rf_predict_proba(rm, features) IS DISTINCT FROM u.p;
+UPDATE forest_cached SET rm = (SELECT rf_train(features, label, 10, NULL, NULL, NULL, 7) FROM forest_train_set);
+SELECT rf_info(rm) -> 'n_trees' AS n_trees, sum(rf_predict(rm, features))
+FROM forest_test_set, forest_cached GROUP BY 1;
+SELECT model_type, hits FROM model_cache() ORDER BY hits;
+SET antares.model_cache_size = '1kB';
+SELECT count(*) AS held_at_1kB FROM model_cache();
+SELECT sum(rf_predict(rm, features)) FROM forest_test_set, forest_cached;
+SELECT count(*) AS held_at_1kB FROM model_cache();
+RESET antares.model_cache_size;
+DROP TABLE forest_cached, forest_uncached;
+-- Ten stored models: one statement that alternates between them row by row,
+-- then one statement per model, under a budget of 8 entries and then of
+-- 64kB; every prediction equals the uncached one.
+CREATE TABLE forest_ten (id int, rm rf_model);
+ALTER TABLE forest_ten ALTER rm SET STORAGE external;
+INSERT INTO forest_ten
+SELECT s, (SELECT rf_train(features, label, 20, NULL, NULL, NULL, s) FROM forest_train_set)
+FROM generate_series(1, 10) s;
+SET antares.model_cache_size = 0;
+CREATE TABLE forest_ten_expected AS
+SELECT id, sum(rf_predict(rm, features)) AS s FROM forest_ten, forest_test_set GROUP BY id;
+RESET antares.model_cache_size;
+SELECT count(*) AS differ FROM (
+  SELECT id, sum(rf_predict(rm, features)) AS s
+  FROM forest_test_set t,   -- the models inside: every row calls all ten in turn
+       LATERAL (SELECT id, rm FROM forest_ten WHERE id + 0 * t.objid > 0 OFFSET 0) m
+  GROUP BY id
+  EXCEPT SELECT * FROM forest_ten_expected) d;
+CREATE TABLE forest_ten_got (budget text, id int, s bigint, held int, held_bytes bigint);
+CREATE FUNCTION pg_temp.ten_step(k int) RETURNS SETOF forest_ten_got LANGUAGE sql AS $$
+  SELECT current_setting('antares.model_cache_size'), k, sum(rf_predict(rm, features)),
+         (SELECT count(*)::int FROM model_cache()), (SELECT sum(decoded_bytes) FROM model_cache())
+  FROM forest_test_set, forest_ten WHERE id = k $$;
+SELECT format('INSERT INTO forest_ten_got SELECT * FROM pg_temp.ten_step(%s)', id)
+FROM forest_ten ORDER BY id \gexec
+SET antares.model_cache_size = '64kB';
+SELECT format('INSERT INTO forest_ten_got SELECT * FROM pg_temp.ten_step(%s)', id)
+FROM forest_ten ORDER BY id \gexec
+RESET antares.model_cache_size;
+SELECT budget, count(*) AS statements, max(held) AS most_held,
+       max(held_bytes) <= pg_size_bytes(budget) AS within_budget,
+       count(*) FILTER (WHERE (id, s) NOT IN (SELECT * FROM forest_ten_expected)) AS differ
+FROM forest_ten_got GROUP BY budget ORDER BY budget;
+DROP FUNCTION pg_temp.ten_step(int);
+DROP TABLE forest_ten, forest_ten_expected, forest_ten_got;
+
 -- Small problems: labels are any int, classes sorted; rows with a NULL
 -- label are skipped; a separable problem is learnt exactly.
 SELECT rf_info(m) -> 'classes' AS classes, rf_info(m) -> 'n_train' AS n_train,

@@ -18,14 +18,22 @@
 
 #include "antares.h"
 #include "gp_matern.h"
+#include "model.h"
 #include "svg_plot.h"
 
 PG_MODULE_MAGIC;
 
 bool		antares_verbose = false;
 int			antares_svm_cache_kb = 200 * 1024;
+int			antares_model_cache_kb = 256 * 1024;
 
 void		_PG_init(void);
+
+static void
+model_cache_assign(int newval, void *extra)
+{
+	model_cache_resize(newval);
+}
 
 static void
 check_interrupts(void)
@@ -49,6 +57,12 @@ _PG_init(void)
 							"Memory for cached kernel columns while svm_train trains one pair of classes.",
 							NULL, &antares_svm_cache_kb, 200 * 1024, 64, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	/* decoded stored models kept for the session (model.c) */
+	DefineCustomIntVariable("antares.model_cache_size",
+							"Memory for decoded models read from tables, kept from one query to the next.",
+							"0 decodes every model again in every query.",
+							&antares_model_cache_kb, 256 * 1024, 0, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB, NULL, model_cache_assign, NULL);
 	MarkGUCPrefixReserved("antares");
 }
 

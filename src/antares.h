@@ -11,9 +11,11 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 
-/* GUCs (antares.c): antares.verbose, antares.svm_cache_size (kB). */
+/* GUCs (antares.c): antares.verbose, antares.svm_cache_size and
+ * antares.model_cache_size (kB). */
 extern bool antares_verbose;
 extern int	antares_svm_cache_kb;
+extern int	antares_model_cache_kb;
 
 /* An internal state is returned as SQL NULL while there is none. */
 #define RETURN_STATE(state) \

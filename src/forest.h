@@ -120,19 +120,22 @@ forest_tree_leaf(const ForestNode *nodes, const double *x, uint32_t *depth)
  * Trees walked side by side for one row (forest_walk_trees).  A walk is a
  * chain of dependent loads, and a random forest of ~10^6 nodes (15 MB) lives
  * in L3 or DRAM: one tree at a time, a row waits for every node in turn.
- * Walking FOREST_WALK_WIDTH trees in lockstep issues that many independent
- * loads per step, and prefetching both children of each node starts the
- * next step's loads one step early; the step has no data-dependent branch
- * (a tree at a leaf stays there).  Measured on the build machine, 20 000 x
- * 23, 4 classes, 100 trees of ~9 000 nodes, one row at a time:
- * predict_proba 20 000 rows/s one tree at a time, 39 000 with 16 trees in
- * lockstep, 80 000-90 000 with 32 trees and the prefetches (this code; the
- * same forest size through SQL on bench/forest.py's data: 50 000); 64 or 100
- * trees, huge pages for the nodes, prefetching the leaves' probability rows
- * or -O3 gained nothing more.  Isolation forests (~0.1 MB, in L2) score at the same speed
+ * Walking up to FOREST_WALK_WIDTH trees in rounds, one node of each per
+ * round, issues that many independent loads at once, and prefetching both
+ * children of each node starts the next round's loads one round early.  A
+ * tree leaves the round list when it reaches its leaf, so a round costs the
+ * trees still walking and a row costs the sum of its path lengths, not the
+ * longest path times the trees.  The step has no data-dependent branch: the
+ * child is chosen with masks (a conditional that the compiler turned into a
+ * jump made the walk 2-4x slower).  Measured on the build machine, one row at
+ * a time through bench/forest.py's random forest (100 trees, 9.2e5 nodes,
+ * mean path 14.6, longest 34), outside the server: 20 000 rows/s one tree at
+ * a time, 39 000 with 16 trees in lockstep, 90 000-100 000 with 32 trees in
+ * lockstep plus the prefetches, 110 000-125 000 with all 100 trees in rounds
+ * (this code).  Isolation forests (~0.1 MB, in L2) score at the same speed
  * either way.
  */
-#define FOREST_WALK_WIDTH 32
+#define FOREST_WALK_WIDTH 128
 
 /*
  * The leaves row x reaches in the count <= FOREST_WALK_WIDTH trees that
@@ -144,45 +147,46 @@ static inline void
 forest_walk_trees(const ForestNode *nodes, const uint32_t *tree_start, uint32_t count,
 				  const double *x, uint32_t *leaf, uint32_t *depth)
 {
-	const ForestNode *base[FOREST_WALK_WIDTH];
 	uint32_t	pos[FOREST_WALK_WIDTH];
 	uint32_t	level[FOREST_WALK_WIDTH];
+	uint8_t		walking[FOREST_WALK_WIDTH];
+	uint32_t	n_walking = count;
 
 	for (uint32_t j = 0; j < count; j++)
 	{
-		base[j] = nodes + tree_start[j];
 		pos[j] = 0;
 		level[j] = 0;
+		walking[j] = (uint8_t) j;
 	}
-	for (;;)
+	while (n_walking > 0)
 	{
-		uint32_t	moved = 0;
+		uint32_t	still = 0;
 
-		for (uint32_t j = 0; j < count; j++)
+		for (uint32_t q = 0; q < n_walking; q++)
 		{
-			const ForestNode *node = base[j] + pos[j];
-			int32_t		feature = node->feature;
-			uint32_t	inner = feature != FOREST_LEAF;
-			uint32_t	next;
+			uint32_t	j = walking[q];
+			const ForestNode *tree = nodes + tree_start[j];
+			const ForestNode *node = tree + pos[j];
+			uint32_t	right = node->payload;
+			uint32_t	go_right;
+
+			/* a leaf leaves the list (one branch per tree, mostly predicted) */
+			if (node->feature == FOREST_LEAF)
+				continue;
 
 			/*
-			 * The right child's address is computed as an integer: at a leaf
-			 * the payload is a datum, not a child, and a pointer past the
-			 * tree would be undefined behaviour (a prefetch of any address
-			 * is harmless).  Choosing the address with a select instead made
-			 * the walk 2-4x slower.  node + 1 is at most one past the array.
-			 * A leaf compares x[0] and stays (selects, not branches).
+			 * Both children are prefetched for the next round.  The child is
+			 * chosen with masks: a conditional the compiler turned into a
+			 * jump made the walk 2-4x slower.
 			 */
-			__builtin_prefetch((const void *) ((uintptr_t) base[j] +
-											   (uintptr_t) node->payload * sizeof(ForestNode)));
+			__builtin_prefetch(tree + right);
 			__builtin_prefetch(node + 1);
-			next = x[inner ? feature : 0] <= node->threshold ? pos[j] + 1 : node->payload;
-			pos[j] = inner ? next : pos[j];
-			level[j] += inner;
-			moved |= inner;
+			go_right = !(x[node->feature] <= node->threshold);
+			pos[j] = (right & (0u - go_right)) | ((pos[j] + 1) & (go_right - 1u));
+			level[j]++;
+			walking[still++] = (uint8_t) j;
 		}
-		if (!moved)
-			break;
+		n_walking = still;
 	}
 	for (uint32_t j = 0; j < count; j++)
 	{

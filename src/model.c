@@ -6,11 +6,17 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
+#include "access/xact.h"
 #include "common/base64.h"
+#include "funcapi.h"
 #include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
+#include "antares.h"
 #include "model.h"
 
 #define MODEL_MAGIC "ANTM"
@@ -42,6 +48,16 @@ to_le32(uint32 v)
 {
 #ifdef WORDS_BIGENDIAN
 	return pg_bswap32(v);
+#else
+	return v;
+#endif
+}
+
+static inline uint16
+to_le16(uint16 v)
+{
+#ifdef WORDS_BIGENDIAN
+	return pg_bswap16(v);
 #else
 	return v;
 #endif
@@ -231,15 +247,9 @@ model_create(ModelKind kind, uint32 dim, Size payload_len, ModelWriter *w)
 	SET_VARSIZE(model, size);
 	p = VARDATA(model);
 	memcpy(p, MODEL_MAGIC, 4);
-	v16 = (uint16) MODEL_FORMAT_VERSION;
-#ifdef WORDS_BIGENDIAN
-	v16 = pg_bswap16(v16);
-#endif
+	v16 = to_le16((uint16) MODEL_FORMAT_VERSION);
 	memcpy(p + 4, &v16, 2);
-	v16 = (uint16) kind;
-#ifdef WORDS_BIGENDIAN
-	v16 = pg_bswap16(v16);
-#endif
+	v16 = to_le16((uint16) kind);
 	memcpy(p + 6, &v16, 2);
 	v32 = to_le32(dim);
 	memcpy(p + 8, &v32, 4);
@@ -283,10 +293,8 @@ model_open(const struct varlena *model, ModelKind kind, int errcode, ModelReader
 		model_invalid(r, "not an antares model (bad magic number)");
 	memcpy(&version, p + 4, 2);
 	memcpy(&stored_kind, p + 6, 2);
-#ifdef WORDS_BIGENDIAN
-	version = pg_bswap16(version);
-	stored_kind = pg_bswap16(stored_kind);
-#endif
+	version = to_le16(version);
+	stored_kind = to_le16(stored_kind);
 	if (version != MODEL_FORMAT_VERSION)
 		model_invalid(r, "format version %u is not supported (this build reads version %d)",
 					  version, MODEL_FORMAT_VERSION);
@@ -433,11 +441,51 @@ model_type_send(FunctionCallInfo fcinfo, ModelKind kind)
 
 /* ---------------------------------------------------- decoded-model cache */
 
+/*
+ * Two levels.  Each call site (its FmgrInfo, one per query) remembers the
+ * last value it saw and that value's decoded form, so the rows of a query
+ * pay one comparison each.  Behind it, a model stored out of line (a model
+ * read from a table, unless it is tiny) stays decoded for the session, up
+ * to antares.model_cache_size: a broker scores every batch of alerts with
+ * the same stored models, and decoding a 30 MB random forest (detoasting,
+ * checksum, validation) takes ~70 ms, as long as scoring 5 000 rows.
+ *
+ * A stored value is recognised by its TOAST pointer, which names one value
+ * of one TOAST table for as long as that value exists.  The value's OID may
+ * be reused once it is deleted and vacuumed away, so an entry found for a
+ * new query is also checked against the value's header, read alone (one
+ * TOAST chunk): a different model differs in length or payload CRC-32C.
+ * An entry used by the running statement is never evicted, so the decoded
+ * forms call sites hold stay valid; an eviction bumps session_evictions,
+ * after which call sites that borrowed an entry look it up again.
+ */
+#define SESSION_MODELS 8
+
+typedef struct SessionModel
+{
+	MemoryContext ctx;			/* holds decoded; NULL: a free slot */
+	char		pointer[TOAST_POINTER_SIZE];	/* the stored value's TOAST pointer */
+	char		header[MODEL_HEADER_SIZE];	/* the value's first bytes */
+	ModelBuildFn build;
+	void	   *decoded;
+	Size		bytes;			/* memory held by ctx */
+	TimestampTz statement;		/* start of the last statement that used it */
+	uint64		last_use;		/* session_tick then */
+	uint64		hits;			/* queries (call sites) that found it decoded */
+} SessionModel;
+
+static SessionModel session_models[SESSION_MODELS];
+static MemoryContext session_context;
+static uint64 session_tick;
+static uint64 session_evictions;
+
 typedef struct ModelCache
 {
-	MemoryContext ctx;			/* holds key and decoded; NULL before the first */
 	struct varlena *key;		/* the raw argument; NULL while none is valid */
 	void	   *decoded;
+	MemoryContext ctx;			/* owns key and decoded; NULL: decoded is a
+								 * session entry's, key is in fn_mcxt */
+	uint64		evictions;		/* session_evictions when borrowed */
 } ModelCache;
 
 static bool
@@ -450,15 +498,153 @@ same_raw_value(const struct varlena *key, const struct varlena *raw, Size raw_si
 		memcmp((const char *) key + head, (const char *) raw + head, raw_size - head) == 0;
 }
 
+static void
+session_evict(SessionModel *s)
+{
+	MemoryContextDelete(s->ctx);
+	memset(s, 0, sizeof(SessionModel));
+	session_evictions++;
+}
+
+/*
+ * Evicts least recently used entries the running statement has not used
+ * until `incoming` more bytes and, when incoming > 0, one more entry fit in
+ * budget bytes; false when they cannot.
+ */
+static bool
+session_make_room(Size incoming, Size budget)
+{
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	for (;;)
+	{
+		SessionModel *victim = NULL;
+		Size		held = 0;
+		int			used = 0;
+
+		for (int i = 0; i < SESSION_MODELS; i++)
+		{
+			SessionModel *s = &session_models[i];
+
+			if (s->ctx == NULL)
+				continue;
+			held += s->bytes;
+			used++;
+			if (s->statement != now && (victim == NULL || s->last_use < victim->last_use))
+				victim = s;
+		}
+		if (held + incoming <= budget && (incoming == 0 || used < SESSION_MODELS))
+			return true;
+		if (victim == NULL)
+			return false;
+		session_evict(victim);
+	}
+}
+
+static Size
+session_budget(void)
+{
+	return (Size) antares_model_cache_kb * 1024;
+}
+
+/* antares.model_cache_size's assign hook: a lower size applies at once. */
+void
+model_cache_resize(int kb)
+{
+	(void) session_make_room(0, (Size) kb * 1024);
+}
+
+/* The session's entry for a stored value, checked against its header. */
+static SessionModel *
+session_lookup(struct varlena *raw, ModelBuildFn build)
+{
+	for (int i = 0; i < SESSION_MODELS; i++)
+	{
+		SessionModel *s = &session_models[i];
+		struct varlena *head;
+		bool		same;
+
+		if (s->ctx == NULL || s->build != build ||
+			memcmp(s->pointer, raw, TOAST_POINTER_SIZE) != 0)
+			continue;
+		head = detoast_attr_slice(raw, 0, MODEL_HEADER_SIZE);
+		same = VARSIZE_ANY_EXHDR(head) == MODEL_HEADER_SIZE &&
+			memcmp(VARDATA_ANY(head), s->header, MODEL_HEADER_SIZE) == 0;
+		pfree(head);
+		if (same)
+			return s;
+		session_evict(s);		/* the OID now names another value */
+		return NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Decodes the argument into a new context under fn_mcxt.  A build that
+ * ERRORs leaves the context to be freed with the query.
+ */
+static MemoryContext
+decode_argument(FunctionCallInfo fcinfo, int argno, ModelBuildFn build, void **decoded,
+				char *header)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
+	MemoryContext ctx = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "antares model",
+											  ALLOCSET_DEFAULT_SIZES);
+	struct varlena *v = pg_detoast_datum(raw);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+
+	*decoded = build(v);
+	MemoryContextSwitchTo(old);
+	memcpy(header, VARDATA_ANY(v), MODEL_HEADER_SIZE);	/* build checked the length */
+	if (v != raw)
+		pfree(v);
+	return ctx;
+}
+
+/* Makes a decoded stored value a session entry; false when it does not fit. */
+static SessionModel *
+session_insert(MemoryContext ctx, void *decoded, const struct varlena *raw,
+			   const char *header, ModelBuildFn build)
+{
+	Size		bytes = MemoryContextMemAllocated(ctx, true);
+	SessionModel *s;
+
+	if (!session_make_room(bytes, session_budget()))
+		return NULL;
+	for (s = session_models; s->ctx != NULL; s++)
+		;
+	if (session_context == NULL)
+		session_context = AllocSetContextCreate(TopMemoryContext, "antares session models",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContextSetParent(ctx, session_context);
+	s->ctx = ctx;
+	memcpy(s->pointer, raw, TOAST_POINTER_SIZE);
+	memcpy(s->header, header, MODEL_HEADER_SIZE);
+	s->build = build;
+	s->decoded = decoded;
+	s->bytes = bytes;
+	return s;
+}
+
+/* The call site's key: a copy of the raw argument in cxt. */
+static void
+remember_key(ModelCache *c, const struct varlena *raw, Size raw_size, MemoryContext cxt)
+{
+	c->key = MemoryContextAlloc(cxt, raw_size);
+	memcpy(c->key, raw, raw_size);
+}
+
 void *
 model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
 {
 	struct varlena *raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
 	Size		raw_size = VARSIZE_ANY(raw);
+	bool		stored = VARATT_IS_EXTERNAL_ONDISK(raw) && raw_size == TOAST_POINTER_SIZE;
 	ModelCache *c = fcinfo->flinfo->fn_extra;
-	MemoryContext old;
+	SessionModel *s = NULL;
 
-	if (c != NULL && c->key != NULL && same_raw_value(c->key, raw, raw_size))
+	if (c != NULL && c->key != NULL && same_raw_value(c->key, raw, raw_size) &&
+		(c->ctx != NULL || c->evictions == session_evictions))
 		return c->decoded;
 	if (c == NULL)
 	{
@@ -467,14 +653,70 @@ model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
 	}
 	if (c->ctx != NULL)
 		MemoryContextDelete(c->ctx);
+	else if (c->key != NULL)
+		pfree(c->key);
 	c->key = NULL;
-	c->decoded = NULL;
-	c->ctx = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "antares model",
-								   ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(c->ctx);
-	c->decoded = build(PG_DETOAST_DATUM(PG_GETARG_DATUM(argno)));
-	c->key = palloc(raw_size);
-	memcpy(c->key, raw, raw_size);
-	MemoryContextSwitchTo(old);
+	c->ctx = NULL;
+
+	if (stored)
+		s = session_lookup(raw, build);
+	if (s == NULL)
+	{
+		char		header[MODEL_HEADER_SIZE];
+		void	   *decoded;
+		MemoryContext ctx = decode_argument(fcinfo, argno, build, &decoded, header);
+
+		if (stored)
+			s = session_insert(ctx, decoded, raw, header, build);
+		if (s == NULL)
+		{
+			/* not stored, or no room: the call site keeps it for the query */
+			c->ctx = ctx;
+			c->decoded = decoded;
+			remember_key(c, raw, raw_size, ctx);
+			return decoded;
+		}
+	}
+	else
+		s->hits++;
+	s->statement = GetCurrentStatementStartTimestamp();
+	s->last_use = ++session_tick;
+	c->decoded = s->decoded;
+	c->evictions = session_evictions;
+	remember_key(c, raw, raw_size, fcinfo->flinfo->fn_mcxt);
 	return c->decoded;
+}
+
+/*
+ * model_cache() -> the session's decoded stored models: type, memory held,
+ * stored size (header and payload), and how many queries found each one
+ * decoded (counted once per call site and query).
+ */
+PG_FUNCTION_INFO_V1(model_cache);
+
+Datum
+model_cache(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < SESSION_MODELS; i++)
+	{
+		const SessionModel *s = &session_models[i];
+		uint16		kind;
+		uint32		payload;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		if (s->ctx == NULL)
+			continue;
+		memcpy(&kind, s->header + 6, sizeof(kind));
+		memcpy(&payload, s->header + 12, sizeof(payload));
+		values[0] = CStringGetTextDatum(model_type_name((ModelKind) to_le16(kind)));
+		values[1] = Int64GetDatum((int64) s->bytes);
+		values[2] = Int64GetDatum((int64) MODEL_HEADER_SIZE + to_le32(payload));
+		values[3] = Int64GetDatum((int64) s->hits);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -2,8 +2,8 @@
  * model.h
  *		One serialisation layer for every model type (svm_model, iforest_model,
  *		rf_model) and for stored light-curve states (lc_state): the binary
- *		envelope, the text and binary type I/O, and the per-call cache of a
- *		decoded model.
+ *		envelope, the text and binary type I/O, and the cache of decoded
+ *		models.
  *
  * A model value is a varlena whose data is a fixed header, then the
  * kind-specific payload, every number little-endian whatever the machine:
@@ -130,16 +130,20 @@ extern Datum model_type_recv(FunctionCallInfo fcinfo, ModelKind kind, ModelValid
 extern Datum model_type_send(FunctionCallInfo fcinfo, ModelKind kind);
 
 /*
- * The decoded form of model argument `argno`, cached in fn_extra for as
- * long as the same value comes back: `build` receives the detoasted value
- * and returns its decoded form, allocated in the current memory context (a
- * context of the cache's own, freed when another value arrives).  The key
- * is the argument's raw bytes: a TOAST pointer for a stored model (so a
- * model read from a table is recognised in O(1)), the value itself
- * otherwise (compared header first, whose checksum tells most different
- * models apart at once).  A build that ERRORs leaves no key behind.
+ * The decoded form of model argument `argno`: `build` receives the
+ * detoasted value and returns its decoded form, allocated in the current
+ * memory context (a context of the cache's own).  Each call site keeps the
+ * last value it saw, keyed by the argument's raw bytes: a TOAST pointer for
+ * a stored model (recognised in O(1)), the value itself otherwise
+ * (compared header first, whose checksum tells most different models apart
+ * at once).  A stored model also stays decoded for the session, up to
+ * antares.model_cache_size (model.c says how a reused TOAST OID is told
+ * apart).  A build that ERRORs leaves nothing behind.
  */
 typedef void *(*ModelBuildFn) (const struct varlena *model);
 extern void *model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build);
+
+/* antares.model_cache_size's assign hook: evicts down to kb kilobytes. */
+extern void model_cache_resize(int kb);
 
 #endif							/* ANTARES_MODEL_H */

@@ -58,10 +58,9 @@
  * training 1.0 s (scikit-learn 7.3 s), same test accuracy (0.935) and node
  * count (2.8e5); predict_proba ~6e4 rows/s one row at a time, ~9e4 rows/s
  * through rf_predict_proba_rows (scikit-learn, batched: 8.8e4 rows/s).
- * rf_predict_proba now walks 32 trees in lockstep (forest.h): on 4
- * overlapping classes (bench/forest.py's data, 9.2e5 nodes) 4.5e4-5e4
- * rows/s one row at a time through SQL, against scikit-learn's batched
- * 6.3e4-6.7e4.
+ * rf_predict_proba walks all trees in rounds (forest.h): on 4 overlapping
+ * classes (bench/forest.py's data, 9.2e5 nodes) 8e4-1e5 rows/s one row at a
+ * time through SQL, against scikit-learn's batched 6e4-7e4.
  */
 #ifndef ANTARES_RANDOM_FOREST_H
 #define ANTARES_RANDOM_FOREST_H

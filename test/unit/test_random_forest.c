@@ -988,6 +988,63 @@ test_errors_and_memory(void)
 	}
 }
 
+/*
+ * forest_walk_trees (all of a row's trees in rounds) against
+ * forest_tree_leaf (one tree at a time): the same leaf and depth in every
+ * tree, for a full round of FOREST_WALK_WIDTH trees and for the few left
+ * over, on rows that include NaN (goes right) and values beyond every
+ * threshold.
+ */
+static void
+test_walk_rounds(void)
+{
+	TestMemory	mem;
+	ForestCallbacks cb = test_callbacks(&mem);
+	enum
+	{
+		N = 300, D = 5
+	};
+	static double x[N * D];
+	static int32_t y[N];
+	RandomForest rf;
+	RandomForestParams p = rf_default_params(5);
+	uint32_t	leaf[FOREST_WALK_WIDTH];
+	uint32_t	depth[FOREST_WALK_WIDTH];
+	int			same = 1;
+
+	make_noisy(x, y, N, D);
+	p.n_trees = FOREST_WALK_WIDTH + 3;
+	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK, "a forest of a full round and 3 trees");
+	for (int i = 0; i < N; i++)
+	{
+		double		row[D];
+
+		for (int f = 0; f < D; f++)
+			row[f] = x[i * D + f];
+		if (i % 7 == 0)
+			row[i % D] = NAN;
+		if (i % 11 == 0)
+			row[(i + 1) % D] = i % 2 ? 1e300 : -1e300;
+		for (uint32_t t0 = 0; t0 < rf.n_trees; t0 += FOREST_WALK_WIDTH)
+		{
+			uint32_t	count = rf.n_trees - t0 < FOREST_WALK_WIDTH ?
+				rf.n_trees - t0 : FOREST_WALK_WIDTH;
+
+			forest_walk_trees(rf.nodes, rf.tree_start + t0, count, row, leaf, depth);
+			for (uint32_t j = 0; j < count; j++)
+			{
+				uint32_t	d1;
+				uint32_t	l1 = forest_tree_leaf(rf.nodes + rf.tree_start[t0 + j], row, &d1);
+
+				if (l1 != leaf[j] || d1 != depth[j])
+					same = 0;
+			}
+		}
+	}
+	check(same, "walking the trees in rounds reaches the leaves and depths of one-by-one walks");
+	rf_free(&rf, &cb);
+}
+
 int
 main(void)
 {
@@ -1003,5 +1060,6 @@ main(void)
 	test_importances();
 	test_validator();
 	test_errors_and_memory();
+	test_walk_rounds();
 	return tap_done();
 }
