@@ -15,10 +15,11 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use AntaresTest;
 use PostgreSQL::Test::Cluster;
-use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('svm');
 $node->init;
@@ -26,14 +27,9 @@ $node->append_conf('postgresql.conf', "log_statement = none\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION antares');
 
-# Three overlapping classes in 5 dimensions, deterministic.
+create_points($node);
 $node->safe_psql(
 	'postgres', q{
-CREATE TABLE pts AS
-SELECT g AS id,
-       ARRAY[sin(g), cos(1.3 * g), sin(0.7 * g) * 2, (g % 17) / 17.0, cos(g) * sin(0.3 * g)]::float8[] AS x,
-       (g % 3) + CASE WHEN g % 7 = 0 THEN 1 ELSE 0 END AS y
-FROM generate_series(1, 600) g;
 CREATE TABLE models (name text PRIMARY KEY, m antares.svm_model);
 INSERT INTO models
 SELECT 'c1_gamma05', antares.svm_train(x, y, 1, 0.5 ORDER BY id) FROM pts
@@ -53,65 +49,20 @@ like($node->safe_psql('postgres', q{SELECT count(DISTINCT svm_predict) FROM
   (SELECT antares.svm_predict(m, x) FROM models, pts WHERE name = 'c1_gamma05') s}),
 	qr/^[34]$/, 'the multi-class model predicts several classes');
 
-# pg_dump / pg_restore into another database.
-my $dump = $node->basedir . '/svm.dump';
-command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
-	'pg_dump of the database with models');
-$node->safe_psql('postgres', 'CREATE DATABASE restored');
-command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
-	'pg_restore into another database');
-is($node->safe_psql('restored', $predictions),
-	$before, 'restored models: same values, same predictions and decision values');
-
-# A plain SQL dump replayed with psql (the text form through COPY ... FROM stdin).
-my $sql = $node->basedir . '/svm.sql';
-command_ok([ 'pg_dump', '-f', $sql, '-d', $node->connstr('postgres') ], 'pg_dump, plain format');
-$node->safe_psql('postgres', 'CREATE DATABASE replayed');
-command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $sql, '-d', $node->connstr('replayed') ],
-	'the plain dump replays');
-is($node->safe_psql('replayed', $predictions), $before, 'replayed models predict the same');
-
-# Binary COPY: svm_model_send / svm_model_recv.
-my $bin = $node->basedir . '/models.bin';
-$node->safe_psql('postgres', "COPY models TO '$bin' WITH (FORMAT binary)");
-$node->safe_psql('postgres', q{CREATE TABLE models_bin (LIKE models)});
-$node->safe_psql('postgres', "COPY models_bin FROM '$bin' WITH (FORMAT binary)");
-is( $node->safe_psql(
-		'postgres', q{SELECT count(*) FROM models a JOIN models_bin b USING (name)
-                      WHERE a.m::text = b.m::text}),
-	'3', 'binary COPY round trip gives the same models');
+check_round_trips($node, $predictions, $before, 'm');
 
 # Cancellation.  40,000 rows of noise in 23 dimensions, three random classes:
 # a pair has ~26,700 rows, most of them support vectors, and training takes
 # far longer than the timeouts below.
-$node->safe_psql(
-	'postgres', q{
-SELECT setseed(0.25);
-CREATE TABLE noise AS
-SELECT g AS id, (SELECT array_agg(random()) FROM generate_series(1, 23) WHERE g > 0) AS x,
-       floor(random() * 3)::int AS y
-FROM generate_series(1, 40000) g;
-});
-
-sub timed_training
-{
-	my ($timeout) = @_;
-	my ($stdout, $stderr);
-	my $start = time;
-	$node->psql(
-		'postgres',
-		"SET statement_timeout = '$timeout'; SELECT antares.svm_train(x, y, 1, 0.1) IS NOT NULL FROM noise",
-		stdout => \$stdout,
-		stderr => \$stderr);
-	return (time - $start, $stderr);
-}
+create_noise($node, 40000);
+my $training = 'SELECT antares.svm_train(x, y, 1, 0.1) IS NOT NULL FROM noise';
 
 # The training outlasts a 4 s timeout...
-my ($elapsed, $stderr) = timed_training('4s');
+my ($elapsed, $stderr) = timed_statement($node, '4s', $training);
 like($stderr, qr/canceling statement due to statement timeout/,
 	'training 40,000 rows is still running after 4 s: cancelled by the timeout');
 # ...and a 1 s timeout stops it within a second.
-($elapsed, $stderr) = timed_training('1s');
+($elapsed, $stderr) = timed_statement($node, '1s', $training);
 like($stderr, qr/canceling statement due to statement timeout/,
 	'statement_timeout = 1s cancels training');
 cmp_ok($elapsed, '<', 2.0,

@@ -16,10 +16,11 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use AntaresTest;
 use PostgreSQL::Test::Cluster;
-use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('forest');
 $node->init;
@@ -27,14 +28,9 @@ $node->append_conf('postgresql.conf', "log_statement = none\n");
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION antares');
 
-# Three overlapping classes in 5 dimensions, deterministic.
+create_points($node);
 $node->safe_psql(
 	'postgres', q{
-CREATE TABLE pts AS
-SELECT g AS id,
-       ARRAY[sin(g), cos(1.3 * g), sin(0.7 * g) * 2, (g % 17) / 17.0, cos(g) * sin(0.3 * g)]::float8[] AS x,
-       (g % 3) + CASE WHEN g % 7 = 0 THEN 1 ELSE 0 END AS y
-FROM generate_series(1, 600) g;
 CREATE TABLE models (name text PRIMARY KEY, im antares.iforest_model, rm antares.rf_model);
 INSERT INTO models
 SELECT 'defaults', antares.iforest_train(x), antares.rf_train(x, y) FROM pts
@@ -55,73 +51,27 @@ is(scalar(split /\n/, $before), 1200, 'two pairs of models score and predict 600
 like($node->safe_psql('postgres', q{SELECT count(DISTINCT antares.rf_predict(rm, x)) FROM models, pts
   WHERE name = 'defaults'}), qr/^[34]$/, 'the random forest predicts several classes');
 
-# pg_dump / pg_restore into another database.
-my $dump = $node->basedir . '/forest.dump';
-command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
-	'pg_dump of the database with forest models');
-$node->safe_psql('postgres', 'CREATE DATABASE restored');
-command_ok([ 'pg_restore', '-d', $node->connstr('restored'), $dump ],
-	'pg_restore into another database');
-is($node->safe_psql('restored', $outputs),
-	$before, 'restored models: same values, scores, predictions and probabilities');
-
-# A plain SQL dump replayed with psql (the text form through COPY ... FROM stdin).
-my $sql = $node->basedir . '/forest.sql';
-command_ok([ 'pg_dump', '-f', $sql, '-d', $node->connstr('postgres') ], 'pg_dump, plain format');
-$node->safe_psql('postgres', 'CREATE DATABASE replayed');
-command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $sql, '-d', $node->connstr('replayed') ],
-	'the plain dump replays');
-is($node->safe_psql('replayed', $outputs), $before, 'replayed models give the same outputs');
-
-# Binary COPY: *_model_send / *_model_recv.
-my $bin = $node->basedir . '/forest_models.bin';
-$node->safe_psql('postgres', "COPY models TO '$bin' WITH (FORMAT binary)");
-$node->safe_psql('postgres', q{CREATE TABLE models_bin (LIKE models)});
-$node->safe_psql('postgres', "COPY models_bin FROM '$bin' WITH (FORMAT binary)");
-is( $node->safe_psql(
-		'postgres', q{SELECT count(*) FROM models a JOIN models_bin b USING (name)
-                      WHERE a.im::text = b.im::text AND a.rm::text = b.rm::text}),
-	'2', 'binary COPY round trip gives the same models');
+check_round_trips($node, $outputs, $before, 'im', 'rm');
 
 # Cancellation.  100,000 rows of noise in 23 dimensions, three random
 # classes: every random-forest tree grows to ~100,000 nodes, and training
 # takes far longer than the timeouts below; so does an isolation forest of
 # 100,000 trees.
-$node->safe_psql(
-	'postgres', q{
-SELECT setseed(0.25);
-CREATE TABLE noise AS
-SELECT g AS id, (SELECT array_agg(random()) FROM generate_series(1, 23) WHERE g > 0) AS x,
-       floor(random() * 3)::int AS y
-FROM generate_series(1, 100000) g;
-});
-
-sub timed
-{
-	my ($timeout, $query) = @_;
-	my ($stdout, $stderr);
-	my $start = time;
-	$node->psql(
-		'postgres',
-		"SET statement_timeout = '$timeout'; $query",
-		stdout => \$stdout,
-		stderr => \$stderr);
-	return (time - $start, $stderr);
-}
+create_noise($node, 100000);
 
 my $rf = 'SELECT antares.rf_train(x, y) IS NOT NULL FROM noise';
 my $iforest = 'SELECT antares.iforest_train(x, 100000, 256, 1) IS NOT NULL FROM noise';
 
 # Training outlasts a 4 s timeout...
-my ($elapsed, $stderr) = timed('4s', $rf);
+my ($elapsed, $stderr) = timed_statement($node, '4s', $rf);
 like($stderr, qr/canceling statement due to statement timeout/,
 	'rf training of 100,000 rows is still running after 4 s: cancelled by the timeout');
 # ...and a 1 s timeout stops it within a second.
-($elapsed, $stderr) = timed('1s', $rf);
+($elapsed, $stderr) = timed_statement($node, '1s', $rf);
 like($stderr, qr/canceling statement due to statement timeout/, 'statement_timeout = 1s cancels rf training');
 cmp_ok($elapsed, '<', 2.0,
 	sprintf('rf training stopped within 1 s of the timeout (statement took %.2f s)', $elapsed));
-($elapsed, $stderr) = timed('1s', $iforest);
+($elapsed, $stderr) = timed_statement($node, '1s', $iforest);
 like($stderr, qr/canceling statement due to statement timeout/,
 	'statement_timeout = 1s cancels isolation-forest training');
 cmp_ok($elapsed, '<', 2.0,
