@@ -80,6 +80,23 @@ def open_bench(probe, schema):
     return conn, cur, created
 
 
+def open_classification_bench(probe, schema, X, y, Xt, yt):
+    """open_bench, then schema `schema` (the search path, before antares)
+    with tables train and test (id, x float8[], y int) holding the problem's
+    rows, analyzed, and the extension's library loaded.  Everything runs on
+    one core (max_parallel_workers_per_gather = 0)."""
+    conn, cur, created = open_bench(probe, schema)
+    cur.execute(f"CREATE SCHEMA {schema}")
+    cur.execute(f"SET search_path = {schema}, antares")
+    cur.execute("SET max_parallel_workers_per_gather = 0")
+    for table, rows, labels in (("train", X, y), ("test", Xt, yt)):
+        cur.execute(f"CREATE TABLE {table} (id int, x float8[], y int)")
+        copy_rows(cur, table, rows, labels)
+        cur.execute(f"VACUUM ANALYZE {table}")
+    cur.execute("SELECT antares.color(1, 1)")   # loads the library
+    return conn, cur, created
+
+
 def close_bench(conn, cur, schema, created, keep):
     """Drops the benchmark's schema, and the extension if open_bench created
     it, unless keep; closes the connection."""

@@ -49,12 +49,14 @@ import platform
 import sys
 
 # benchlib before numpy: it sets one BLAS thread (scikit-learn is timed on one core)
-from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows
+from benchlib import (CLASSES, DIM, best_of, classification_problem, close_bench,
+                      open_classification_bench)
 import numpy as np  # noqa: E402
-import psycopg2  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 from sklearn.ensemble import IsolationForest, RandomForestClassifier  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
+
+SCHEMA = "antares_bench_forest"
 
 
 def main():
@@ -67,24 +69,7 @@ def main():
 
     X, y, Xt, yt = classification_problem(args.rows)
 
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.rf_predict') IS NULL")
-    created = cur.fetchone()[0]
-    if created:
-        cur.execute("CREATE EXTENSION antares")
-    cur.execute("DROP SCHEMA IF EXISTS antares_bench_forest CASCADE")
-    cur.execute("CREATE SCHEMA antares_bench_forest")
-    cur.execute("SET search_path = antares_bench_forest, antares")
-    cur.execute("SET max_parallel_workers_per_gather = 0")
-    cur.execute("CREATE TABLE train (id int, x float8[], y int)")
-    cur.execute("CREATE TABLE test (id int, x float8[], y int)")
-    copy_rows(cur, "train", X, y)
-    copy_rows(cur, "test", Xt, yt)
-    cur.execute("VACUUM ANALYZE train")
-    cur.execute("VACUUM ANALYZE test")
-    cur.execute("SELECT antares.color(1, 1)")   # loads the library
+    conn, cur, created = open_classification_bench("antares.rf_predict", SCHEMA, X, y, Xt, yt)
 
     print(f"{platform.node()}: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; PostgreSQL {conn.server_version}; one core each")
@@ -189,10 +174,7 @@ def main():
         print(f"random forest / SVM training time: antares {t_an_rf / t_an_svm:.2f}, "
               f"sklearn {t_sk_rf / t_sk_svm:.2f}")
 
-    if not args.keep:
-        cur.execute("DROP SCHEMA antares_bench_forest CASCADE")
-        if created:
-            cur.execute("DROP EXTENSION antares")
+    close_bench(conn, cur, SCHEMA, created, args.keep)
     score_rate = rows[1][3] / rows[1][1]
     print("target antares faster in every figure: " + ("met" if not slower else f"NOT met ({', '.join(slower)})"))
     print(f"target iforest scoring >= 1e5 rows/s: {'met' if score_rate >= 1e5 else 'NOT met'} ({score_rate:,.0f})")

@@ -20,6 +20,7 @@ The rows go into table antares_bench_svm.train / .test (id, x float8[], y int).
   antares predict   SELECT sum(antares.svm_predict(m, x)), count(*) FROM test,
                     model: every prediction is consumed (summed) in the server;
   sklearn predict   SVC.predict(Xt).
+Both sides use one core (max_parallel_workers_per_gather = 0).
 
 Checks and reports: the support vectors per class of both models, agreement
 of the test-set predictions (target >= 99.5%), the max difference of the
@@ -34,10 +35,12 @@ import platform
 import sys
 
 # benchlib before numpy: it sets one BLAS thread (scikit-learn is timed on one core)
-from benchlib import CLASSES, DIM, best_of, classification_problem, copy_rows
+from benchlib import (CLASSES, DIM, best_of, classification_problem, close_bench,
+                      open_classification_bench)
 import numpy as np  # noqa: E402
-import psycopg2  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
+
+SCHEMA = "antares_bench_svm"
 
 
 def main():
@@ -49,24 +52,8 @@ def main():
 
     X, y, Xt, _ = classification_problem(args.rows)
 
-    conn = psycopg2.connect("")
-    conn.autocommit = True
-    cur = conn.cursor()
-    cur.execute("SELECT to_regproc('antares.svm_predict') IS NULL")
-    created = cur.fetchone()[0]
-    if created:
-        cur.execute("CREATE EXTENSION antares")
-    cur.execute("DROP SCHEMA IF EXISTS antares_bench_svm CASCADE")
-    cur.execute("CREATE SCHEMA antares_bench_svm")
-    cur.execute("SET search_path = antares_bench_svm, antares")
-    cur.execute("CREATE TABLE train (id int, x float8[], y int)")
-    cur.execute("CREATE TABLE test (id int, x float8[], y int)")
-    copy_rows(cur, "train", X, y)
-    copy_rows(cur, "test", Xt, np.zeros(len(Xt), dtype=int))
-    cur.execute("VACUUM ANALYZE train")
-    cur.execute("VACUUM ANALYZE test")
-    # the library is loaded by the first call of one of its functions
-    cur.execute("SELECT antares.color(1, 1)")
+    conn, cur, created = open_classification_bench("antares.svm_predict", SCHEMA, X, y, Xt,
+                                                   np.zeros(len(Xt), dtype=int))
     cur.execute("SHOW antares.svm_cache_size")
     cache = cur.fetchone()[0]
 
@@ -116,10 +103,7 @@ def main():
     print(f"| scikit-learn `SVC.predict`, {len(Xt)} rows | {p_sk:.2f} | {len(Xt) / p_sk:,.0f} | 1.00 |")
     print(f"| antares `sum(svm_predict(m, x))` | {p_an:.2f} | {count / p_an:,.0f} | {p_an / p_sk:.2f} |")
 
-    if not args.keep:
-        cur.execute("DROP SCHEMA antares_bench_svm CASCADE")
-        if created:
-            cur.execute("DROP EXTENSION antares")
+    close_bench(conn, cur, SCHEMA, created, args.keep)
     ok = agree >= 0.995 and count == len(Xt)
     print("agreement target (>= 99.5%): " + ("met" if agree >= 0.995 else "NOT met"))
     print("training time target (<= 1.0 x sklearn): " + ("met" if t_an <= t_sk else "NOT met"))
