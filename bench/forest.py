@@ -38,9 +38,9 @@ the speed of single runs by up to 30%); the first query after a model is
 written also decodes it, later ones find it decoded in the session
 (antares.model_cache_size), as scikit-learn's timings start from a fitted
 model in memory.  The first rf_predict query is reported apart.  Reports
-test-set accuracy of
-both random forests and the Spearman correlation of the two isolation-forest
-scores as a sanity check.  Drops its schema unless --keep.
+test-set accuracy of both random forests and the Spearman correlation of the
+two isolation-forest scores as a sanity check.  Drops its schema unless
+--keep.
 """
 
 import argparse

@@ -125,9 +125,9 @@ forest_tree_leaf(const ForestNode *nodes, const double *x, uint32_t *depth)
  * children of each node starts the next round's loads one round early.  A
  * tree leaves the round list when it reaches its leaf, so a round costs the
  * trees still walking and a row costs the sum of its path lengths, not the
- * longest path times the trees.  The step has no data-dependent branch: the
- * child is chosen with masks (a conditional that the compiler turned into a
- * jump made the walk 2-4x slower).  Measured on the build machine, one row at
+ * longest path times the trees.  The only branch is a tree's arrival at its
+ * leaf, once per tree; the child is chosen with masks (a conditional that
+ * the compiler turned into a jump made the walk 2-4x slower).  Measured on the build machine, one row at
  * a time through bench/forest.py's random forest (100 trees, 9.2e5 nodes,
  * mean path 14.6, longest 34), outside the server: 20 000 rows/s one tree at
  * a time, 39 000 with 16 trees in lockstep, 90 000-100 000 with 32 trees in
