@@ -170,17 +170,11 @@ forest_walk_trees(const ForestNode *nodes, const uint32_t *tree_start, uint32_t 
 			uint32_t	right = node->payload;
 			uint32_t	go_right;
 
-			/* a leaf leaves the list (one branch per tree, mostly predicted) */
 			if (node->feature == FOREST_LEAF)
-				continue;
-
-			/*
-			 * Both children are prefetched for the next round.  The child is
-			 * chosen with masks: a conditional the compiler turned into a
-			 * jump made the walk 2-4x slower.
-			 */
-			__builtin_prefetch(tree + right);
+				continue;		/* the tree leaves the list */
+			__builtin_prefetch(tree + right);	/* the next round's loads */
 			__builtin_prefetch(node + 1);
+			/* NaN goes right; masks, not a jump, pick the child */
 			go_right = !(x[node->feature] <= node->threshold);
 			pos[j] = (right & (0u - go_right)) | ((pos[j] + 1) & (go_right - 1u));
 			level[j]++;
