@@ -1,4 +1,5 @@
-# What the TAP tests in test/t share: the model tests' small training set,
+# What the TAP tests in test/t share: a started server with the extension,
+# the model tests' small training set,
 # the round trip of a models table through every dump and copy format, a
 # large noise table, and a statement timed under statement_timeout.  A test
 # loads it with
@@ -12,11 +13,26 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(create_points check_round_trips create_noise timed_statement);
+our @EXPORT = qw(antares_node create_points check_round_trips create_noise timed_statement);
+
+# A new server $name with log_statement = none and the settings $conf
+# (postgresql.conf lines), started, with CREATE EXTENSION antares done in
+# database postgres.
+sub antares_node
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', "log_statement = none\n" . ($conf // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION antares');
+	return $node;
+}
 
 # Table pts (id, x float8[], y int): 600 rows, 5 dimensions, three
 # overlapping classes (and a fourth for every seventh row), deterministic.

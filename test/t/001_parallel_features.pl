@@ -19,23 +19,20 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use AntaresTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('parallel_features');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
+my $node = antares_node(
+	'parallel_features', q{
 max_worker_processes = 8
 max_parallel_workers = 8
 work_mem = '256MB'
 shared_buffers = '256MB'
-log_statement = none
 });
-$node->start;
-
-$node->safe_psql('postgres', 'CREATE EXTENSION antares');
 
 # 5000 objects x 6 bands x 40 observations, interleaved so that every worker
 # sees part of every group.  Fluxes: a per-object offset (negative for about a

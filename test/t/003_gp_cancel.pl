@@ -20,11 +20,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('gp_cancel');
-$node->init;
-$node->append_conf('postgresql.conf', "work_mem = '512MB'\nlog_statement = none\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION antares');
+my $node = antares_node('gp_cancel', "work_mem = '512MB'\n");
 
 my $npts = 2_000_000;
 $node->safe_psql(

@@ -22,11 +22,7 @@ use AntaresTest;
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('forest');
-$node->init;
-$node->append_conf('postgresql.conf', "log_statement = none\n");
-$node->start;
-$node->safe_psql('postgres', 'CREATE EXTENSION antares');
+my $node = antares_node('forest');
 
 create_points($node);
 $node->safe_psql(

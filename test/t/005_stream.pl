@@ -16,18 +16,18 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use AntaresTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
-my $node = PostgreSQL::Test::Cluster->new('stream');
-$node->init;
-$node->append_conf('postgresql.conf', "work_mem = '256MB'\nlog_statement = none\n");
-$node->start;
+my $node = antares_node('stream', "work_mem = '256MB'\n");
 
 my $setup = q{
-CREATE EXTENSION antares;
+CREATE EXTENSION IF NOT EXISTS antares;
 CREATE TABLE phot AS
 SELECT o AS objid,
        CASE WHEN k = 0 THEN 1.2 ELSE 2.0 + k * 0.0001 END AS t,

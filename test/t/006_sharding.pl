@@ -23,6 +23,9 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use AntaresTest;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -32,14 +35,8 @@ my $n_objects = 600;
 my %node;
 for my $name (qw(coordinator shard1 shard2))
 {
-	my $n = PostgreSQL::Test::Cluster->new($name);
-	$n->init;
 	# shards answer on loopback TCP; trust authentication (initdb -A trust in the tests)
-	$n->append_conf('postgresql.conf',
-		"listen_addresses = '127.0.0.1'\nwork_mem = '64MB'\nlog_statement = none\n");
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION antares');
-	$node{$name} = $n;
+	$node{$name} = antares_node($name, "listen_addresses = '127.0.0.1'\nwork_mem = '64MB'\n");
 }
 my $coord = $node{coordinator};
 
