@@ -215,6 +215,20 @@ SELECT budget, count(*) AS statements, max(held) AS most_held,
 FROM forest_ten_got GROUP BY budget ORDER BY budget;
 DROP FUNCTION pg_temp.ten_step(int);
 DROP TABLE forest_ten, forest_ten_expected, forest_ten_got;
+-- Models built in the query: one model for all rows (from a subquery), and
+-- a new model for every row (a correlated subquery, whose value may land
+-- where the last one was): each row is predicted by its own model.
+CREATE TABLE forest_seeds AS
+SELECT s, (SELECT rf_train(features, label, 5, NULL, NULL, NULL, s) FROM forest_train_set) AS rm
+FROM generate_series(1, 4) s;
+SELECT count(*) AS rows, count(*) FILTER (WHERE rf_predict_proba(m, features) =
+         rf_predict_proba((SELECT rm FROM forest_seeds WHERE s = 1), features)) AS same
+FROM forest_test_set, (SELECT rm::text::rf_model AS m FROM forest_seeds WHERE s = 1 OFFSET 0) q;
+SELECT count(*) AS rows, count(*) FILTER (WHERE rf_predict_proba(f.rm, t.features) IS DISTINCT FROM
+         rf_predict_proba((SELECT rf_train(features, label, 5, NULL, NULL, NULL, f.s) FROM forest_train_set),
+                          t.features)) AS differ
+FROM forest_seeds f, forest_test_set t WHERE t.objid % 20 = 0;
+DROP TABLE forest_seeds;
 
 -- Small problems: labels are any int, classes sorted; rows with a NULL
 -- label are skipped; a separable problem is learnt exactly.

@@ -482,20 +482,37 @@ static uint64 session_evictions;
 typedef struct ModelCache
 {
 	struct varlena *key;		/* the raw argument; NULL while none is valid */
+	const void *seen;			/* where the argument was when it last matched */
 	void	   *decoded;
 	MemoryContext ctx;			/* owns key and decoded; NULL: decoded is a
 								 * session entry's, key is in fn_mcxt */
 	uint64		evictions;		/* session_evictions when borrowed */
 } ModelCache;
 
+/*
+ * Whether the argument is the call site's key.  A TOAST pointer is compared
+ * whole (18 bytes).  A value in memory (built in the query: a subquery, a
+ * CTE) is compared whole the first time it is seen at an address; after
+ * that, the same address with the same length and header (whose CRC-32C
+ * covers the payload) is taken as the same value, so that a 30 MB model is
+ * not compared byte for byte on every row (~2 ms).  Another model does come
+ * to the same address (a correlated subquery that trains one per row: in
+ * sql/forest.sql, 32 of 200 rows would get the last row's model by address
+ * alone); it would need an equal length and checksum to be mistaken for it.
+ */
 static bool
-same_raw_value(const struct varlena *key, const struct varlena *raw, Size raw_size)
+same_raw_value(ModelCache *c, const struct varlena *raw, Size raw_size)
 {
 	Size		head = Min(raw_size, (Size) (VARHDRSZ + MODEL_HEADER_SIZE));
 
-	return VARSIZE_ANY(key) == raw_size &&
-		memcmp(key, raw, head) == 0 &&
-		memcmp((const char *) key + head, (const char *) raw + head, raw_size - head) == 0;
+	if (VARSIZE_ANY(c->key) != raw_size || memcmp(c->key, raw, head) != 0)
+		return false;
+	if (raw == c->seen && !VARATT_IS_EXTERNAL(raw))
+		return true;
+	if (memcmp((const char *) c->key + head, (const char *) raw + head, raw_size - head) != 0)
+		return false;
+	c->seen = raw;
+	return true;
 }
 
 static void
@@ -632,6 +649,7 @@ remember_key(ModelCache *c, const struct varlena *raw, Size raw_size, MemoryCont
 {
 	c->key = MemoryContextAlloc(cxt, raw_size);
 	memcpy(c->key, raw, raw_size);
+	c->seen = raw;
 }
 
 void *
@@ -643,8 +661,8 @@ model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
 	ModelCache *c = fcinfo->flinfo->fn_extra;
 	SessionModel *s = NULL;
 
-	if (c != NULL && c->key != NULL && same_raw_value(c->key, raw, raw_size) &&
-		(c->ctx != NULL || c->evictions == session_evictions))
+	if (c != NULL && c->key != NULL && (c->ctx != NULL || c->evictions == session_evictions) &&
+		same_raw_value(c, raw, raw_size))
 		return c->decoded;
 	if (c == NULL)
 	{

@@ -134,9 +134,9 @@ extern Datum model_type_send(FunctionCallInfo fcinfo, ModelKind kind);
  * detoasted value and returns its decoded form, allocated in the current
  * memory context (a context of the cache's own).  Each call site keeps the
  * last value it saw, keyed by the argument's raw bytes: a TOAST pointer for
- * a stored model (recognised in O(1)), the value itself otherwise
- * (compared header first, whose checksum tells most different models apart
- * at once).  A stored model also stays decoded for the session, up to
+ * a stored model, the value itself otherwise (compared whole once per
+ * address, then by address and header: model.c says why that suffices).  A
+ * stored model also stays decoded for the session, up to
  * antares.model_cache_size (model.c says how a reused TOAST OID is told
  * apart).  A build that ERRORs leaves nothing behind.
  */
