@@ -19,6 +19,40 @@ DIM = 23        # features, as the seed's
 CLASSES = 4
 
 
+# lc_features' output columns, in its order: n and the six statistics per
+# band, then the colours of consecutive bands.
+BANDS = "ugrizy"
+STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
+FEATURE_COLUMNS = [f"{b}_{s}" for b in BANDS for s in ("n",) + STATS] + \
+    [f"{x}_minus_{y}" for x, y in zip(BANDS, BANDS[1:])]
+
+
+def features_query(table):
+    """lc_features of every object of `table` (a qualified name), every
+    output read: the row count and the sum of each feature column."""
+    sums = ", ".join(f"sum((f).{c})" for c in FEATURE_COLUMNS)
+    return (f"SELECT count(*), {sums} FROM (SELECT objid, antares.lc_features(pb, flux, dflux) AS f "
+            f"FROM {table} GROUP BY objid) g")
+
+
+def same_sums(a, b, rel=1e-9):
+    """Two result rows of sums agree: NULL where the other is NULL, integers
+    exactly, other numbers within `rel` relative."""
+    for x, y in zip(a, b):
+        if (x is None) != (y is None):
+            return False
+        if x is None:
+            continue
+        if isinstance(x, int) and isinstance(y, int):
+            if x != y:
+                return False
+            continue
+        x, y = float(x), float(y)
+        if x != y and abs(x - y) > rel * max(abs(x), abs(y)):
+            return False
+    return True
+
+
 def best_of(repeat, fn):
     """(best seconds, every run's seconds, the last result) of `repeat` runs."""
     times, result = [], None

@@ -35,11 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchlib import best_of, close_bench, open_bench, run_sql
+from benchlib import BANDS, FEATURE_COLUMNS, STATS, best_of, close_bench, open_bench, run_sql
 
 ROOT = Path(__file__).resolve().parents[1]
-BANDS = "ugrizy"
-STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
 
 
 def load_reference_module():
@@ -51,8 +49,6 @@ def load_reference_module():
     return mod
 
 
-FEATURE_COLUMNS = [f"{b}_{s}" for b in BANDS for s in ("n",) + STATS] + \
-    [f"{x}_minus_{y}" for x, y in zip(BANDS, BANDS[1:])]
 
 PARALLEL = ("SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0; "
             "SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0")

@@ -50,7 +50,7 @@ import warnings
 from pathlib import Path
 
 # benchlib before numpy: it sets one BLAS thread (scikit-learn is timed on one core)
-from benchlib import best_of, close_bench, open_bench, run_sql
+from benchlib import best_of, close_bench, open_bench, run_sql, same_sums
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "antares_bench_gp"
@@ -186,18 +186,6 @@ def check_plan(cur, settings, sql, partitionwise):
     return launched[0], " -> ".join(shape)
 
 
-def same(a, b, rel=1e-9):
-    """Rows of sums agree (NULL-aware, relative)."""
-    for x, y in zip(a, b):
-        if (x is None) != (y is None):
-            return False
-        if x is not None:
-            x, y = float(x), float(y)
-            if x != y and abs(x - y) > rel * max(abs(x), abs(y)):
-                return False
-    return True
-
-
 def sklearn_all(mod, bands):
     """Fit + 200-point prediction of every band; returns the sum of optima."""
     total = 0.0
@@ -258,7 +246,7 @@ def main():
         ssql = scalars(grouped("base"))
         best_c, times, res_c = best_of(args.repeat, lambda: run_sql(cur, SERIAL, ssql))
         print(f"  timed antares  shipped  scalars  best {best_c:7.3f} s  runs " + " ".join(f"{t:.3f}" for t in times))
-        if not same(res_a[:7], res_c, 0.0):
+        if not same_sums(res_a[:7], res_c, 0.0):
             raise RuntimeError(f"scalar outputs differ between the queries: {res_a} {res_c}")
         sys.stdout.flush()
         best_s, times, sk_lml = best_of(args.sklearn_repeat, lambda: sklearn_all(mod, bands))
@@ -295,7 +283,7 @@ def main():
             if res["serial"][1][0] != 4 * o:
                 raise RuntimeError(f"{name}: {res['serial'][1][0]} bands smoothed, expected {4 * o}")
             for mode in ("partial", "partitionwise"):
-                if not same(res["serial"][1], res[mode][1]):
+                if not same_sums(res["serial"][1], res[mode][1]):
                     raise RuntimeError(f"{name}: serial and {mode} results differ: "
                                        f"{res['serial'][1]} {res[mode][1]}")
             scale[size] = res

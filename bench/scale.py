@@ -51,13 +51,9 @@ import sys
 import time
 
 
-from benchlib import best_of, close_bench, open_bench, run_sql
+from benchlib import best_of, close_bench, features_query, open_bench, run_sql, same_sums
 
 SCHEMA = "antares_bench_scale"
-BANDS = "ugrizy"
-STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
-FEATURE_COLUMNS = [f"{b}_{s}" for b in BANDS for s in ("n",) + STATS] + \
-    [f"{x}_minus_{y}" for x, y in zip(BANDS, BANDS[1:])]
 PARTITIONS = 16
 NOTES = []      # plans the planner chose otherwise than asked
 OBJECTS_PER_RANGE = 100
@@ -72,12 +68,6 @@ def workers_settings(k):
     the final functions, where the work is)."""
     return (f"SET max_parallel_workers_per_gather = {k}; SET min_parallel_table_scan_size = 0; "
             "SET parallel_setup_cost = 0; RESET parallel_tuple_cost")
-
-
-def features_query(table):
-    sums = ", ".join(f"sum((f).{c})" for c in FEATURE_COLUMNS)
-    return (f"SELECT count(*), {sums} FROM (SELECT objid, antares.lc_features(pb, flux, dflux) AS f "
-            f"FROM {SCHEMA}.{table} GROUP BY objid) g")
 
 
 def gp_query(table):
@@ -144,21 +134,6 @@ def check_plan(cur, settings, sql, k, expect):
             seen.add(key)
             shape.append(key)
     return " -> ".join(shape)
-
-
-def same(a, b, rel=1e-9):
-    for x, y in zip(a, b):
-        if (x is None) != (y is None):
-            return False
-        if x is None:
-            continue
-        if isinstance(x, float) or isinstance(y, float):
-            x, y = float(x), float(y)
-            if x != y and abs(x - y) > rel * max(abs(x), abs(y)):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 def build(cur, rows, growth, copies):
@@ -251,8 +226,8 @@ def main():
         sys.stdout.flush()
 
         workloads = [
-            ("features, plain table", "features", features_query("phot"), "partial", total),
-            ("features, 16 partitions", "features", features_query("phot_part"), "partitionwise", total),
+            ("features, plain table", "features", features_query(f"{SCHEMA}.phot"), "partial", total),
+            ("features, 16 partitions", "features", features_query(f"{SCHEMA}.phot_part"), "partitionwise", total),
             ("gp_smooth, 16 partitions", "gp", gp_query("phot_part"), "partitionwise", total),
             ("scoring (svm, iforest, rf)", "scoring", scoring_query(), "scan", scored),
         ]
@@ -271,7 +246,7 @@ def main():
                       + " ".join(f"{t:.3f}" for t in times) + f"  | {shape}")
                 sys.stdout.flush()
             for k in (1, 2):
-                if not same(res[0][1], res[k][1]):
+                if not same_sums(res[0][1], res[k][1]):
                     raise RuntimeError(f"{label}: {k} workers disagree with serial: {res[0][1]} {res[k][1]}")
             speedups.append((label, n, res))
 
@@ -283,8 +258,8 @@ def main():
             n = cur.fetchone()[0]
             line = [size, n]
             for sql, k, expect, repeat in (
-                    (features_query(f"{name}_part"), 0, "partitionwise", args.repeat),
-                    (features_query(f"{name}_part"), 2, "partitionwise", args.repeat),
+                    (features_query(f"{SCHEMA}.{name}_part"), 0, "partitionwise", args.repeat),
+                    (features_query(f"{SCHEMA}.{name}_part"), 2, "partitionwise", args.repeat),
                     (gp_query(f"{name}_part"), 2, "partitionwise", args.repeat if size < args.rows else 1)):
                 settings = workers_settings(k) + "; SET enable_partitionwise_aggregate = on"
                 if size == args.rows:

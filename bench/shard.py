@@ -42,32 +42,11 @@ import time
 
 import psycopg2
 
-from benchlib import best_of, run_sql
+from benchlib import best_of, features_query, run_sql, same_sums
 
 SCHEMA = "antares_bench_shard"
 SHARD_DBS = ("antares_bench_shard_1", "antares_bench_shard_2")
 ROWS_PER_OBJECT = 309
-BANDS = "ugrizy"
-STATS = ("mean", "std", "amp", "mad", "beyond", "skew")
-FEATURE_COLUMNS = [f"{b}_{s}" for b in BANDS for s in ("n",) + STATS] + \
-    [f"{x}_minus_{y}" for x, y in zip(BANDS, BANDS[1:])]
-
-
-def features_query(table):
-    sums = ", ".join(f"sum((f).{c})" for c in FEATURE_COLUMNS)
-    return (f"SELECT count(*), {sums} FROM (SELECT objid, antares.lc_features(pb, flux, dflux) AS f "
-            f"FROM {table} GROUP BY objid) g")
-
-
-def same(a, b, rel=1e-9):
-    for x, y in zip(a, b):
-        if (x is None) != (y is None):
-            return False
-        if x is not None:
-            x, y = float(x), float(y)
-            if x != y and abs(x - y) > rel * max(abs(x), abs(y)):
-                return False
-    return True
 
 
 def connect(dbname=None):
@@ -179,7 +158,7 @@ def main():
             sys.stdout.flush()
         ref = results["one server, serial"][1]
         for label, (_, res) in results.items():
-            if not same(ref, res):
+            if not same_sums(ref, res):
                 raise RuntimeError(f"{label} disagrees with the serial result: {res} {ref}")
         s_serial = results["one server, serial"][0]
         s_local2 = results["one server, 2 workers, 2 partitions"][0]
