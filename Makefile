@@ -6,7 +6,10 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = antares
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# Released install scripts are kept as they shipped (sql/antares--0.1.0.sql);
+# the current version's is built from sql/antares.sql; upgrade scripts
+# sql/antares--A--B.sql lead from every released version to the current one.
+DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
 

@@ -1,0 +1,1012 @@
+-- antares: light-curve science inside PostgreSQL.
+-- The one canonical install script; the build copies it to antares--<version>.sql.
+
+\echo Use "CREATE EXTENSION antares" to load this file. \quit
+
+-- CREATE EXTENSION creates the schema; everyone may use what is in it (the
+-- server-file reader below is revoked from PUBLIC on its own).
+GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Reading light curves (DSFP/SNANA text: "#key:value" header lines, then a
+-- whitespace table whose header row names the columns t, pb, flux, dflux).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION parse_lightcurve(content text)
+RETURNS TABLE(t float8, pb text, flux float8, dflux float8)
+AS 'MODULE_PATHNAME', 'parse_lightcurve'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 200;
+
+-- Volatile: the file can change between calls.  Permission is checked in C
+-- (superuser or pg_read_server_files, the rule of COPY FROM 'file').
+CREATE FUNCTION read_lightcurve(path text)
+RETURNS TABLE(t float8, pb text, flux float8, dflux float8)
+AS 'MODULE_PATHNAME', 'read_lightcurve'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE ROWS 200;
+
+REVOKE ALL ON FUNCTION read_lightcurve(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION read_lightcurve(text) TO pg_read_server_files;
+
+CREATE FUNCTION lightcurve_header(content text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'lightcurve_header'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Per-band statistics.  All aggregates below share one transition state: the
+-- observations of each band, buffered (the median needs them all), so that
+-- one combine/serialize/deserialize set serves parallel query for every one.
+-- SSPACE is the typical size of a state (a band of ~40 observations, or a
+-- light curve of ~150), so that hash aggregation is planned with real sizes.
+-- Transition functions skip rows with a NULL argument and reject NaN/Inf
+-- values and non-positive uncertainties.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION band_accum(internal, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'band_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION band_accum(internal, flux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'band_accum_flux'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_accum(internal, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'lc_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lc_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION weighted_mean_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'weighted_mean_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION norm_std_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'norm_std_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION norm_amplitude_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'norm_amplitude_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION mad_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'mad_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION beyond_1std_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'beyond_1std_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION skew_final(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'skew_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- sum(f (f/s)^2) / sum((f/s)^2)
+CREATE AGGREGATE weighted_mean(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = weighted_mean_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- sample std (ddof 1) of flux / weighted_mean
+CREATE AGGREGATE norm_std(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = norm_std_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- (max - min) / weighted_mean
+CREATE AGGREGATE norm_amplitude(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = norm_amplitude_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- median(|flux - median(flux)|), unscaled
+CREATE AGGREGATE mad(flux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = mad_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- fraction of fluxes farther than one sample std from the weighted mean
+CREATE AGGREGATE beyond_1std(flux float8, dflux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = beyond_1std_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- biased Fisher-Pearson skewness m3 / m2^1.5
+CREATE AGGREGATE skew(flux float8) (
+    SFUNC = band_accum, STYPE = internal, SSPACE = 1024, FINALFUNC = skew_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- -2.5 log10(mean_x / mean_y); NULL unless both means are > 0
+CREATE FUNCTION color(mean_x float8, mean_y float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'color'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Whole multi-band light curves: one aggregate, one composite of features.
+------------------------------------------------------------------------------
+
+CREATE TYPE features AS (
+    u_n int, u_mean float8, u_std float8, u_amp float8, u_mad float8, u_beyond float8, u_skew float8,
+    g_n int, g_mean float8, g_std float8, g_amp float8, g_mad float8, g_beyond float8, g_skew float8,
+    r_n int, r_mean float8, r_std float8, r_amp float8, r_mad float8, r_beyond float8, r_skew float8,
+    i_n int, i_mean float8, i_std float8, i_amp float8, i_mad float8, i_beyond float8, i_skew float8,
+    z_n int, z_mean float8, z_std float8, z_amp float8, z_mad float8, z_beyond float8, z_skew float8,
+    y_n int, y_mean float8, y_std float8, y_amp float8, y_mad float8, y_beyond float8, y_skew float8,
+    u_minus_g float8, g_minus_r float8, r_minus_i float8, i_minus_z float8, z_minus_y float8
+);
+
+CREATE FUNCTION lc_features_final(internal) RETURNS features
+AS 'MODULE_PATHNAME', 'lc_features_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Passbands u g r i z y; any other passband is an error.
+-- As a window function, lc_features(...) OVER (PARTITION BY objid ORDER BY t)
+-- gives the features as of each epoch: after each row the final function
+-- sorts in the new rows and computes, O(n) a row.  Frames that move
+-- (ROWS BETWEEN k PRECEDING AND CURRENT ROW) remove leaving rows with the
+-- inverse transition lc_retract, also O(n) a row.
+CREATE FUNCTION lc_retract(internal, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_retract'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
+    SFUNC = lc_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_features_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize,
+    MSFUNC = lc_accum, MINVFUNC = lc_retract, MSTYPE = internal, MSSPACE = 4096,
+    MFINALFUNC = lc_features_final, PARALLEL = SAFE);
+
+-- The model input: for each band of `bands` its std, then amp, MAD, beyond
+-- and skew, then the colours of consecutive bands; NULL becomes `missing`.
+-- For 'griz' these are the seed's 23 features in the seed's order.  `f` is
+-- an antares.features value or any row with its column names (a row of a
+-- table made with (lc_features(...)).*).
+-- Not STRICT: a NULL `missing` keeps undefined features as NULL elements.
+CREATE FUNCTION feature_vector(f record, bands text DEFAULT 'griz',
+                               missing float8 DEFAULT -999)
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'feature_vector'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Stored light-curve states, for night-by-night processing: the state of
+-- lc_features as a value (every band's (flux, dflux) pairs; versioned,
+-- checksummed, validated when read; text form lc_state/1:<base64>).
+-- lc_finalize(lc_merge(a, b)) is lc_features over the rows of both, exactly.
+------------------------------------------------------------------------------
+
+CREATE TYPE lc_state;
+
+CREATE FUNCTION lc_state_in(cstring) RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_out(lc_state) RETURNS cstring
+AS 'MODULE_PATHNAME', 'lc_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_recv(internal) RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION lc_state_send(lc_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'lc_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Raw doubles do not compress: stored uncompressed (out of line when large),
+-- which spares pglz's attempt on every update.
+CREATE TYPE lc_state (
+    INPUT = lc_state_in, OUTPUT = lc_state_out,
+    RECEIVE = lc_state_recv, SEND = lc_state_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = external);
+
+CREATE FUNCTION lc_state_final(internal)
+RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_state_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The state of the rows, to store: lc_features' transition and combine.
+CREATE AGGREGATE lc_accumulate(pb text, flux float8, dflux float8) (
+    SFUNC = lc_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_state_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+-- Not STRICT: NULL is the state of no rows, so lc_merge(NULL, s) = s.
+CREATE FUNCTION lc_merge(a lc_state, b lc_state)
+RETURNS lc_state
+AS 'MODULE_PATHNAME', 'lc_merge'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_merge_accum(internal, lc_state)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'lc_merge_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The merge of many stored states (NULLs skipped), e.g. one per night.
+CREATE AGGREGATE lc_merge(lc_state) (
+    SFUNC = lc_merge_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_state_final,
+    COMBINEFUNC = lc_combine, SERIALFUNC = lc_serialize,
+    DESERIALFUNC = lc_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION lc_finalize(s lc_state)
+RETURNS features
+AS 'MODULE_PATHNAME', 'lc_finalize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- lc_finalize(lc_merge(a, b)) without building the merged value.
+CREATE FUNCTION lc_finalize(a lc_state, b lc_state)
+RETURNS features
+AS 'MODULE_PATHNAME', 'lc_finalize'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION lc_count(s lc_state)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'lc_count'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Gaussian-process smoothing: a zero-mean GP per band with kernel
+-- A * Matern52(dt; l) and noise dflux^2, fitted by maximum likelihood over
+-- A in [1e-5, 1e5], l in [1, 20] days, in O(n) per likelihood evaluation
+-- with the kernel's exact state-space form (Kalman filter, RTS smoother).
+------------------------------------------------------------------------------
+
+CREATE TYPE gp_curve AS (
+    n int,                  -- observations
+    amplitude float8,       -- A
+    length_scale float8,    -- l, days
+    log_likelihood float8,  -- at the optimum
+    t float8[],             -- the grid: n_grid times from min(t) to max(t)
+    mean float8[],          -- posterior mean of the curve on the grid
+    sd float8[],            -- its posterior standard deviation
+    peak_t float8,          -- where the posterior mean is largest on the grid
+    peak_flux float8        -- and that mean
+);
+
+CREATE FUNCTION gp_accum(internal, t float8, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_accum(internal, t float8, flux float8, dflux float8, n_grid int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_accum_grid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gp_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'gp_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gp_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_smooth_final(internal) RETURNS gp_curve
+AS 'MODULE_PATHNAME', 'gp_smooth_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- One band of one object per group; the grid has 200 points.
+CREATE AGGREGATE gp_smooth(t float8, flux float8, dflux float8) (
+    SFUNC = gp_accum, STYPE = internal, SSPACE = 2048, FINALFUNC = gp_smooth_final,
+    COMBINEFUNC = gp_combine, SERIALFUNC = gp_serialize,
+    DESERIALFUNC = gp_deserialize, PARALLEL = SAFE);
+
+-- The same with n_grid grid points (2 .. 100000; the same on every row).
+CREATE AGGREGATE gp_smooth(t float8, flux float8, dflux float8, n_grid int) (
+    SFUNC = gp_accum, STYPE = internal, SSPACE = 2048, FINALFUNC = gp_smooth_final,
+    COMBINEFUNC = gp_combine, SERIALFUNC = gp_serialize,
+    DESERIALFUNC = gp_deserialize, PARALLEL = SAFE);
+
+-- The fixed-parameter building blocks; arrays in any order, of one length.
+CREATE FUNCTION gp_log_likelihood(t float8[], flux float8[], dflux float8[],
+                                  amplitude float8, length_scale float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'gp_log_likelihood'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gp_predict(t float8[], flux float8[], dflux float8[], t_new float8[],
+                           amplitude float8, length_scale float8)
+RETURNS TABLE(t float8, mean float8, sd float8)
+AS 'MODULE_PATHNAME', 'gp_predict'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 200;
+
+------------------------------------------------------------------------------
+-- Classification: support-vector machines with an RBF kernel
+-- exp(-gamma |x - y|^2), trained as libsvm (scikit-learn's SVC) trains them:
+-- SMO with second-order working-set selection, tolerance 1e-3, a kernel
+-- cache and shrinking; several classes one-vs-one.  A model is a value of
+-- type svm_model (text form "svm/1:<base64>", what pg_dump writes); every
+-- input is validated (header, checksum, contents).
+------------------------------------------------------------------------------
+
+CREATE TYPE svm_model;
+
+CREATE FUNCTION svm_model_in(cstring) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_out(svm_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'svm_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_recv(internal) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION svm_model_send(svm_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'svm_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Models of thousands of support vectors are large: compressed and moved
+-- out of line like text.
+CREATE TYPE svm_model (
+    INPUT = svm_model_in, OUTPUT = svm_model_out,
+    RECEIVE = svm_model_recv, SEND = svm_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+-- Transition functions skip rows whose features or label is NULL, and
+-- reject empty features, NULL elements, NaN/Inf, a dimension that differs
+-- from the first row's, c <= 0, gamma <= 0, and c or gamma that change
+-- within a group.  Rows are kept in arrival order (combine appends): the
+-- solution depends on it at the level of the tolerance, as libsvm's does,
+-- so svm_train(x, y ORDER BY key) gives a reproducible model.
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int, c float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum_c'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_accum(internal, features float8[], label int, c float8, gamma float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_accum_c_gamma'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'svm_train_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION svm_train_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'svm_train_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Trains: fewer than two classes is an error.  Checks for interrupts at
+-- every solver iteration; NOTICEs on progress when antares.verbose is on.
+CREATE FUNCTION svm_train_final(internal) RETURNS svm_model
+AS 'MODULE_PATHNAME', 'svm_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- C = 1 and scikit-learn's gamma = 'scale', 1 / (d * var(all features)).
+-- SSPACE: a training set of ~1000 rows of 23 features.
+CREATE AGGREGATE svm_train(features float8[], label int) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+-- gamma = 'scale'
+CREATE AGGREGATE svm_train(features float8[], label int, c float8) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+CREATE AGGREGATE svm_train(features float8[], label int, c float8, gamma float8) (
+    SFUNC = svm_train_accum, STYPE = internal, SSPACE = 200000, FINALFUNC = svm_train_final,
+    COMBINEFUNC = svm_train_combine, SERIALFUNC = svm_train_serialize,
+    DESERIALFUNC = svm_train_deserialize, PARALLEL = SAFE);
+
+-- The class libsvm's vote gives (a tie goes to the lowest label).
+CREATE FUNCTION svm_predict(m svm_model, features float8[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'svm_predict'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- One value per class pair (a, b), a < b, in the order (0,1), (0,2), ...,
+-- (1,2), ...; > 0 votes for a (libsvm's sign).
+CREATE FUNCTION svm_decision(m svm_model, features float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'svm_decision'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- classes, rows and support vectors per class, c, gamma, dimension, pairs,
+-- rho and solver iterations per pair.
+CREATE FUNCTION svm_info(m svm_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'svm_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Tree ensembles: isolation forests (anomaly scores) and random-forest
+-- classifiers, with scikit-learn 1.2's IsolationForest and
+-- RandomForestClassifier semantics (src/iforest.h, src/random_forest.h list
+-- the differences).  Models are values of types iforest_model ("iforest/1:
+-- <base64>") and rf_model ("rf/1:<base64>") on the same serialisation layer
+-- as svm_model; every input is validated in full (header, checksum, every
+-- tree).
+--
+-- Training aggregates buffer the rows and sort them by content before
+-- growing the trees, so a model depends only on the set of rows and the seed,
+-- never on the plan or the order rows arrive in; they are PARALLEL SAFE
+-- (partial states merge).  A NULL parameter means its default; the default
+-- seed is 0 (the same rows give the same model).  Rows whose features (or
+-- label) are NULL are skipped; empty features, NULL elements, NaN/Inf and a
+-- dimension that differs from the first row's are errors, and so are
+-- parameters that change within a group.  Training checks for interrupts
+-- after every tree and every 1024 nodes, and NOTICEs every tenth of the
+-- trees when antares.verbose is on.
+------------------------------------------------------------------------------
+
+CREATE TYPE iforest_model;
+
+CREATE FUNCTION iforest_model_in(cstring) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_out(iforest_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'iforest_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_recv(internal) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION iforest_model_send(iforest_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'iforest_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- ~0.5 MB for 100 trees: compressed and moved out of line like text.
+CREATE TYPE iforest_model (
+    INPUT = iforest_model_in, OUTPUT = iforest_model_out,
+    RECEIVE = iforest_model_recv, SEND = iforest_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+CREATE TYPE rf_model;
+
+CREATE FUNCTION rf_model_in(cstring) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_out(rf_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'rf_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_recv(internal) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION rf_model_send(rf_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'rf_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE rf_model (
+    INPUT = rf_model_in, OUTPUT = rf_model_out,
+    RECEIVE = rf_model_recv, SEND = rf_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+-- One state for both aggregates: the rows, sorted when serialized.
+CREATE FUNCTION iforest_train_accum(internal, features float8[])
+RETURNS internal
+AS 'MODULE_PATHNAME', 'iforest_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION iforest_train_accum(internal, features float8[], n_trees int,
+                                    max_samples int, seed bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'iforest_train_accum_params'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION rf_train_accum(internal, features float8[], label int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'rf_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION rf_train_accum(internal, features float8[], label int, n_trees int,
+                               max_features int, max_depth int, min_samples_leaf int,
+                               seed bigint)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'rf_train_accum_params'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'forest_train_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'forest_train_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION forest_train_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'forest_train_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Grow the forest; NULL when there were no rows.
+CREATE FUNCTION iforest_train_final(internal) RETURNS iforest_model
+AS 'MODULE_PATHNAME', 'iforest_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION rf_train_final(internal) RETURNS rf_model
+AS 'MODULE_PATHNAME', 'rf_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- 100 trees, max_samples = min(256, rows) drawn without replacement, seed 0.
+-- At least 2 rows.  SSPACE: ~1000 rows of 23 features.
+CREATE AGGREGATE iforest_train(features float8[]) (
+    SFUNC = iforest_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = iforest_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- n_trees >= 1, max_samples >= 2 (more than the rows: all rows), any seed.
+CREATE AGGREGATE iforest_train(features float8[], n_trees int, max_samples int, seed bigint) (
+    SFUNC = iforest_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = iforest_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- 100 trees, bootstrap, Gini, max_features = floor(sqrt(d)), unlimited depth,
+-- min_samples_leaf 1, seed 0.  Labels are any int; at least two classes.
+CREATE AGGREGATE rf_train(features float8[], label int) (
+    SFUNC = rf_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = rf_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- n_trees >= 1, 1 <= max_features <= d, max_depth >= 1 (NULL: unlimited),
+-- min_samples_leaf >= 1, any seed.
+CREATE AGGREGATE rf_train(features float8[], label int, n_trees int, max_features int,
+                          max_depth int, min_samples_leaf int, seed bigint) (
+    SFUNC = rf_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = rf_train_final,
+    COMBINEFUNC = forest_train_combine, SERIALFUNC = forest_train_serialize,
+    DESERIALFUNC = forest_train_deserialize, PARALLEL = SAFE);
+
+-- scikit-learn's score_samples: -2^(-mean path length / c(max_samples)), in
+-- (-1, 0); lower is more anomalous.
+CREATE FUNCTION iforest_score(m iforest_model, features float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'iforest_score_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- decision_function: score + 0.5 (contamination 'auto'); < 0 is anomalous.
+CREATE FUNCTION iforest_decision(m iforest_model, features float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'iforest_decision_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- trees, max_samples, training rows, seed, nodes, depth limit, c(max_samples).
+CREATE FUNCTION iforest_info(m iforest_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'iforest_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- The class of the largest mean leaf probability (the lowest label on ties).
+CREATE FUNCTION rf_predict(m rf_model, features float8[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'rf_predict_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- predict_proba: one probability per class, in the order of rf_info's classes.
+CREATE FUNCTION rf_predict_proba(m rf_model, features float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'rf_predict_proba_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- classes, training rows per class, trees, nodes, leaves, parameters, seed,
+-- impurity-based feature importances.
+CREATE FUNCTION rf_info(m rf_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'rf_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+------------------------------------------------------------------------------
+-- Decoded models.  Every query decodes a model argument once (checksum,
+-- validation); a model read from a table (stored out of line) then stays
+-- decoded in the session for later queries, up to antares.model_cache_size
+-- (default 256MB, per session; 0 turns this off).  model_cache() lists what
+-- the session holds.  Parallel restricted: each worker has its own.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION model_cache(OUT model_type text, OUT decoded_bytes bigint,
+                            OUT stored_bytes bigint, OUT hits bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'model_cache'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+------------------------------------------------------------------------------
+-- Cross-validation.
+------------------------------------------------------------------------------
+
+-- The test fold (0 .. k-1) of each row, as scikit-learn 1.2's
+-- StratifiedKFold(n_splits=k, shuffle=False) assigns it to the rows in the
+-- window's order.  Rows with a NULL label get NULL and take no part.  Not
+-- STRICT: a NULL k is an error.
+CREATE FUNCTION stratified_fold(label int, k int)
+RETURNS int
+AS 'MODULE_PATHNAME', 'stratified_fold'
+LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
+
+-- k-fold stratified cross-validation of a model on the rows of `data` (a
+-- table or view) whose `features` and `label` are not NULL:
+--   * features, label and order_by are column NAMES, exactly as stored
+--     (case-sensitive, not SQL expressions): they are quoted with %I, so no
+--     text can reach the query as SQL.  features must cast to float8[],
+--     label to int; for computed columns make a view.  `data` is a
+--     regclass, quoted by its output function.
+--   * rows are ordered by the order_by column (ascending; NULL: the order
+--     the table is read in), folds are stratified_fold(label, k) in that
+--     order, and each model is trained on the other folds' rows in that
+--     order: scikit-learn's cross_val_score(model, X, y, cv=k) on rows
+--     sorted the same way.
+--   * model 'svm': params {"c": C (default 1), "gamma": gamma (default
+--     'scale')}; model 'rf': params {"n_trees" (default 100), "max_features"
+--     (floor(sqrt(d))), "max_depth" (unlimited), "min_samples_leaf" (1),
+--     "seed" (0)}, integers, as rf_train takes them (each fold's forest is
+--     grown with the same seed); other keys, or another model, are errors.
+--     Parameter values reach the query as parameters, never as text.
+-- Returns per fold the training and test row counts and the fraction of the
+-- test rows whose predicted label equals the label.
+-- STABLE: it only reads.  PARALLEL RESTRICTED: `data` may be a temporary
+-- table, which parallel workers cannot read.  A fixed search_path: only
+-- pg_catalog and the extension's own (qualified) functions are called.
+CREATE FUNCTION cross_validate(data regclass, features text, label text, k int DEFAULT 5,
+                               model text DEFAULT 'svm', params jsonb DEFAULT '{}',
+                               order_by text DEFAULT NULL)
+RETURNS TABLE(fold int, n_train int, n_test int, accuracy float8)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS $cv$
+DECLARE
+    train text;         -- the training aggregate over rows d of a fold's other folds
+    predict text;       -- the prediction of row d by model m.model
+    unknown text;
+    c float8;
+    gamma float8;
+    rf int[];           -- n_trees, max_features, max_depth, min_samples_leaf
+    seed bigint;
+    bad text;
+BEGIN
+    IF data IS NULL OR features IS NULL OR label IS NULL OR k IS NULL OR model IS NULL
+       OR params IS NULL THEN
+        RAISE EXCEPTION 'cross_validate: only order_by may be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(params) <> 'object' THEN
+        RAISE EXCEPTION 'cross_validate: params must be a JSON object, got %', params
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    CASE model
+    WHEN 'svm' THEN
+        SELECT string_agg(key, ', ' ORDER BY key) INTO unknown
+        FROM jsonb_object_keys(params) AS key WHERE key NOT IN ('c', 'gamma');
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: unknown svm parameter(s): %', unknown
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'svm takes c and gamma.';
+        END IF;
+        c := coalesce((params ->> 'c')::float8, 1.0);
+        gamma := (params ->> 'gamma')::float8;
+        train := CASE WHEN gamma IS NULL
+                      THEN '@extschema@.svm_train(d.x, d.y, $2 ORDER BY d.rn)'
+                      ELSE '@extschema@.svm_train(d.x, d.y, $2, $3 ORDER BY d.rn)' END;
+        predict := '@extschema@.svm_predict(m.model, d.x)';
+    WHEN 'rf' THEN
+        SELECT string_agg(key, ', ' ORDER BY key) INTO unknown
+        FROM jsonb_object_keys(params) AS key
+        WHERE key NOT IN ('n_trees', 'max_features', 'max_depth', 'min_samples_leaf', 'seed');
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: unknown rf parameter(s): %', unknown
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'rf takes n_trees, max_features, max_depth, min_samples_leaf and seed.';
+        END IF;
+        SELECT string_agg(key, ', ' ORDER BY key) INTO bad
+        FROM jsonb_each(params) AS p(key, value)
+        WHERE jsonb_typeof(value) <> 'number' OR value::text !~ '^-?[0-9]+$';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: rf parameter(s) % must be integers', bad
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- out-of-range values are rf_train's errors
+        rf := ARRAY[(params ->> 'n_trees')::int, (params ->> 'max_features')::int,
+                    (params ->> 'max_depth')::int, (params ->> 'min_samples_leaf')::int];
+        seed := (params ->> 'seed')::bigint;
+        train := '@extschema@.rf_train(d.x, d.y, $4[1], $4[2], $4[3], $4[4], $5)';
+        predict := '@extschema@.rf_predict(m.model, d.x)';
+    ELSE
+        RAISE EXCEPTION 'cross_validate: unknown model "%"', model
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm, rf.';
+    END CASE;
+
+    RETURN QUERY EXECUTE format($q$
+        WITH d AS MATERIALIZED (
+            SELECT row_number() OVER w AS rn, %1$I::float8[] AS x, %2$I::int AS y,
+                   @extschema@.stratified_fold(%2$I::int, $1) OVER w AS fold
+            FROM %3$s
+            WHERE %1$I IS NOT NULL AND %2$I IS NOT NULL
+            WINDOW w AS (%4$s)
+        ), m AS (
+            SELECT f.fold, %5$s AS model
+            FROM generate_series(0, $1 - 1) AS f(fold) JOIN d ON d.fold <> f.fold
+            GROUP BY f.fold
+        )
+        SELECT m.fold::int, t.n_train::int, t.n_test::int, t.correct::float8 / t.n_test
+        FROM m, LATERAL (
+            SELECT count(*) FILTER (WHERE d.fold <> m.fold) AS n_train,
+                   count(*) FILTER (WHERE d.fold = m.fold) AS n_test,
+                   count(*) FILTER (WHERE CASE WHEN d.fold = m.fold THEN %6$s = d.y END) AS correct
+            FROM d) AS t
+        ORDER BY m.fold
+        $q$,
+        features, label, data,
+        CASE WHEN order_by IS NULL THEN '' ELSE format('ORDER BY %I', order_by) END,
+        train, predict)
+    USING k, c, gamma, rf, seed;
+END
+$cv$;
+
+-- Plots: a multi-band light curve as a standalone SVG document (text), for
+-- psql -Atc "SELECT antares.lc_plot(...) FROM ..." > file.svg.  Markers
+-- with 1-sigma error bars in one colour per band (the seed's g r i z
+-- palette), a legend, axes labelled MJD and flux; with smooth, each band's GP
+-- (gp_smooth's fit, 200 points) as its posterior mean over a shaded +-1 sd
+-- band; an optional title line.  Passbands u g r i z y; rows with a NULL are
+-- skipped, no rows give NULL; NaN/Inf values and dflux <= 0 are errors.
+-- smooth and title must be the same on every row of a group (a NULL title is
+-- no title).  Text is escaped, so the document carries no markup but ours.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8,
+                           smooth boolean)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum_smooth'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_accum(internal, t float8, pb text, flux float8, dflux float8,
+                           smooth boolean, title text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_accum_title'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION plot_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'plot_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION plot_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'plot_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lc_plot_final(internal) RETURNS text
+AS 'MODULE_PATHNAME', 'lc_plot_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The observations only.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+
+-- With smooth = true, each band's GP over its observations.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth boolean) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+
+-- And a title line.
+CREATE AGGREGATE lc_plot(t float8, pb text, flux float8, dflux float8, smooth boolean,
+                         title text) (
+    SFUNC = plot_accum, STYPE = internal, SSPACE = 4096, FINALFUNC = lc_plot_final,
+    COMBINEFUNC = plot_combine, SERIALFUNC = plot_serialize,
+    DESERIALFUNC = plot_deserialize, PARALLEL = SAFE);
+------------------------------------------------------------------------------
+-- Night-by-night processing.  The extension owns three tables (pg_dump
+-- dumps their rows as extension configuration):
+--   object_state  one row per object: its stored state, features, class
+--                 and anomaly decision as of the last night processed;
+--   alerts        one row per alert raised;
+--   nights        the nights processed, per photometry table: what makes
+--                 process_night idempotent.
+------------------------------------------------------------------------------
+
+-- An object's whole state is lc_merge(state, recent): a night merges its
+-- rows into `recent` only, and folds `recent` into `state` when it holds
+-- max(64, n_obs / 8) observations, so that a night rewrites O(new rows)
+-- bytes, not the whole history (amortised; an UPDATE that leaves `state`
+-- alone keeps its out-of-line value as it is).
+CREATE TABLE object_state (
+    objid bigint PRIMARY KEY,
+    state lc_state NOT NULL,
+    recent lc_state,
+    n_obs int NOT NULL,
+    last_t float8 NOT NULL,
+    features features NOT NULL,
+    class int,
+    anomaly float8,
+    updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE alerts (
+    alert_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    objid bigint NOT NULL,
+    night_start float8 NOT NULL,
+    class int,
+    anomaly float8 NOT NULL,
+    features jsonb NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX alerts_objid ON alerts (objid);
+
+-- source: the photometry table's name as process_night was given it
+-- (qualified as needed); a regclass column would not survive pg_upgrade.
+CREATE TABLE nights (
+    source text NOT NULL,
+    night_start float8 NOT NULL,
+    night_end float8 NOT NULL,
+    objects_updated int NOT NULL,
+    alerts int NOT NULL,
+    processed_at timestamptz NOT NULL,
+    PRIMARY KEY (source, night_start, night_end)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('object_state', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('nights', '');
+
+-- Merges the rows of `photometry` (objid, t, pb, flux, dflux) with
+-- night_start <= t < night_end into object_state; for every object updated
+-- computes its features, class (svm_predict of classifier, if given) and
+-- anomaly decision (iforest_decision of anomaly, if given) on
+-- feature_vector(features) (the 23 seed features, -999 where undefined: the
+-- models must be trained on the same); an object whose decision is below
+-- alert_threshold raises an alert: a row in alerts and a notification on
+-- channel antares_alerts with the same row as JSON, sent at commit.  An
+-- object with fewer than min_obs observations is updated but neither
+-- classified nor scored (no alert): the first epochs' features are mostly
+-- undefined.
+-- One statement: a night cut off half-way leaves no trace.  A night already
+-- processed for this table changes nothing; one that overlaps a processed
+-- night is an error.  Cost: writes O(rows of the night) (amortised over the
+-- folds), reads O(size of the updated objects' states) (the features need
+-- every observation); nothing for the objects not observed that night.
+CREATE FUNCTION process_night(photometry regclass, night_start float8, night_end float8,
+                              classifier svm_model DEFAULT NULL,
+                              anomaly iforest_model DEFAULT NULL,
+                              alert_threshold float8 DEFAULT 0,
+                              min_obs int DEFAULT 1)
+RETURNS TABLE(objects_updated int, alerts int)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    src text := photometry::text;
+    n_objects int;
+    alert_ids bigint[];
+BEGIN
+    IF night_start IS NULL OR night_end IS NULL OR alert_threshold IS NULL OR min_obs IS NULL
+       OR NOT (night_start < night_end)
+       OR night_start IN ('Infinity', '-Infinity') OR night_end IN ('Infinity', '-Infinity')
+       OR alert_threshold = 'NaN' THEN
+        RAISE EXCEPTION 'invalid night [%, %), alert threshold % or min_obs %',
+                        night_start, night_end, alert_threshold, min_obs
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'night_start < night_end, both finite; the threshold is not NULL or NaN; min_obs is not NULL.';
+    END IF;
+
+    -- one night of one table at a time; a second caller waits, then sees it done
+    PERFORM pg_advisory_xact_lock(hashtext('antares.process_night'), hashtext(src));
+    IF EXISTS (SELECT FROM @extschema@.nights n WHERE n.source = src
+               AND n.night_start = process_night.night_start AND n.night_end = process_night.night_end) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.nights n WHERE n.source = src
+               AND n.night_start < process_night.night_end AND n.night_end > process_night.night_start) THEN
+        RAISE EXCEPTION 'night [%, %) of % overlaps a night already processed', night_start, night_end, src
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    EXECUTE format($q$
+        WITH night AS (
+            SELECT objid::bigint AS objid, @extschema@.lc_accumulate(pb, flux, dflux) AS s, max(t) AS last_t
+            FROM %s WHERE t >= $1 AND t < $2 GROUP BY objid
+        ), merged AS (
+            -- OFFSET 0 keeps each subquery from being pulled up, which would
+            -- evaluate its (O(history)) function once per reference
+            SELECT n.objid, o.state AS old_state, r.recent, greatest(o.last_t, n.last_t) AS last_t,
+                   ff.f, ff.x
+            FROM night n
+            LEFT JOIN @extschema@.object_state o ON o.objid = n.objid
+            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.recent, n.s) AS recent OFFSET 0) r
+            CROSS JOIN LATERAL (SELECT f, @extschema@.feature_vector(f) AS x
+                                FROM (SELECT @extschema@.lc_finalize(o.state, r.recent) AS f OFFSET 0) f0) ff
+        ), counted AS (
+            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs
+            FROM merged m
+        ), folded AS (
+            -- a new object starts with its whole state; recent is folded in
+            -- when it has grown to max(64, n_obs / 8) observations
+            SELECT c.*, (c.old_state IS NULL OR @extschema@.lc_count(c.recent) >= greatest(64, c.n_obs / 8)) AS fold
+            FROM counted c
+        ), upserted AS (
+            INSERT INTO @extschema@.object_state AS o
+                (objid, state, recent, n_obs, last_t, features, class, anomaly, updated_at)
+            SELECT objid, CASE WHEN fold THEN @extschema@.lc_merge(old_state, recent) ELSE old_state END,
+                   CASE WHEN fold THEN NULL ELSE recent END,
+                   n_obs, last_t, f,
+                   CASE WHEN $3 IS NOT NULL AND n_obs >= $6 THEN @extschema@.svm_predict($3, x) END,
+                   CASE WHEN $4 IS NOT NULL AND n_obs >= $6 THEN @extschema@.iforest_decision($4, x) END,
+                   now()
+            FROM folded
+            ON CONFLICT (objid) DO UPDATE
+            SET state = EXCLUDED.state, recent = EXCLUDED.recent, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
+                features = EXCLUDED.features, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
+                updated_at = EXCLUDED.updated_at
+            RETURNING o.objid, o.class, o.anomaly, o.features
+        ), raised AS (
+            INSERT INTO @extschema@.alerts (objid, night_start, class, anomaly, features, created_at)
+            SELECT objid, $1, class, anomaly, to_jsonb(features), now()
+            FROM upserted WHERE anomaly < $5
+            RETURNING alert_id
+        )
+        SELECT (SELECT count(*) FROM upserted)::int, (SELECT array_agg(alert_id ORDER BY alert_id) FROM raised)
+    $q$, photometry)
+    INTO n_objects, alert_ids
+    USING process_night.night_start, process_night.night_end, classifier, anomaly, alert_threshold,
+          min_obs;
+
+    PERFORM pg_notify('antares_alerts', to_jsonb(a)::text)
+    FROM @extschema@.alerts a WHERE a.alert_id = ANY (alert_ids) ORDER BY a.alert_id;
+
+    INSERT INTO @extschema@.nights
+    VALUES (src, process_night.night_start, process_night.night_end, n_objects,
+            coalesce(cardinality(alert_ids), 0), now());
+    RETURN QUERY SELECT n_objects, coalesce(cardinality(alert_ids), 0);
+END
+$fn$;
+
+------------------------------------------------------------------------------
+-- Simulated surveys: an LSST-like cadence (ugrizy, seasons, irregular
+-- revisits, 1-3 bands a night), per-visit depths and noise, and four classes
+-- of light curves with their labels: 0 supernova-like transient (Bazin),
+-- 1 periodic variable, 2 stochastic source (damped random walk), 3 flat
+-- source with rare flares.  Fluxes in FLUXCAL (zero point 27.5); the model
+-- and the class definitions are in src/survey_sim.h and the README.
+-- Objects are first_objid, first_objid + 1, ...; an object's rows depend
+-- only on (seed, objid), so any subset, order or split between processes
+-- reproduces them: IMMUTABLE and PARALLEL SAFE.  STRICT: a NULL argument
+-- gives no rows.  The support functions give the planner n_objects x
+-- 103 x years rows (the cadence's mean) when the arguments are constants.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION simulate_survey_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'simulate_survey_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION simulate_survey_truth_support(internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'simulate_survey_truth_support' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Objects 1 .. n_objects of a 3-year survey from MJD 60000, classes equally
+-- likely; each object's rows in increasing t.  Streams a row at a time.
+CREATE FUNCTION simulate_survey(n_objects int, seed bigint)
+RETURNS TABLE(objid bigint, t float8, pb text, flux float8, dflux float8, label int)
+AS 'MODULE_PATHNAME', 'simulate_survey'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30900 SUPPORT simulate_survey_support;
+
+-- Objects first_objid .. first_objid + n_objects - 1 of a survey of `years`
+-- years (0 < years <= 100), classes drawn with class_weights (4 weights >= 0,
+-- transient, periodic, stochastic, flaring; not all 0).
+CREATE FUNCTION simulate_survey(n_objects int, seed bigint, first_objid bigint,
+                                years float8 DEFAULT 3, class_weights float8[] DEFAULT '{1,1,1,1}')
+RETURNS TABLE(objid bigint, t float8, pb text, flux float8, dflux float8, label int)
+AS 'MODULE_PATHNAME', 'simulate_survey'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30900 SUPPORT simulate_survey_support;
+
+-- The parameters each object of simulate_survey(the same arguments) was made
+-- from: class name and a jsonb of its draws (n_obs, seasons, colours, base
+-- fluxes, and t0/trise/tfall, period/phase/amplitude/shape, tau/sigma or
+-- flare_rate/flares).
+CREATE FUNCTION simulate_survey_truth(n_objects int, seed bigint, first_objid bigint DEFAULT 1,
+                                      years float8 DEFAULT 3, class_weights float8[] DEFAULT '{1,1,1,1}')
+RETURNS TABLE(objid bigint, label int, class text, params jsonb)
+AS 'MODULE_PATHNAME', 'simulate_survey_truth'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100 SUPPORT simulate_survey_truth_support;
