@@ -21,3 +21,16 @@ ORDER BY a.aggfnoid::regprocedure::text;
 -- Only superusers and pg_read_server_files may read server files.
 SELECT has_function_privilege('public', 'antares.read_lightcurve(text)', 'EXECUTE') AS public_may_read_files,
        has_function_privilege('pg_read_server_files', 'antares.read_lightcurve(text)', 'EXECUTE') AS readers_may;
+
+-- Every object of the extension is documented in the catalog (\df+, \da,
+-- \dT+, \dt+ show it): none without a comment.
+SELECT pg_describe_object(d.classid, d.objid, 0) AS undocumented
+FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'antares' AND d.deptype = 'e'
+  AND obj_description(d.objid, d.classid::regclass::text) IS NULL
+ORDER BY 1;
+SELECT d.classid::regclass AS catalog, count(*) AS documented
+FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'antares' AND d.deptype = 'e'
+  AND obj_description(d.objid, d.classid::regclass::text) IS NOT NULL
+GROUP BY 1 ORDER BY 1;

@@ -34,13 +34,14 @@ sub antares_node
 	return $node;
 }
 
-# Table pts (id, x float8[], y int): 600 rows, 5 dimensions, three
-# overlapping classes (and a fourth for every seventh row), deterministic.
+# Table pts (id, x float8[], y int) in database $db (default postgres): 600
+# rows, 5 dimensions, three overlapping classes (and a fourth for every
+# seventh row), deterministic.
 sub create_points
 {
-	my ($node) = @_;
+	my ($node, $db) = @_;
 	$node->safe_psql(
-		'postgres', q{
+		$db // 'postgres', q{
 CREATE TABLE pts AS
 SELECT g AS id,
        ARRAY[sin(g), cos(1.3 * g), sin(0.7 * g) * 2, (g % 17) / 17.0, cos(g) * sin(0.3 * g)]::float8[] AS x,
