@@ -10,6 +10,7 @@
 #include "access/xact.h"
 #include "common/base64.h"
 #include "funcapi.h"
+#include "nodes/primnodes.h"
 #include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
@@ -483,6 +484,7 @@ typedef struct ModelCache
 {
 	struct varlena *key;		/* the raw argument; NULL while none is valid */
 	const void *seen;			/* where the argument was when it last matched */
+	bool		constant;		/* the argument is a Const of the plan */
 	void	   *decoded;
 	MemoryContext ctx;			/* owns key and decoded; NULL: decoded is a
 								 * session entry's, key is in fn_mcxt */
@@ -491,14 +493,15 @@ typedef struct ModelCache
 
 /*
  * Whether the argument is the call site's key.  A TOAST pointer is compared
- * whole (18 bytes).  A value in memory (built in the query: a subquery, a
- * CTE) is compared whole the first time it is seen at an address; after
- * that, the same address with the same length and header (whose CRC-32C
- * covers the payload) is taken as the same value, so that a 30 MB model is
- * not compared byte for byte on every row (~2 ms).  Another model does come
- * to the same address (a correlated subquery that trains one per row: in
- * sql/forest.sql, 32 of 200 rows would get the last row's model by address
- * alone); it would need an equal length and checksum to be mistaken for it.
+ * whole (18 bytes).  A value in memory is compared whole (a 30 MB model
+ * costs ~2 ms a row), except a constant of the plan seen again where it was:
+ * a Const's value lives, unchanged, as long as the expression that holds
+ * it.  Neither the address nor the header can stand for the value anywhere
+ * else: another value does come to the same address (a correlated subquery
+ * that trains one model per row: in sql/forest.sql, 32 of 200 rows would get
+ * the last row's model by address alone), and the header's CRC-32C is no
+ * defence against a value made to match it (4 bytes chosen by solving a
+ * linear system over GF(2): sql/svm.sql holds two such models).
  */
 static bool
 same_raw_value(ModelCache *c, const struct varlena *raw, Size raw_size)
@@ -507,12 +510,30 @@ same_raw_value(ModelCache *c, const struct varlena *raw, Size raw_size)
 
 	if (VARSIZE_ANY(c->key) != raw_size || memcmp(c->key, raw, head) != 0)
 		return false;
-	if (raw == c->seen && !VARATT_IS_EXTERNAL(raw))
+	if (raw == c->seen && c->constant && !VARATT_IS_EXTERNAL(raw))
 		return true;
 	if (memcmp((const char *) c->key + head, (const char *) raw + head, raw_size - head) != 0)
 		return false;
 	c->seen = raw;
 	return true;
+}
+
+/* Whether argument argno of the call is a Const of the plan. */
+static bool
+constant_argument(FunctionCallInfo fcinfo, int argno)
+{
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, FuncExpr))
+		args = ((FuncExpr *) expr)->args;
+	else if (IsA(expr, OpExpr))
+		args = ((OpExpr *) expr)->args;
+	else
+		return false;
+	return argno < list_length(args) && IsA(list_nth(args, argno), Const);
 }
 
 static void
@@ -667,6 +688,7 @@ model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
+		c->constant = constant_argument(fcinfo, argno);
 		fcinfo->flinfo->fn_extra = c;
 	}
 	if (c->ctx != NULL)
