@@ -220,3 +220,24 @@ SELECT svm_info(m) -> 'iterations' AS iterations, svm_info(m) -> 'pairs_at_itera
        svm_predict(m, '{0}') AS predicted
 FROM (SELECT svm_train(x, y, 1e20, 1) AS m
       FROM (VALUES ('{0}'::float8[], 0), ('{0}', 1), ('{1}', 0), ('{1}', 1)) v(x, y)) t;
+
+-- Equality: models are equal when their stored bytes are (=, <>, a hash
+-- operator class): DISTINCT, GROUP BY, IN, UNION and hash joins.  Rows 1 and
+-- 3, 2 and 4 hold the same model; row 5 is NULL.
+CREATE TABLE svm_eq (id int, m svm_model);
+INSERT INTO svm_eq SELECT id, (SELECT svm_train(ARRAY[x::float8], (x > 0)::int, 1 + id % 2, 1) FROM generate_series(-2, 2) x) FROM generate_series(1, 4) id;
+INSERT INTO svm_eq VALUES (5, NULL);
+SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM svm_eq) d;
+SELECT min(id), max(id), count(*) FROM svm_eq GROUP BY m ORDER BY 1;
+SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM svm_eq a, svm_eq b WHERE a.id = 1 ORDER BY b.id;
+SELECT count(*) FILTER (WHERE m = m::text::svm_model) AS equal_to_own_text,
+       count(*) FILTER (WHERE m IN (SELECT m FROM svm_eq WHERE id = 2)) AS in_subquery
+FROM svm_eq;
+SET enable_nestloop = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
+SELECT count(*) AS joined FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
+RESET enable_nestloop;
+RESET enable_mergejoin;
+SELECT count(*) AS in_union FROM (SELECT m FROM svm_eq UNION SELECT m FROM svm_eq) u;
+DROP TABLE svm_eq;

@@ -9,6 +9,7 @@
 #include "access/detoast.h"
 #include "access/xact.h"
 #include "common/base64.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
 #include "nodes/primnodes.h"
 #include "port/pg_bswap.h"
@@ -759,4 +760,72 @@ model_cache(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ------------------------------------------------------- byte equality */
+
+/*
+ * Equality and hashing of model values (every model type and lc_state):
+ * two values are equal when their stored bytes are (header, checksum and
+ * payload), so that DISTINCT, GROUP BY, UNION, IN and hash joins work on
+ * model columns.  A value is not decoded nor validated here: equal bytes are
+ * one value whatever they hold.  Cost: O(size); values of different length
+ * are unequal without being detoasted.
+ */
+PG_FUNCTION_INFO_V1(model_eq);
+PG_FUNCTION_INFO_V1(model_ne);
+PG_FUNCTION_INFO_V1(model_hash);
+PG_FUNCTION_INFO_V1(model_hash_extended);
+
+static bool
+model_bytes_equal(FunctionCallInfo fcinfo)
+{
+	Datum		a = PG_GETARG_DATUM(0);
+	Datum		b = PG_GETARG_DATUM(1);
+	struct varlena *va,
+			   *vb;
+	bool		equal;
+
+	if (toast_raw_datum_size(a) != toast_raw_datum_size(b))
+		return false;
+	va = PG_DETOAST_DATUM_PACKED(a);
+	vb = PG_DETOAST_DATUM_PACKED(b);
+	equal = VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+		memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+	PG_FREE_IF_COPY(va, 0);
+	PG_FREE_IF_COPY(vb, 1);
+	return equal;
+}
+
+Datum
+model_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(model_bytes_equal(fcinfo));
+}
+
+Datum
+model_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!model_bytes_equal(fcinfo));
+}
+
+Datum
+model_hash(PG_FUNCTION_ARGS)
+{
+	struct varlena *v = PG_GETARG_VARLENA_PP(0);
+	Datum		h = hash_any((const unsigned char *) VARDATA_ANY(v), (int) VARSIZE_ANY_EXHDR(v));
+
+	PG_FREE_IF_COPY(v, 0);
+	return h;
+}
+
+Datum
+model_hash_extended(PG_FUNCTION_ARGS)
+{
+	struct varlena *v = PG_GETARG_VARLENA_PP(0);
+	Datum		h = hash_any_extended((const unsigned char *) VARDATA_ANY(v),
+									  (int) VARSIZE_ANY_EXHDR(v), PG_GETARG_INT64(1));
+
+	PG_FREE_IF_COPY(v, 0);
+	return h;
 }
