@@ -370,3 +370,22 @@ RESET enable_nestloop;
 RESET enable_mergejoin;
 SELECT count(*) AS in_union FROM (SELECT m FROM rf_eq UNION SELECT m FROM rf_eq) u;
 DROP TABLE rf_eq;
+
+-- A stored model stays decoded for the session while its TOAST pointer and
+-- the transaction and place of its first chunk are the same; a value's bytes
+-- (header and CRC-32C included) cannot choose these.  VACUUM FULL keeps the
+-- pointer (the entry's header would still match) and rewrites the chunks:
+-- the model is decoded anew, with the same predictions.
+CREATE TABLE forest_rewritten (rm rf_model);
+ALTER TABLE forest_rewritten ALTER rm SET STORAGE external;
+INSERT INTO forest_rewritten
+SELECT rf_train(ARRAY[x::float8, x % 7], (x > 100)::int, 20, NULL, NULL, NULL, 3) FROM generate_series(1, 400) x;
+CREATE TABLE forest_before AS SELECT rm::text AS text FROM forest_rewritten;
+SELECT sum(rf_predict(rm, ARRAY[x::float8, x % 7])) FROM forest_rewritten, generate_series(1, 400) x;
+SELECT sum(rf_predict(rm, ARRAY[x::float8, x % 7])) FROM forest_rewritten, generate_series(1, 400) x;
+SELECT model_type, hits FROM model_cache() WHERE stored_bytes = (SELECT octet_length(rf_model_send(rm)) FROM forest_rewritten);
+VACUUM FULL forest_rewritten;
+SELECT sum(rf_predict(rm, ARRAY[x::float8, x % 7])) FROM forest_rewritten, generate_series(1, 400) x;
+SELECT model_type, hits FROM model_cache() WHERE stored_bytes = (SELECT octet_length(rf_model_send(rm)) FROM forest_rewritten);
+SELECT rm::text = text AS same_value FROM forest_rewritten, forest_before;
+DROP TABLE forest_rewritten, forest_before;

@@ -7,6 +7,11 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/toast_internals.h"
 #include "access/xact.h"
 #include "common/base64.h"
 #include "common/hashfn.h"
@@ -15,6 +20,8 @@
 #include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
@@ -454,9 +461,13 @@ model_type_send(FunctionCallInfo fcinfo, ModelKind kind)
  *
  * A stored value is recognised by its TOAST pointer, which names one value
  * of one TOAST table for as long as that value exists.  The value's OID may
- * be reused once it is deleted and vacuumed away, so an entry found for a
- * new query is also checked against the value's header, read alone (one
- * TOAST chunk): a different model differs in length or payload CRC-32C.
+ * be reused once it is deleted and its chunks pruned, and whoever writes the
+ * new value chooses its bytes, header and CRC-32C included: so an entry
+ * found for a new query is checked against what no value's bytes can set,
+ * the transaction that wrote the value's first chunk (its xmin) and where
+ * that chunk is (its TID), read with one index probe.  A reused OID would
+ * need the same TID and a transaction id that recurs only after 2^32 more
+ * transactions.
  * An entry used by the running statement is never evicted, so the decoded
  * forms call sites hold stay valid; an eviction bumps session_evictions,
  * after which call sites that borrowed an entry look it up again.
@@ -467,6 +478,8 @@ typedef struct SessionModel
 {
 	MemoryContext ctx;			/* holds decoded; NULL: a free slot */
 	char		pointer[TOAST_POINTER_SIZE];	/* the stored value's TOAST pointer */
+	TransactionId xmin;			/* the stored value's first chunk: its writer */
+	ItemPointerData tid;		/* and its place */
 	char		header[MODEL_HEADER_SIZE];	/* the value's first bytes */
 	ModelBuildFn build;
 	void	   *decoded;
@@ -593,24 +606,57 @@ model_cache_resize(int kb)
 	(void) session_make_room(0, (Size) kb * 1024);
 }
 
-/* The session's entry for a stored value, checked against its header. */
+/*
+ * The xmin and TID of a stored value's first chunk; false when the value is
+ * not found (then no entry can be its).
+ */
+static bool
+stored_chunk_identity(const struct varlena *raw, TransactionId *xmin, ItemPointer tid)
+{
+	struct varatt_external ext;
+	Relation	toastrel;
+	Relation   *toastidxs;
+	int			num_indexes;
+	int			valid;
+	ScanKeyData key;
+	SnapshotData snapshot;
+	SysScanDesc scan;
+	HeapTuple	chunk;
+
+	VARATT_EXTERNAL_GET_POINTER(ext, raw);
+	toastrel = table_open(ext.va_toastrelid, AccessShareLock);
+	valid = toast_open_indexes(toastrel, AccessShareLock, &toastidxs, &num_indexes);
+	ScanKeyInit(&key, (AttrNumber) 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext.va_valueid));
+	init_toast_snapshot(&snapshot);
+	scan = systable_beginscan_ordered(toastrel, toastidxs[valid], &snapshot, 1, &key);
+	chunk = systable_getnext_ordered(scan, ForwardScanDirection);
+	if (chunk != NULL)
+	{
+		*xmin = HeapTupleHeaderGetRawXmin(chunk->t_data);
+		*tid = chunk->t_self;
+	}
+	systable_endscan_ordered(scan);
+	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
+	table_close(toastrel, AccessShareLock);
+	return chunk != NULL;
+}
+
+/* The session's entry for a stored value, checked against its first chunk. */
 static SessionModel *
 session_lookup(struct varlena *raw, ModelBuildFn build)
 {
 	for (int i = 0; i < SESSION_MODELS; i++)
 	{
 		SessionModel *s = &session_models[i];
-		struct varlena *head;
-		bool		same;
+		TransactionId xmin;
+		ItemPointerData tid;
 
 		if (s->ctx == NULL || s->build != build ||
 			memcmp(s->pointer, raw, TOAST_POINTER_SIZE) != 0)
 			continue;
-		head = detoast_attr_slice(raw, 0, MODEL_HEADER_SIZE);
-		same = VARSIZE_ANY_EXHDR(head) == MODEL_HEADER_SIZE &&
-			memcmp(VARDATA_ANY(head), s->header, MODEL_HEADER_SIZE) == 0;
-		pfree(head);
-		if (same)
+		if (stored_chunk_identity(raw, &xmin, &tid) &&
+			TransactionIdEquals(xmin, s->xmin) && ItemPointerEquals(&tid, &s->tid))
 			return s;
 		session_evict(s);		/* the OID now names another value */
 		return NULL;
@@ -647,8 +693,11 @@ session_insert(MemoryContext ctx, void *decoded, const struct varlena *raw,
 {
 	Size		bytes = MemoryContextMemAllocated(ctx, true);
 	SessionModel *s;
+	TransactionId xmin;
+	ItemPointerData tid;
 
-	if (!session_make_room(bytes, session_budget()))
+	if (!session_make_room(bytes, session_budget()) ||
+		!stored_chunk_identity(raw, &xmin, &tid))
 		return NULL;
 	for (s = session_models; s->ctx != NULL; s++)
 		;
@@ -658,6 +707,8 @@ session_insert(MemoryContext ctx, void *decoded, const struct varlena *raw,
 	MemoryContextSetParent(ctx, session_context);
 	s->ctx = ctx;
 	memcpy(s->pointer, raw, TOAST_POINTER_SIZE);
+	s->xmin = xmin;
+	s->tid = tid;
 	memcpy(s->header, header, MODEL_HEADER_SIZE);
 	s->build = build;
 	s->decoded = decoded;
