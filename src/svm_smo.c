@@ -3,7 +3,7 @@
  *		SMO training and prediction of an RBF C-SVC, one-vs-one (svm_smo.h).
  *
  * The solver follows libsvm 3.x's Solver as scikit-learn ships it (C_SVC,
- * one C for every row, libsvm's iteration limit): the same working-set selection,
+ * one C for every row, capped iterations): the same working-set selection,
  * update, shrinking, gradient reconstruction, rho and cache policy, in the
  * same order of floating-point operations, so that a model equals
  * scikit-learn's SVC(kernel='rbf') to rounding.  What differs is how kernel

@@ -119,9 +119,9 @@ typedef struct SvmModel
 
 /*
  * libsvm's bound on a pair's iterations: max(10^7, 100 l), at most INT_MAX.
- * A pair that reaches it (a huge C on overlapping classes: iterations grow
- * about tenfold per decade of C) stops there, as libsvm stops, with the
- * rho and alphas it has; SvmProgress.at_limit says so.
+ * A pair that reaches it (a huge C on classes that overlap, whose
+ * iterations grow with C) stops there, as libsvm stops, with the rho and
+ * alphas it has; SvmProgress.at_limit says so.
  */
 static inline int64_t
 svm_smo_max_iterations(int l)
