@@ -185,3 +185,59 @@ AS 'byteasend' LANGUAGE internal IMMUTABLE STRICT;
 SELECT public.error_of($$SELECT svm_predict(pg_temp.as_model(m), array_fill(0::float8, ARRAY[23])) FROM svm_raw$$);
 
 DROP TABLE svm_train_set, svm_test_set, svm_models, svm_raw;
+
+-- Decoded models are told apart by their bytes, not by address and header:
+-- two valid models with one header (b has a's opposite coefficients, and
+-- 4 low mantissa bytes of its gamma chosen so that its CRC-32C is a's), cast
+-- from text row by row so that each lands where the last one was, each
+-- predict as themselves.
+CREATE TABLE svm_forged (name text, t text);
+INSERT INTO svm_forged VALUES
+  ('a', 'svm/1:QU5UTQEAAQABAAAAYAAAALEUvAYCAAAAAgAAAAAAAAAAAPA/AAAAAAAA8D8AAAAAAQAAAAEAAAABAAAAAQAAAAEAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAA8D8AAAAAAADwvwAAAAAAAAAAAAAAAAAA8D8='),
+  ('b', 'svm/1:QU5UTQEAAQABAAAAYAAAALEUvAYCAAAAAgAAAAAAAAAAAPA/mnnlmQAA8D8AAAAAAQAAAAEAAAABAAAAAQAAAAEAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAA8L8AAAAAAADwPwAAAAAAAAAAAAAAAAAA8D8=');
+SELECT a.t <> b.t AS differ,
+       substr(svm_model_send(a.t::svm_model), 1, 20) = substr(svm_model_send(b.t::svm_model), 1, 20) AS same_header
+FROM svm_forged a, svm_forged b WHERE a.name = 'a' AND b.name = 'b';
+SELECT name, x, svm_predict(t::svm_model, ARRAY[x]) AS predicted,
+       round((svm_decision(t::svm_model, ARRAY[x]))[1]::numeric, 6) AS decision
+FROM svm_forged, (VALUES (0::float8), (1)) v(x) ORDER BY x, name;
+DROP TABLE svm_forged;
+
+-- svm_info gives per-pair detail up to 1000 pairs (45 classes), totals beyond.
+WITH m AS (SELECT svm_train(ARRAY[i::float8], i) AS m FROM generate_series(1, 45) i)
+SELECT svm_info(m) -> 'n_pairs' AS n_pairs, svm_info(m) -> 'pair_detail' AS detail,
+       jsonb_array_length(svm_info(m) -> 'pairs') AS pairs, jsonb_array_length(svm_info(m) -> 'rho') AS rho,
+       jsonb_array_length(svm_info(m) -> 'iterations') AS iterations
+FROM m;
+WITH m AS (SELECT svm_train(ARRAY[i::float8], i) AS m FROM generate_series(1, 46) i)
+SELECT svm_info(m) - 'classes' - 'n_train' - 'support_vectors' - 'gamma' AS info,
+       length(svm_info(m)::text) < 1000 AS bounded
+FROM m;
+
+-- A huge C on contradictory points (one feature, both labels): the solver
+-- stops at libsvm's limit of max(10^7, 100 l) iterations and says so.
+SELECT svm_info(m) -> 'iterations' AS iterations, svm_info(m) -> 'pairs_at_iteration_limit' AS at_limit,
+       svm_predict(m, '{0}') AS predicted
+FROM (SELECT svm_train(x, y, 1e20, 1) AS m
+      FROM (VALUES ('{0}'::float8[], 0), ('{0}', 1), ('{1}', 0), ('{1}', 1)) v(x, y)) t;
+
+-- Equality: models are equal when their stored bytes are (=, <>, a hash
+-- operator class): DISTINCT, GROUP BY, IN, UNION and hash joins.  Rows 1 and
+-- 3, 2 and 4 hold the same model; row 5 is NULL.
+CREATE TABLE svm_eq (id int, m svm_model);
+INSERT INTO svm_eq SELECT id, (SELECT svm_train(ARRAY[x::float8], (x > 0)::int, 1 + id % 2, 1) FROM generate_series(-2, 2) x) FROM generate_series(1, 4) id;
+INSERT INTO svm_eq VALUES (5, NULL);
+SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM svm_eq) d;
+SELECT min(id), max(id), count(*) FROM svm_eq GROUP BY m ORDER BY 1;
+SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM svm_eq a, svm_eq b WHERE a.id = 1 ORDER BY b.id;
+SELECT count(*) FILTER (WHERE m = m::text::svm_model) AS equal_to_own_text,
+       count(*) FILTER (WHERE m IN (SELECT m FROM svm_eq WHERE id = 2)) AS in_subquery
+FROM svm_eq;
+SET enable_nestloop = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
+SELECT count(*) AS joined FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
+RESET enable_nestloop;
+RESET enable_mergejoin;
+SELECT count(*) AS in_union FROM (SELECT m FROM svm_eq UNION SELECT m FROM svm_eq) u;
+DROP TABLE svm_eq;

@@ -7,13 +7,22 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/toast_internals.h"
 #include "access/xact.h"
 #include "common/base64.h"
+#include "common/hashfn.h"
 #include "funcapi.h"
+#include "nodes/primnodes.h"
 #include "port/pg_bswap.h"
 #include "port/pg_crc32c.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/tuplestore.h"
 
 #include "antares.h"
@@ -452,9 +461,13 @@ model_type_send(FunctionCallInfo fcinfo, ModelKind kind)
  *
  * A stored value is recognised by its TOAST pointer, which names one value
  * of one TOAST table for as long as that value exists.  The value's OID may
- * be reused once it is deleted and vacuumed away, so an entry found for a
- * new query is also checked against the value's header, read alone (one
- * TOAST chunk): a different model differs in length or payload CRC-32C.
+ * be reused once it is deleted and its chunks pruned, and whoever writes the
+ * new value chooses its bytes, header and CRC-32C included: so an entry
+ * found for a new query is checked against what no value's bytes can set,
+ * the transaction that wrote the value's first chunk (its xmin) and where
+ * that chunk is (its TID), read with one index probe.  A reused OID would
+ * need the same TID and a transaction id that recurs only after 2^32 more
+ * transactions.
  * An entry used by the running statement is never evicted, so the decoded
  * forms call sites hold stay valid; an eviction bumps session_evictions,
  * after which call sites that borrowed an entry look it up again.
@@ -465,6 +478,8 @@ typedef struct SessionModel
 {
 	MemoryContext ctx;			/* holds decoded; NULL: a free slot */
 	char		pointer[TOAST_POINTER_SIZE];	/* the stored value's TOAST pointer */
+	TransactionId xmin;			/* the stored value's first chunk: its writer */
+	ItemPointerData tid;		/* and its place */
 	char		header[MODEL_HEADER_SIZE];	/* the value's first bytes */
 	ModelBuildFn build;
 	void	   *decoded;
@@ -483,6 +498,7 @@ typedef struct ModelCache
 {
 	struct varlena *key;		/* the raw argument; NULL while none is valid */
 	const void *seen;			/* where the argument was when it last matched */
+	bool		constant;		/* the argument is a Const of the plan */
 	void	   *decoded;
 	MemoryContext ctx;			/* owns key and decoded; NULL: decoded is a
 								 * session entry's, key is in fn_mcxt */
@@ -491,14 +507,15 @@ typedef struct ModelCache
 
 /*
  * Whether the argument is the call site's key.  A TOAST pointer is compared
- * whole (18 bytes).  A value in memory (built in the query: a subquery, a
- * CTE) is compared whole the first time it is seen at an address; after
- * that, the same address with the same length and header (whose CRC-32C
- * covers the payload) is taken as the same value, so that a 30 MB model is
- * not compared byte for byte on every row (~2 ms).  Another model does come
- * to the same address (a correlated subquery that trains one per row: in
- * sql/forest.sql, 32 of 200 rows would get the last row's model by address
- * alone); it would need an equal length and checksum to be mistaken for it.
+ * whole (18 bytes).  A value in memory is compared whole (a 30 MB model
+ * costs ~2 ms a row), except a constant of the plan seen again where it was:
+ * a Const's value lives, unchanged, as long as the expression that holds
+ * it.  Neither the address nor the header can stand for the value anywhere
+ * else: another value does come to the same address (a correlated subquery
+ * that trains one model per row: in sql/forest.sql, 32 of 200 rows would get
+ * the last row's model by address alone), and the header's CRC-32C is no
+ * defence against a value made to match it (4 bytes chosen by solving a
+ * linear system over GF(2): sql/svm.sql holds two such models).
  */
 static bool
 same_raw_value(ModelCache *c, const struct varlena *raw, Size raw_size)
@@ -507,12 +524,30 @@ same_raw_value(ModelCache *c, const struct varlena *raw, Size raw_size)
 
 	if (VARSIZE_ANY(c->key) != raw_size || memcmp(c->key, raw, head) != 0)
 		return false;
-	if (raw == c->seen && !VARATT_IS_EXTERNAL(raw))
+	if (raw == c->seen && c->constant && !VARATT_IS_EXTERNAL(raw))
 		return true;
 	if (memcmp((const char *) c->key + head, (const char *) raw + head, raw_size - head) != 0)
 		return false;
 	c->seen = raw;
 	return true;
+}
+
+/* Whether argument argno of the call is a Const of the plan. */
+static bool
+constant_argument(FunctionCallInfo fcinfo, int argno)
+{
+	Node	   *expr = fcinfo->flinfo->fn_expr;
+	List	   *args;
+
+	if (expr == NULL)
+		return false;
+	if (IsA(expr, FuncExpr))
+		args = ((FuncExpr *) expr)->args;
+	else if (IsA(expr, OpExpr))
+		args = ((OpExpr *) expr)->args;
+	else
+		return false;
+	return argno < list_length(args) && IsA(list_nth(args, argno), Const);
 }
 
 static void
@@ -571,24 +606,57 @@ model_cache_resize(int kb)
 	(void) session_make_room(0, (Size) kb * 1024);
 }
 
-/* The session's entry for a stored value, checked against its header. */
+/*
+ * The xmin and TID of a stored value's first chunk; false when the value is
+ * not found (then no entry can be its).
+ */
+static bool
+stored_chunk_identity(const struct varlena *raw, TransactionId *xmin, ItemPointer tid)
+{
+	struct varatt_external ext;
+	Relation	toastrel;
+	Relation   *toastidxs;
+	int			num_indexes;
+	int			valid;
+	ScanKeyData key;
+	SnapshotData snapshot;
+	SysScanDesc scan;
+	HeapTuple	chunk;
+
+	VARATT_EXTERNAL_GET_POINTER(ext, raw);
+	toastrel = table_open(ext.va_toastrelid, AccessShareLock);
+	valid = toast_open_indexes(toastrel, AccessShareLock, &toastidxs, &num_indexes);
+	ScanKeyInit(&key, (AttrNumber) 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext.va_valueid));
+	init_toast_snapshot(&snapshot);
+	scan = systable_beginscan_ordered(toastrel, toastidxs[valid], &snapshot, 1, &key);
+	chunk = systable_getnext_ordered(scan, ForwardScanDirection);
+	if (chunk != NULL)
+	{
+		*xmin = HeapTupleHeaderGetRawXmin(chunk->t_data);
+		*tid = chunk->t_self;
+	}
+	systable_endscan_ordered(scan);
+	toast_close_indexes(toastidxs, num_indexes, AccessShareLock);
+	table_close(toastrel, AccessShareLock);
+	return chunk != NULL;
+}
+
+/* The session's entry for a stored value, checked against its first chunk. */
 static SessionModel *
 session_lookup(struct varlena *raw, ModelBuildFn build)
 {
 	for (int i = 0; i < SESSION_MODELS; i++)
 	{
 		SessionModel *s = &session_models[i];
-		struct varlena *head;
-		bool		same;
+		TransactionId xmin;
+		ItemPointerData tid;
 
 		if (s->ctx == NULL || s->build != build ||
 			memcmp(s->pointer, raw, TOAST_POINTER_SIZE) != 0)
 			continue;
-		head = detoast_attr_slice(raw, 0, MODEL_HEADER_SIZE);
-		same = VARSIZE_ANY_EXHDR(head) == MODEL_HEADER_SIZE &&
-			memcmp(VARDATA_ANY(head), s->header, MODEL_HEADER_SIZE) == 0;
-		pfree(head);
-		if (same)
+		if (stored_chunk_identity(raw, &xmin, &tid) &&
+			TransactionIdEquals(xmin, s->xmin) && ItemPointerEquals(&tid, &s->tid))
 			return s;
 		session_evict(s);		/* the OID now names another value */
 		return NULL;
@@ -625,8 +693,11 @@ session_insert(MemoryContext ctx, void *decoded, const struct varlena *raw,
 {
 	Size		bytes = MemoryContextMemAllocated(ctx, true);
 	SessionModel *s;
+	TransactionId xmin;
+	ItemPointerData tid;
 
-	if (!session_make_room(bytes, session_budget()))
+	if (!session_make_room(bytes, session_budget()) ||
+		!stored_chunk_identity(raw, &xmin, &tid))
 		return NULL;
 	for (s = session_models; s->ctx != NULL; s++)
 		;
@@ -636,6 +707,8 @@ session_insert(MemoryContext ctx, void *decoded, const struct varlena *raw,
 	MemoryContextSetParent(ctx, session_context);
 	s->ctx = ctx;
 	memcpy(s->pointer, raw, TOAST_POINTER_SIZE);
+	s->xmin = xmin;
+	s->tid = tid;
 	memcpy(s->header, header, MODEL_HEADER_SIZE);
 	s->build = build;
 	s->decoded = decoded;
@@ -667,6 +740,7 @@ model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build)
 	if (c == NULL)
 	{
 		c = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ModelCache));
+		c->constant = constant_argument(fcinfo, argno);
 		fcinfo->flinfo->fn_extra = c;
 	}
 	if (c->ctx != NULL)
@@ -737,4 +811,72 @@ model_cache(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/* ------------------------------------------------------- byte equality */
+
+/*
+ * Equality and hashing of model values (every model type and lc_state):
+ * two values are equal when their stored bytes are (header, checksum and
+ * payload), so that DISTINCT, GROUP BY, UNION, IN and hash joins work on
+ * model columns.  A value is not decoded nor validated here: equal bytes are
+ * one value whatever they hold.  Cost: O(size); values of different length
+ * are unequal without being detoasted.
+ */
+PG_FUNCTION_INFO_V1(model_eq);
+PG_FUNCTION_INFO_V1(model_ne);
+PG_FUNCTION_INFO_V1(model_hash);
+PG_FUNCTION_INFO_V1(model_hash_extended);
+
+static bool
+model_bytes_equal(FunctionCallInfo fcinfo)
+{
+	Datum		a = PG_GETARG_DATUM(0);
+	Datum		b = PG_GETARG_DATUM(1);
+	struct varlena *va,
+			   *vb;
+	bool		equal;
+
+	if (toast_raw_datum_size(a) != toast_raw_datum_size(b))
+		return false;
+	va = PG_DETOAST_DATUM_PACKED(a);
+	vb = PG_DETOAST_DATUM_PACKED(b);
+	equal = VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+		memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+	PG_FREE_IF_COPY(va, 0);
+	PG_FREE_IF_COPY(vb, 1);
+	return equal;
+}
+
+Datum
+model_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(model_bytes_equal(fcinfo));
+}
+
+Datum
+model_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!model_bytes_equal(fcinfo));
+}
+
+Datum
+model_hash(PG_FUNCTION_ARGS)
+{
+	struct varlena *v = PG_GETARG_VARLENA_PP(0);
+	Datum		h = hash_any((const unsigned char *) VARDATA_ANY(v), (int) VARSIZE_ANY_EXHDR(v));
+
+	PG_FREE_IF_COPY(v, 0);
+	return h;
+}
+
+Datum
+model_hash_extended(PG_FUNCTION_ARGS)
+{
+	struct varlena *v = PG_GETARG_VARLENA_PP(0);
+	Datum		h = hash_any_extended((const unsigned char *) VARDATA_ANY(v),
+									  (int) VARSIZE_ANY_EXHDR(v), PG_GETARG_INT64(1));
+
+	PG_FREE_IF_COPY(v, 0);
+	return h;
 }

@@ -134,11 +134,12 @@ extern Datum model_type_send(FunctionCallInfo fcinfo, ModelKind kind);
  * detoasted value and returns its decoded form, allocated in the current
  * memory context (a context of the cache's own).  Each call site keeps the
  * last value it saw, keyed by the argument's raw bytes: a TOAST pointer for
- * a stored model, the value itself otherwise (compared whole once per
- * address, then by address and header: model.c says why that suffices).  A
+ * a stored model, the value itself otherwise, compared whole (a constant of
+ * the plan only by address: model.c says why nothing less is sound).  A
  * stored model also stays decoded for the session, up to
- * antares.model_cache_size (model.c says how a reused TOAST OID is told
- * apart).  A build that ERRORs leaves nothing behind.
+ * antares.model_cache_size, while its TOAST pointer and its first chunk's
+ * writing transaction and place are the same (model.c says why).  A build
+ * that ERRORs leaves nothing behind.
  */
 typedef void *(*ModelBuildFn) (const struct varlena *model);
 extern void *model_cached(FunctionCallInfo fcinfo, int argno, ModelBuildFn build);

@@ -3,7 +3,7 @@
  *		SMO training and prediction of an RBF C-SVC, one-vs-one (svm_smo.h).
  *
  * The solver follows libsvm 3.x's Solver as scikit-learn ships it (C_SVC,
- * one C for every row, no iteration limit): the same working-set selection,
+ * one C for every row, capped iterations): the same working-set selection,
  * update, shrinking, gradient reconstruction, rho and cache policy, in the
  * same order of floating-point operations, so that a model equals
  * scikit-learn's SVC(kernel='rbf') to rounding.  What differs is how kernel
@@ -844,6 +844,7 @@ solve(Solver *s, double *alpha_out)
 {
 	const int	l = s->l;
 	int			counter = (l < 1000 ? l : 1000) + 1;
+	const int64_t max_iter = svm_smo_max_iterations(l);
 	SvmStatus	st;
 
 	for (int i = 0; i < l; i++)
@@ -857,6 +858,7 @@ solve(Solver *s, double *alpha_out)
 	s->active_size = l;
 	s->unshrink = false;
 	s->progress.iterations = 0;
+	s->progress.at_limit = 0;
 
 	for (;;)
 	{
@@ -864,6 +866,15 @@ solve(Solver *s, double *alpha_out)
 					j;
 		bool		done;
 
+		if (s->progress.iterations >= max_iter)
+		{
+			/* libsvm's end at the limit: rho from the whole gradient */
+			if ((st = reconstruct_gradient(s)) != SVM_OK)
+				return st;
+			s->active_size = l;
+			s->progress.at_limit = 1;
+			break;
+		}
 		if (--counter == 0)
 		{
 			counter = l < 1000 ? l : 1000;

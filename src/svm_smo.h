@@ -64,6 +64,9 @@ typedef struct SvmProgress
 	int			active_size;	/* rows not shrunk */
 	int64_t		iterations;		/* so far, in this pair */
 	int			finished;		/* 1 once the pair is solved: then n_sv, rho, obj */
+	int			at_limit;		/* with finished: stopped at svm_smo_max_iterations(l),
+								 * not at eps (libsvm's "reaching max number of
+								 * iterations"); the pair's solution is then approximate */
 	int			n_sv;
 	double		rho;
 	double		obj;
@@ -113,6 +116,20 @@ typedef struct SvmModel
 	double	   *coef;			/* (n_class - 1) * n_sv */
 	double	   *sv;				/* n_sv * dim, row-major */
 } SvmModel;
+
+/*
+ * libsvm's bound on a pair's iterations: max(10^7, 100 l), at most INT_MAX.
+ * A pair that reaches it (a huge C on classes that overlap, whose
+ * iterations grow with C) stops there, as libsvm stops, with the rho and
+ * alphas it has; SvmProgress.at_limit says so.
+ */
+static inline int64_t
+svm_smo_max_iterations(int l)
+{
+	int64_t		m = l > INT32_MAX / 100 ? INT32_MAX : (int64_t) 100 * l;
+
+	return m > 10000000 ? m : 10000000;
+}
 
 static inline int
 svm_n_pairs(int n_class)

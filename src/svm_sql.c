@@ -283,8 +283,8 @@ typedef struct Progress
 
 /*
  * Called by the solver at every iteration: lets a cancel or a
- * statement_timeout interrupt training, and reports progress when
- * antares.verbose is on.
+ * statement_timeout interrupt training, says when a pair stopped at the
+ * iteration limit, and reports progress when antares.verbose is on.
  */
 static int
 svm_progress(void *arg, const SvmProgress *p)
@@ -292,6 +292,12 @@ svm_progress(void *arg, const SvmProgress *p)
 	Progress   *pr = arg;
 
 	CHECK_FOR_INTERRUPTS();
+	if (p->finished && p->at_limit)
+		ereport(NOTICE,
+				(errmsg("svm_train: classes %d and %d stopped at the limit of " INT64_FORMAT " iterations before converging",
+						p->label_a, p->label_b, p->iterations),
+				 errdetail("The pair's solution is approximate, as libsvm's is when it reaches its maximum number of iterations."),
+				 errhint("A lower c, or classes that overlap less, converge sooner.")));
 	if (!antares_verbose)
 		return 0;
 	if (p->pair != pr->last_pair)
@@ -633,19 +639,82 @@ svm_model_send(PG_FUNCTION_ARGS)
 /* ------------------------------------------------------------- svm_info */
 
 /*
+ * Per-pair detail (pairs, rho, iterations) up to this many pairs (45
+ * classes); beyond it, totals.  A model with k classes has k(k-1)/2 pairs:
+ * 3 000 one-row classes make 4.5 M, whose detail would be a ~200 MB JSON
+ * text and gigabytes of jsonb.
+ */
+#define SVM_INFO_MAX_PAIRS 1000
+
+/* The pairs' fields: their detail, or totals when there are too many. */
+static void
+append_svm_pairs(StringInfo s, const SvmModel *m)
+{
+	int			n_pairs = svm_n_pairs(m->n_class);
+	bool		detail = n_pairs <= SVM_INFO_MAX_PAIRS;
+	int64		at_limit = 0,
+				total = 0,
+				most = 0;
+	double		rho_min = m->rho[0],
+				rho_max = m->rho[0];
+
+	for (int a = 0, p = 0; a < m->n_class; a++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		for (int b = a + 1; b < m->n_class; b++, p++)
+		{
+			at_limit += m->iterations[p] >=
+				svm_smo_max_iterations(m->count[a] + m->count[b]);
+			total += m->iterations[p];
+			most = Max(most, m->iterations[p]);
+			rho_min = Min(rho_min, m->rho[p]);
+			rho_max = Max(rho_max, m->rho[p]);
+		}
+	}
+	appendStringInfo(s, ", \"n_pairs\": %d, \"pairs_at_iteration_limit\": " INT64_FORMAT
+					 ", \"pair_detail\": %s", n_pairs, at_limit, detail ? "true" : "false");
+	if (!detail)
+	{
+		appendStringInfo(s, ", \"iterations_total\": " INT64_FORMAT ", \"iterations_max\": "
+						 INT64_FORMAT ", \"rho_min\": ", total, most);
+		append_json_float(s, rho_min);
+		appendStringInfoString(s, ", \"rho_max\": ");
+		append_json_float(s, rho_max);
+		return;
+	}
+	appendStringInfoString(s, ", \"pairs\": [");
+	for (int a = 0, p = 0; a < m->n_class; a++)
+		for (int b = a + 1; b < m->n_class; b++, p++)
+			appendStringInfo(s, "%s[%d, %d]", p ? ", " : "", m->label[a], m->label[b]);
+	appendStringInfoString(s, "], \"rho\": [");
+	for (int p = 0; p < n_pairs; p++)
+	{
+		if (p)
+			appendStringInfoString(s, ", ");
+		append_json_float(s, m->rho[p]);
+	}
+	appendStringInfoString(s, "], \"iterations\": [");
+	for (int p = 0; p < n_pairs; p++)
+		appendStringInfo(s, "%s" INT64_FORMAT, p ? ", " : "", m->iterations[p]);
+	appendStringInfoChar(s, ']');
+}
+
+/*
  * svm_info(m) -> jsonb: kind, format version, dimension, c, gamma, classes,
- * rows and support vectors per class, their total, the class pairs in
- * decision order, and per pair rho and the solver's iterations.
+ * rows and support vectors per class, their total, the number of class
+ * pairs, how many stopped at the iteration limit, and, up to
+ * SVM_INFO_MAX_PAIRS pairs, the pairs in decision order with each one's rho
+ * and solver iterations ("pair_detail": true); beyond it, the iterations'
+ * total and maximum and rho's range ("pair_detail": false).  O(k^2) time
+ * for k classes, interruptible; O(k) output beyond the bound.
  */
 Datum
 svm_info(PG_FUNCTION_ARGS)
 {
 	SvmModel	m;
 	StringInfoData s;
-	int			n_pairs;
 
 	svm_decode(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)), ERRCODE_DATA_CORRUPTED, &m);
-	n_pairs = svm_n_pairs(m.n_class);
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"kind\": \"svm\", \"format_version\": %d, \"kernel\": \"rbf\", \"dimension\": %d, \"c\": ",
 					 MODEL_FORMAT_VERSION, m.dim);
@@ -655,21 +724,9 @@ svm_info(PG_FUNCTION_ARGS)
 	append_json_int_array(&s, "classes", m.label, m.n_class);
 	append_json_int_array(&s, "n_train", m.count, m.n_class);
 	append_json_int_array(&s, "support_vectors", m.n_sv_class, m.n_class);
-	appendStringInfo(&s, ", \"n_support_vectors\": %d, \"pairs\": [", m.n_sv);
-	for (int a = 0, p = 0; a < m.n_class; a++)
-		for (int b = a + 1; b < m.n_class; b++, p++)
-			appendStringInfo(&s, "%s[%d, %d]", p ? ", " : "", m.label[a], m.label[b]);
-	appendStringInfoString(&s, "], \"rho\": [");
-	for (int p = 0; p < n_pairs; p++)
-	{
-		if (p)
-			appendStringInfoString(&s, ", ");
-		append_json_float(&s, m.rho[p]);
-	}
-	appendStringInfoString(&s, "], \"iterations\": [");
-	for (int p = 0; p < n_pairs; p++)
-		appendStringInfo(&s, "%s" INT64_FORMAT, p ? ", " : "", m.iterations[p]);
-	appendStringInfoString(&s, "]}");
+	appendStringInfo(&s, ", \"n_support_vectors\": %d", m.n_sv);
+	append_svm_pairs(&s, &m);
+	appendStringInfoChar(&s, '}');
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
 }
 

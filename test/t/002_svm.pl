@@ -7,7 +7,8 @@
 # back (the send/receive functions): the restored models are the same values
 # and predict the same classes and decision values.  Then a training set that
 # takes many seconds is trained under statement_timeout: training stops
-# within a second of the timeout.
+# within a second of the timeout.  Last, svm_info of a model with thousands
+# of classes stays small and quick.
 #
 # Needs the extension installed (make install), then, as a non-root user:
 #   make prove_installcheck
@@ -64,6 +65,20 @@ like($stderr, qr/canceling statement due to statement timeout/,
 cmp_ok($elapsed, '<', 2.0,
 	sprintf('training stopped within 1 s of the timeout (statement took %.2f s)', $elapsed));
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is fine afterwards');
+
+# svm_info of a model with 2,000 one-row classes (1,999,000 pairs): totals
+# instead of per-pair detail, so it stays small and quick (its detail was
+# ~100 MB of JSON, gigabytes of jsonb, and no cancel for many seconds).
+$node->safe_psql('postgres', q{
+CREATE TABLE many_classes AS
+SELECT antares.svm_train(ARRAY[i::float8], i) AS m FROM generate_series(1, 2000) i});
+($elapsed, $stderr) = timed_statement($node, '3s',
+	'SELECT length(antares.svm_info(m)::text) FROM many_classes');
+is($stderr, '', 'svm_info of 2,000 classes finishes within a 3 s statement_timeout');
+is($node->safe_psql('postgres', q{
+SELECT info -> 'n_pairs', info -> 'pair_detail', info ? 'rho', length(info::text) < 40000
+FROM (SELECT antares.svm_info(m) AS info FROM many_classes) s}),
+	'1999000|false|f|t', 'svm_info of 2,000 classes gives totals, not 1,999,000 pairs');
 
 $node->stop;
 done_testing();
