@@ -418,9 +418,11 @@ update_status(Solver *s, int i)
 }
 
 /*
- * Reports progress, then counts the step's units of work, its active rows
- * (an iteration and a column of a gradient reconstruction are O(active)),
- * towards the host's poll; true when the host says stop.
+ * Reports progress, then counts the step's units of work towards the host's
+ * poll; true when the host says stop.  An iteration or a column of a
+ * gradient reconstruction may compute a kernel column, active rows x dim
+ * features: counting that bound polls at least as often as kernel_host.h
+ * asks when columns come from the cache (O(active) steps).
  */
 static bool
 report(Solver *s)
@@ -430,7 +432,7 @@ report(Solver *s)
 		s->progress.active_size = s->active_size;
 		s->params->progress(s->params->progress_arg, &s->progress);
 	}
-	return host_work(s->host, &s->polled, (size_t) s->active_size);
+	return host_work(s->host, &s->polled, (size_t) s->active_size * (size_t) s->Q->dim);
 }
 
 static void

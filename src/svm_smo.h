@@ -120,7 +120,7 @@ svm_n_pairs(int n_class)
  * arrays come from the host (svm_smo_free_model returns them); on an error
  * nothing is left allocated.  Polls the host once every KERNEL_POLL_UNITS
  * units of work, an iteration or a column of a gradient reconstruction
- * counting its active rows.
+ * counting its active rows times dim (the cost of a kernel column).
  */
 extern SvmStatus svm_smo_train(const double *x, const int32_t *y, int n, int dim,
 							   const SvmParams *params, const KernelHost *host,
