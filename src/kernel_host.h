@@ -21,16 +21,19 @@
  *	   buffers while it polls.
  *
  * How often a kernel polls: once every KERNEL_POLL_UNITS units of work, a
- * unit being an O(1) step of ~10-100 ns (a point of a pass over a light
- * curve, a parsed line, a row visited at a tree node, a row of an SMO
- * iteration).  65536 units are ~1-5 ms, so a cancel is felt within a few
- * milliseconds, while a poll (an indirect call; in PostgreSQL a test of
- * InterruptPending, ~2 ns) costs under 0.001% of the work between polls.
- * A loop whose steps are one unit each polls with host_poll_at(host, i); a
- * loop whose steps vary in size adds each step's units to a meter with
- * host_work(host, &meter, units).  Work that is O(n log n) over a buffer
- * the caller already filled (band statistics, folds) takes no host: the
- * caller spent O(n) reading it and polls there.
+ * unit being an O(1) step of ~10-100 ns (a point of a GP or plot pass, a
+ * parsed line, a row visited at an isolation-forest node, a row times a
+ * feature at a random-forest node or in an SMO kernel column).  65536 units
+ * are ~0.7-7 ms, so a cancel is felt within milliseconds, while a poll (an
+ * indirect call; in PostgreSQL a test of InterruptPending, ~2 ns) costs
+ * under 0.001% of the work between polls.  Counting a step at its largest
+ * cost only polls more often, which is harmless.  A loop whose steps are
+ * one unit each polls with host_poll_at(host, i); a loop whose steps vary in
+ * size adds each step's units to a meter with host_work(host, &meter,
+ * units).  (The survey simulator polls once per object, fewer than 65536
+ * units: survey_sim.h.)  Kernels that allocate nothing and do O(n log n)
+ * work over rows the executor has just read, polling between them (band
+ * statistics, folds), take no host.
  */
 #ifndef ANTARES_KERNEL_HOST_H
 #define ANTARES_KERNEL_HOST_H
