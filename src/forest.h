@@ -53,9 +53,10 @@ typedef enum ForestStatus
 /*
  * The kernels' host: every byte a kernel holds comes from its alloc (NULL
  * fails the call with FOREST_OUT_OF_MEMORY after freeing everything), and
- * training polls it once every KERNEL_POLL_UNITS rows visited at the nodes
- * (stop: FOREST_INTERRUPTED after freeing everything).  Both may also leave
- * by a non-local exit when the host reclaims its memory another way.
+ * training polls it once every KERNEL_POLL_UNITS units of work, a row at an
+ * isolation-forest node or a row times a feature searched at a random-forest
+ * node (stop: FOREST_INTERRUPTED after freeing everything).  Both may also
+ * leave by a non-local exit when the host reclaims its memory another way.
  *
  * A progress report, data only: if the training parameters name one, it
  * runs after each tree with the number of trees grown so far.
