@@ -44,7 +44,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 all: bin/antares_load
 
 # The bulk loader is a libpq client that shares the light-curve parser kernel.
-bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h
+bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h src/kernel_host.h
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
 

@@ -485,6 +485,30 @@ format_row(Buffer *out, long long objid, const LcRow *row)
 	buf_append(out, "\n", 1);
 }
 
+/* The parser's host: the C heap, and nothing to poll (a signal ends the client). */
+static void *
+heap_alloc(void *ctx, size_t size)
+{
+	(void) ctx;
+	return malloc(size);
+}
+
+static void
+heap_free(void *ctx, void *ptr)
+{
+	(void) ctx;
+	free(ptr);
+}
+
+static int
+never_interrupted(void *ctx)
+{
+	(void) ctx;
+	return 0;
+}
+
+static const KernelHost heap_host = {heap_alloc, heap_free, never_interrupted, NULL};
+
 /*
  * Reads, parses and formats one file into out (replacing its contents);
  * returns its row count, or -1 with *error set.
@@ -493,7 +517,7 @@ static long long
 prepare_file(const char *path, Buffer *content, Parsed *parsed, Buffer *out,
 			 char **error)
 {
-	LcParseCallbacks cb = {keep_header, keep_row, NULL, parsed};
+	LcParseCallbacks cb = {keep_header, keep_row, parsed};
 	LcParseError err;
 	long long	objid;
 	size_t		i;
@@ -502,7 +526,7 @@ prepare_file(const char *path, Buffer *content, Parsed *parsed, Buffer *out,
 		return -1;
 	parsed->nrows = 0;
 	parsed->objid_lineno = 0;
-	if (lc_parse(content->data, content->len, &cb, &err) != LC_PARSE_OK)
+	if (lc_parse(content->data, content->len, &cb, &heap_host, &err) != LC_PARSE_OK)
 	{
 		size_t		n = lc_parse_format_error(&err, path, NULL, 0);
 

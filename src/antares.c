@@ -17,9 +17,7 @@
 #include "utils/memutils.h"
 
 #include "antares.h"
-#include "gp_matern.h"
 #include "model.h"
-#include "svg_plot.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,19 +33,9 @@ model_cache_assign(int newval, void *extra)
 	model_cache_resize(newval);
 }
 
-static void
-check_interrupts(void)
-{
-	CHECK_FOR_INTERRUPTS();
-}
-
 void
 _PG_init(void)
 {
-	/* the kernels' long passes stop on a cancel (statement_timeout, Ctrl-C) */
-	gp_matern_interrupt = check_interrupts;
-	svg_plot_interrupt = check_interrupts;
-
 	DefineCustomBoolVariable("antares.verbose",
 							 "Reports the progress of long computations (SVM training) as NOTICE messages.",
 							 NULL, &antares_verbose, false, PGC_USERSET, 0,

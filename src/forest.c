@@ -2,7 +2,7 @@
  * forest.c
  *		The tree-ensemble kernels' shared parts (see forest.h and
  *		forest_internal.h): the structural check of a stored tree, status
- *		messages, memory through the caller's callbacks, per-tree generators.
+ *		messages, per-tree generators in the host's memory.
  */
 #include "forest.h"
 #include "forest_internal.h"
@@ -31,22 +31,6 @@ forest_status_message(ForestStatus status)
 			return "corrupt model";
 	}
 	return "unknown status";
-}
-
-void *
-forest_alloc_array(const ForestCallbacks *cb, size_t count, size_t size)
-{
-	if (size != 0 && count > SIZE_MAX / size)
-		return NULL;
-	/* Never ask for 0 bytes: malloc(0) may return NULL. */
-	return cb->alloc(cb->arg, count * size > 0 ? count * size : 1);
-}
-
-void
-forest_free(const ForestCallbacks *cb, void *p)
-{
-	if (p)
-		cb->free(cb->arg, p);
 }
 
 /* ---- the structural check ---- */
@@ -132,17 +116,17 @@ forest_check_tree(const ForestNode *nodes, uint32_t n_nodes, uint32_t n_features
 /* ---- per-tree generators ---- */
 
 gsl_rng *
-forest_rng_alloc(const ForestCallbacks *cb)
+forest_rng_alloc(const KernelHost *host)
 {
-	gsl_rng    *rng = forest_alloc_array(cb, 1, sizeof(gsl_rng));
+	gsl_rng    *rng = host_alloc_array(host, 1, sizeof(gsl_rng));
 
 	if (!rng)
 		return NULL;
 	rng->type = gsl_rng_mt19937;
-	rng->state = forest_alloc_array(cb, 1, gsl_rng_mt19937->size);
+	rng->state = host_alloc_array(host, 1, gsl_rng_mt19937->size);
 	if (!rng->state)
 	{
-		forest_free(cb, rng);
+		host_free(host, rng);
 		return NULL;
 	}
 	gsl_rng_set(rng, 1);
@@ -150,12 +134,12 @@ forest_rng_alloc(const ForestCallbacks *cb)
 }
 
 void
-forest_rng_free(const ForestCallbacks *cb, gsl_rng *rng)
+forest_rng_free(const KernelHost *host, gsl_rng *rng)
 {
 	if (rng)
 	{
-		forest_free(cb, rng->state);
-		forest_free(cb, rng);
+		host_free(host, rng->state);
+		host_free(host, rng);
 	}
 }
 

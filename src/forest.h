@@ -1,9 +1,10 @@
 /*
  * forest.h
  *		What the tree-ensemble kernels (iforest.h, random_forest.h) share: the
- *		flat node array every tree is stored in, the caller's allocator and
- *		progress callbacks, status codes, and the structural check of one
- *		stored tree.  Plain C, no PostgreSQL types.
+ *		flat node array every tree is stored in, the progress report of
+ *		training, status codes, and the structural check of one stored tree.
+ *		Plain C, no PostgreSQL types; memory and interrupt polls come from the
+ *		caller's host (kernel_host.h).
  *
  * A tree is an array of ForestNode in preorder: node 0 is the root, the left
  * child of an internal node i is node i + 1, its right child is the node its
@@ -26,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel_host.h"
+
 #define FOREST_LEAF (-1)		/* ForestNode.feature of a leaf */
 
 typedef struct ForestNode
@@ -42,31 +45,23 @@ typedef enum ForestStatus
 	FOREST_INVALID_ARGUMENT,	/* a size or parameter out of range */
 	FOREST_NONFINITE_INPUT,		/* NaN or infinity in the training matrix */
 	FOREST_SINGLE_CLASS,		/* a classifier's labels hold one class */
-	FOREST_OUT_OF_MEMORY,		/* the allocator returned NULL */
-	FOREST_INTERRUPTED,			/* the progress callback asked to stop */
+	FOREST_OUT_OF_MEMORY,		/* the host's alloc returned NULL */
+	FOREST_INTERRUPTED,			/* the host said stop */
 	FOREST_CORRUPT				/* a validator rejected a model */
 } ForestStatus;
 
 /*
- * Memory and progress callbacks.  alloc returns memory aligned for double
- * (malloc and palloc do) or NULL, which fails the call with
- * FOREST_OUT_OF_MEMORY; free releases it.  Every byte a kernel holds comes
- * from alloc, so a caller may also let alloc and progress leave by a
- * non-local exit (palloc's out-of-memory ERROR, CHECK_FOR_INTERRUPTS) when
- * its memory is reclaimed another way (a memory context).  progress may be
- * NULL; otherwise training calls it after each tree and every
- * FOREST_PROGRESS_NODES nodes within a tree, and a non-zero return stops
- * training with FOREST_INTERRUPTED after freeing everything.
+ * The kernels' host: every byte a kernel holds comes from its alloc (NULL
+ * fails the call with FOREST_OUT_OF_MEMORY after freeing everything), and
+ * training polls it once every KERNEL_POLL_UNITS units of work, a row at an
+ * isolation-forest node or a row times a feature searched at a random-forest
+ * node (stop: FOREST_INTERRUPTED after freeing everything).  Both may also
+ * leave by a non-local exit when the host reclaims its memory another way.
+ *
+ * A progress report, data only: if the training parameters name one, it
+ * runs after each tree with the number of trees grown so far.
  */
-typedef struct ForestCallbacks
-{
-	void	   *(*alloc) (void *arg, size_t size);
-	void		(*free) (void *arg, void *ptr);
-	int			(*progress) (void *arg, uint32_t trees_done, uint32_t n_trees);
-	void	   *arg;
-} ForestCallbacks;
-
-#define FOREST_PROGRESS_NODES 1024
+typedef void (*ForestProgressFn) (void *arg, uint32_t trees_done, uint32_t n_trees);
 
 /* Rows the batch scoring functions walk through one tree before the next. */
 #define FOREST_ROW_BLOCK 256

@@ -36,6 +36,7 @@
 
 #include "antares.h"
 #include "iforest.h"
+#include "kernel_host_pg.h"
 #include "model.h"
 #include "obs_buffer.h"
 #include "random_forest.h"
@@ -350,7 +351,7 @@ corrupt:
 /* ------------------------------------------------------------- training */
 
 /*
- * The argument of the kernels' callbacks: where their memory comes from,
+ * A training run's glue: the context of the kernel's memory (its host's),
  * and what progress reports name.
  */
 typedef struct ForestGlue
@@ -360,34 +361,18 @@ typedef struct ForestGlue
 	uint32		reported_tenths;
 } ForestGlue;
 
-/* palloc in the glue's context, NULL when it is full. */
-static void *
-forest_palloc(void *arg, size_t size)
-{
-	return MemoryContextAllocExtended(((ForestGlue *) arg)->ctx, Max(size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
-
-static void
-forest_pfree(void *arg, void *ptr)
-{
-	pfree(ptr);
-}
-
 /*
- * Called after each tree and every FOREST_PROGRESS_NODES nodes: lets a
- * cancel or statement_timeout stop training, and with antares.verbose on
- * reports every tenth of the trees.
+ * Called after each tree: with antares.verbose on, reports every tenth of
+ * the trees.  (Cancels reach training through the kernel's host.)
  */
-static int
+static void
 forest_progress(void *arg, uint32_t trees_done, uint32_t n_trees)
 {
 	ForestGlue *glue = arg;
 	uint32		tenths;
 
-	CHECK_FOR_INTERRUPTS();
 	if (!antares_verbose)
-		return 0;
+		return;
 	tenths = (uint32) ((uint64) trees_done * 10 / n_trees);
 	if (tenths > glue->reported_tenths)
 	{
@@ -395,20 +380,6 @@ forest_progress(void *arg, uint32_t trees_done, uint32_t n_trees)
 		ereport(NOTICE,
 				(errmsg("%s: %u of %u trees grown", glue->what, trees_done, n_trees)));
 	}
-	return 0;
-}
-
-/* Callbacks of a training run (progress) or of a validation (memory only). */
-static ForestCallbacks
-forest_callbacks(ForestGlue *glue, bool with_progress)
-{
-	ForestCallbacks cb;
-
-	cb.alloc = forest_palloc;
-	cb.free = forest_pfree;
-	cb.progress = with_progress ? forest_progress : NULL;
-	cb.arg = glue;
-	return cb;
 }
 
 static void
@@ -588,8 +559,7 @@ iforest_decode(const struct varlena *v, int errcode, IForestModel *m)
 {
 	ModelReader r;
 	uint32		dim = model_open(v, MODEL_IFOREST, errcode, &r);
-	ForestGlue	glue = {CurrentMemoryContext, NULL, 0};
-	ForestCallbacks cb = forest_callbacks(&glue, false);
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 
 	if (model_remaining(&r) < IFOREST_FIXED_SIZE)
 		model_invalid(&r, "truncated payload");
@@ -612,7 +582,7 @@ iforest_decode(const struct varlena *v, int errcode, IForestModel *m)
 	model_get_u32s(&r, m->f.tree_start, (Size) m->f.n_trees + 1);
 	get_nodes(&r, m->f.nodes, m->f.n_nodes);
 	model_end(&r);
-	check_validation(&r, iforest_validate(&m->f, &cb), "isolation forest");
+	check_validation(&r, iforest_validate(&m->f, &host), "isolation forest");
 }
 
 Datum
@@ -621,7 +591,7 @@ iforest_train_final(PG_FUNCTION_ARGS)
 	ForestState *state;
 	MemoryContext old;
 	ForestGlue	glue = {NULL, "iforest_train", 0};
-	ForestCallbacks cb = forest_callbacks(&glue, true);
+	KernelHost	host;
 	double	   *x;
 	IForestParams params;
 	IForestModel model;
@@ -633,9 +603,12 @@ iforest_train_final(PG_FUNCTION_ARGS)
 	state = (ForestState *) PG_GETARG_POINTER(0);
 	glue.ctx = AllocSetContextCreate(CurrentMemoryContext, "iforest_train",
 									 ALLOCSET_DEFAULT_SIZES);
+	host = pg_kernel_host(glue.ctx);
 	old = MemoryContextSwitchTo(glue.ctx);
 	state_matrix(state, &x, NULL);
 	params = iforest_default_params((uint64) state->params.seed);
+	params.progress = forest_progress;
+	params.progress_arg = &glue;
 	if (state->params.n_trees > 0)
 		params.n_trees = state->params.n_trees;
 	params.max_samples = state->params.max_samples;	/* 0: min(256, n) */
@@ -643,7 +616,7 @@ iforest_train_final(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("iforest_train: %zu rows, %d features, %u trees, seed " INT64_FORMAT,
 						state->rows.n, state->dim, params.n_trees, state->params.seed)));
-	status = iforest_train(x, state->rows.n, state->dim, &params, &cb, &model.f);
+	status = iforest_train(x, state->rows.n, state->dim, &params, &host, &model.f);
 	report_forest_status(status, "iforest_train", state->rows.n);
 	model.n_train = (uint32) state->rows.n;
 	model.seed = state->params.seed;
@@ -725,8 +698,7 @@ rf_decode(const struct varlena *v, int errcode, RfModel *m)
 	ModelReader r;
 	uint32		dim = model_open(v, MODEL_RF, errcode, &r);
 	RandomForest *f = &m->f;
-	ForestGlue	glue = {CurrentMemoryContext, NULL, 0};
-	ForestCallbacks cb = forest_callbacks(&glue, false);
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	uint32		padding;
 
 	if (model_remaining(&r) < RF_FIXED_SIZE)
@@ -768,7 +740,7 @@ rf_decode(const struct varlena *v, int errcode, RfModel *m)
 	model_get_f64s(&r, f->leaf_proba, (Size) f->n_leaves * f->n_classes);
 	model_get_f64s(&r, f->importances, dim);
 	model_end(&r);
-	check_validation(&r, rf_validate(f, &cb), "random forest");
+	check_validation(&r, rf_validate(f, &host), "random forest");
 }
 
 /* floor(sqrt(d)), at least 1: the kernel's default max_features */
@@ -790,7 +762,7 @@ rf_train_final(PG_FUNCTION_ARGS)
 	ForestState *state;
 	MemoryContext old;
 	ForestGlue	glue = {NULL, "rf_train", 0};
-	ForestCallbacks cb = forest_callbacks(&glue, true);
+	KernelHost	host;
 	double	   *x;
 	int32	   *labels;
 	RandomForestParams params;
@@ -809,9 +781,12 @@ rf_train_final(PG_FUNCTION_ARGS)
 				 errmsg("rf_train takes at most %d rows, got %zu", PG_INT32_MAX, n)));
 	glue.ctx = AllocSetContextCreate(CurrentMemoryContext, "rf_train",
 									 ALLOCSET_DEFAULT_SIZES);
+	host = pg_kernel_host(glue.ctx);
 	old = MemoryContextSwitchTo(glue.ctx);
 	state_matrix(state, &x, &labels);
 	params = rf_default_params((uint64) state->params.seed);
+	params.progress = forest_progress;
+	params.progress_arg = &glue;
 	if (state->params.n_trees > 0)
 		params.n_trees = state->params.n_trees;
 	params.max_features = state->params.max_features;	/* 0: floor(sqrt(d)) */
@@ -822,7 +797,7 @@ rf_train_final(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("rf_train: %zu rows, %d features, %u trees, seed " INT64_FORMAT,
 						n, state->dim, params.n_trees, state->params.seed)));
-	status = rf_train(x, labels, n, state->dim, &params, &cb, &model.f);
+	status = rf_train(x, labels, n, state->dim, &params, &host, &model.f);
 	report_forest_status(status, "rf_train", n);
 
 	model.max_features = params.max_features > 0 ? params.max_features :

@@ -65,18 +65,6 @@
 /* Past this scaled gap exp(-x) and exp(-2x) x^4 are zero in double. */
 #define X_FAR		800.0
 
-void		(*gp_matern_interrupt) (void) = NULL;
-
-#define INTERRUPT_EVERY 65536
-
-/* The host's interrupt check, every INTERRUPT_EVERY points of a pass. */
-static inline void
-interrupt_point(size_t i)
-{
-	if (i % INTERRUPT_EVERY == INTERRUPT_EVERY - 1 && gp_matern_interrupt != NULL)
-		gp_matern_interrupt();
-}
-
 /* Packed symmetric 3x3 matrices: the upper triangle by rows. */
 enum
 {
@@ -475,16 +463,20 @@ check_params(double amplitude, double length_scale)
  * The transitions (with x G'(x)) over the gaps of t at lambda: trs[i] for
  * the gap before t[i], i > 0 and t[i] > t[i - 1].  They depend on the length
  * scale only, so evaluations that change only the amplitude share them.
+ * false when the host said stop.
  */
-static void
-transitions_fill(const double *t, size_t n, double lambda, Transition *trs)
+static bool
+transitions_fill(const double *t, size_t n, double lambda, Transition *trs,
+				 const KernelHost *host)
 {
 	for (size_t i = 1; i < n; i++)
 	{
-		interrupt_point(i);
+		if (host_poll_at(host, i))
+			return false;
 		if (t[i] > t[i - 1])
 			transition(lambda * (t[i] - t[i - 1]), true, &trs[i]);
 	}
+	return true;
 }
 
 /*
@@ -495,7 +487,7 @@ transitions_fill(const double *t, size_t n, double lambda, Transition *trs)
 static GpStatus
 likelihood(const double *t, const double *y, const double *var, size_t n,
 		   double amplitude, double length_scale, int ng, const Transition *trs,
-		   double *lml, double *dlml)
+		   double *lml, double *dlml, const KernelHost *host)
 {
 	double		lambda = SQRT5 / length_scale;
 	Sums		sums = {0.0, 1.0, 0, 0.0, {0.0, 0.0}};
@@ -505,7 +497,8 @@ likelihood(const double *t, const double *y, const double *var, size_t n,
 	filter_start(&f, amplitude, ng);
 	for (size_t i = 0; i < n; i++)
 	{
-		interrupt_point(i);
+		if (host_poll_at(host, i))
+			return GP_INTERRUPTED;
 		if (i > 0 && t[i] > t[i - 1])
 		{
 			if (trs == NULL)
@@ -531,7 +524,7 @@ likelihood(const double *t, const double *y, const double *var, size_t n,
 GpStatus
 gp_matern_log_likelihood(const double *t, const double *y, const double *var, size_t n,
 				  double amplitude, double length_scale,
-				  double *lml, double *grad)
+				  double *lml, double *grad, const KernelHost *host)
 {
 	GpStatus	st;
 	double		l,
@@ -542,7 +535,7 @@ gp_matern_log_likelihood(const double *t, const double *y, const double *var, si
 	if ((st = check_params(amplitude, length_scale)) != GP_OK || lml == NULL)
 		return GP_INVALID_INPUT;
 	if ((st = likelihood(t, y, var, n, amplitude, length_scale, grad ? 2 : 0, NULL,
-						 &l, g)) != GP_OK)
+						 &l, g, host)) != GP_OK)
 		return st;
 	*lml = l;
 	if (grad)
@@ -604,7 +597,7 @@ query_cmp(const void *a, const void *b)
 static GpStatus
 smooth(const double *t, const double *y, const double *var, size_t n,
 	   double amplitude, double length_scale, const QueryKey *q, size_t m,
-	   double step, double *mean, double *sd, SmoothRec *rec)
+	   double step, double *mean, double *sd, SmoothRec *rec, const KernelHost *host)
 {
 	Filter		f;
 	Transition	tr,
@@ -630,7 +623,8 @@ smooth(const double *t, const double *y, const double *var, size_t n,
 		double		tk = obs ? t[i] : q[j].t;
 		SmoothRec  *rc = &rec[k];
 
-		interrupt_point(k);
+		if (host_poll_at(host, k))
+			return GP_INTERRUPTED;
 		if (!obs && prev_query && xs > 0.0)
 			rc->x = xs;
 		else
@@ -670,7 +664,8 @@ smooth(const double *t, const double *y, const double *var, size_t n,
 		SmoothRec  *rc = &rec[k];
 		const double *a = rc->a;
 
-		interrupt_point(k);
+		if (host_poll_at(host, k))
+			return GP_INTERRUPTED;
 		if (rc->query == SIZE_MAX)
 		{
 			double		is = 1.0 / a[4];
@@ -733,7 +728,8 @@ check_predict(const double *t, const double *y, const double *var, size_t n,
 GpStatus
 gp_matern_predict(const double *t, const double *y, const double *var, size_t n,
 		   double amplitude, double length_scale,
-		   const double *t_new, size_t m, double *mean, double *sd, void *work)
+		   const double *t_new, size_t m, double *mean, double *sd, void *work,
+		   const KernelHost *host)
 {
 	GpStatus	st;
 	QueryKey   *q = work;
@@ -754,13 +750,14 @@ gp_matern_predict(const double *t, const double *y, const double *var, size_t n,
 	if (!sorted)
 		qsort(q, m, sizeof(QueryKey), query_cmp);
 	return smooth(t, y, var, n, amplitude, length_scale, q, m, 0.0,
-				  mean, sd, (SmoothRec *) (q + m));
+				  mean, sd, (SmoothRec *) (q + m), host);
 }
 
 GpStatus
 gp_matern_predict_grid(const double *t, const double *y, const double *var, size_t n,
 				double amplitude, double length_scale, size_t m,
-				double *grid, double *mean, double *sd, void *work)
+				double *grid, double *mean, double *sd, void *work,
+				const KernelHost *host)
 {
 	GpStatus	st;
 	QueryKey   *q = work;
@@ -779,7 +776,7 @@ gp_matern_predict_grid(const double *t, const double *y, const double *var, size
 		q[j].i = j;
 	}
 	return smooth(t, y, var, n, amplitude, length_scale, q, m, step,
-				  mean, sd, (SmoothRec *) (q + m));
+				  mean, sd, (SmoothRec *) (q + m), host);
 }
 
 /* ---- fit ---- */
@@ -804,6 +801,8 @@ typedef struct Objective
 	int			evaluations;
 	Transition *trs;			/* n transitions at length scale trs_l */
 	double		trs_l;			/* 0 while there are none */
+	const KernelHost *host;
+	bool		interrupted;	/* the host said stop: every evaluation fails */
 } Objective;
 
 /* A point theta = (log A, log l) with f = -lml and g = its gradient. */
@@ -845,7 +844,7 @@ length_scale_of(const Point *p)
 
 /*
  * f at p->th and the first ng entries of g; false if the likelihood is not
- * finite there.
+ * finite there, or once the host has said stop (ob->interrupted).
  */
 static bool
 evaluate(Objective *ob, Point *p, int ng)
@@ -854,15 +853,24 @@ evaluate(Objective *ob, Point *p, int ng)
 				d[2];
 
 	double		l = length_scale_of(p);
+	GpStatus	st;
 
+	if (ob->interrupted)
+		return false;
 	ob->evaluations++;
 	if (l != ob->trs_l)
 	{
-		transitions_fill(ob->t, ob->n, SQRT5 / l, ob->trs);
+		if (!transitions_fill(ob->t, ob->n, SQRT5 / l, ob->trs, ob->host))
+		{
+			ob->interrupted = true;
+			return false;
+		}
 		ob->trs_l = l;
 	}
-	if (likelihood(ob->t, ob->y, ob->var, ob->n, amplitude_of(p), l,
-				   ng, ob->trs, &lml, d) != GP_OK)
+	st = likelihood(ob->t, ob->y, ob->var, ob->n, amplitude_of(p), l,
+					ng, ob->trs, &lml, d, ob->host);
+	ob->interrupted = st == GP_INTERRUPTED;
+	if (st != GP_OK)
 		return false;
 	p->f = -lml;
 	for (int q = 0; q < ng; q++)
@@ -1137,12 +1145,12 @@ profile_point(Objective *ob, double ll, double a, double *c,
 
 GpStatus
 gp_matern_fit(const double *t, const double *y, const double *var, size_t n,
-	   GpFit *fit, void *work)
+	   GpFit *fit, void *work, const KernelHost *host)
 {
 	const double lo[2] = {log(GP_AMPLITUDE_MIN), log(GP_LENGTH_SCALE_MIN)};
 	const double hi[2] = {log(GP_AMPLITUDE_MAX), log(GP_LENGTH_SCALE_MAX)};
 	const double spacing = (hi[1] - lo[1]) / (PROFILE_POINTS - 1);
-	Objective	ob = {t, y, var, n, 0, NULL, 0.0};
+	Objective	ob = {t, y, var, n, 0, NULL, 0.0, host, false};
 	Point		start,
 				best,
 				first,
@@ -1214,6 +1222,8 @@ gp_matern_fit(const double *t, const double *y, const double *var, size_t n,
 		if (!(p.f >= best.f))
 			best = p;
 	}
+	if (ob.interrupted)
+		return GP_INTERRUPTED;
 	if (!isfinite(best.f))
 		return GP_NUMERICAL_FAILURE;
 

@@ -42,11 +42,17 @@
  * n >= 1; amplitude and length scale finite and > 0.  On an error
  * gp_matern_log_likelihood and gp_matern_fit write nothing, gp_matern_predict's outputs are
  * unspecified.
+ *
+ * Every function polls host (kernel_host.h) once every KERNEL_POLL_UNITS
+ * points of every pass over the data, and returns GP_INTERRUPTED when it
+ * says stop; it allocates nothing, so a poll may also not return.
  */
 #ifndef ANTARES_GP_MATERN_H
 #define ANTARES_GP_MATERN_H
 
 #include <stddef.h>
+
+#include "kernel_host.h"
 
 typedef enum GpStatus
 {
@@ -54,7 +60,8 @@ typedef enum GpStatus
 	GP_NOT_SORTED,				/* t decreases somewhere */
 	GP_INVALID_INPUT,			/* n == 0, var <= 0, a non-finite value, a
 								 * parameter <= 0 */
-	GP_NUMERICAL_FAILURE		/* a non-finite or non-positive intermediate */
+	GP_NUMERICAL_FAILURE,		/* a non-finite or non-positive intermediate */
+	GP_INTERRUPTED				/* the host said stop */
 } GpStatus;
 
 /* Bounds of the fit: ConstantKernel's default bounds for A, the set ones for l. */
@@ -75,14 +82,6 @@ typedef struct GpFit
 } GpFit;
 
 /*
- * If not NULL, called every 65536 points of every pass over the data so that
- * the host can stop a long computation.  It need not return (a longjmp): the
- * kernel holds nothing but the caller's buffers.  PostgreSQL's glue points it
- * at CHECK_FOR_INTERRUPTS.
- */
-extern void (*gp_matern_interrupt) (void);
-
-/*
  * Bytes of work buffer gp_matern_fit (m = 0) and gp_matern_predict or
  * gp_matern_predict_grid (m query times) need for n observations: 192 n for
  * gp_matern_fit, 56 (n + m) + 16 m for the predictions (on LP64).  The buffer must be aligned for double (malloc and palloc memory
@@ -98,7 +97,7 @@ extern size_t gp_matern_work_size(size_t n, size_t m);
 extern GpStatus gp_matern_log_likelihood(const double *t, const double *y,
 								  const double *var, size_t n,
 								  double amplitude, double length_scale,
-								  double *lml, double *grad);
+								  double *lml, double *grad, const KernelHost *host);
 
 /*
  * Posterior mean and standard deviation of the latent f (without the noise)
@@ -108,7 +107,8 @@ extern GpStatus gp_matern_log_likelihood(const double *t, const double *y,
 extern GpStatus gp_matern_predict(const double *t, const double *y, const double *var,
 						   size_t n, double amplitude, double length_scale,
 						   const double *t_new, size_t m,
-						   double *mean, double *sd, void *work);
+						   double *mean, double *sd, void *work,
+						   const KernelHost *host);
 
 /*
  * gp_matern_predict on the grid of m times evenly spaced from t[0] to
@@ -120,7 +120,8 @@ extern GpStatus gp_matern_predict(const double *t, const double *y, const double
 extern GpStatus gp_matern_predict_grid(const double *t, const double *y,
 								const double *var, size_t n,
 								double amplitude, double length_scale, size_t m,
-								double *grid, double *mean, double *sd, void *work);
+								double *grid, double *mean, double *sd, void *work,
+								const KernelHost *host);
 
 /*
  * Maximum of the log marginal likelihood over A in [GP_AMPLITUDE_MIN,
@@ -142,6 +143,6 @@ extern GpStatus gp_matern_predict_grid(const double *t, const double *y,
  * work: gp_matern_work_size(n, 0) bytes.
  */
 extern GpStatus gp_matern_fit(const double *t, const double *y, const double *var,
-					   size_t n, GpFit *fit, void *work);
+					   size_t n, GpFit *fit, void *work, const KernelHost *host);
 
 #endif							/* ANTARES_GP_MATERN_H */

@@ -24,6 +24,7 @@
 
 #include "antares.h"
 #include "gp_sql.h"
+#include "kernel_host_pg.h"
 
 PG_FUNCTION_INFO_V1(gp_accum);
 PG_FUNCTION_INFO_V1(gp_accum_grid);
@@ -96,13 +97,19 @@ check_obs(const GpObs *o)
 
 /*
  * Inputs are validated and sorted before the kernel runs, so only a
- * numerical failure (values whose squares leave double range) can remain.
+ * numerical failure (values whose squares leave double range) or an
+ * interruption can remain.
  */
 void
 report_gp_status(GpStatus status)
 {
 	if (status == GP_OK)
 		return;
+	/* not from pg_kernel_host, whose poll raises its own ERROR */
+	if (status == GP_INTERRUPTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("Gaussian-process computation interrupted")));
 	ereport(ERROR,
 			(errcode(status == GP_NUMERICAL_FAILURE ?
 					 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_INTERNAL_ERROR),
@@ -287,6 +294,7 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	GpData		d;
 	GpFit		fit;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	ArrayType  *grid_array,
 			   *mean_array,
 			   *sd_array;
@@ -310,13 +318,14 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	d = gp_data((const GpObs *) state->obs.data, state->obs.n);
 	m = state->n_grid;
 	work = gp_work(d.n, m);
-	report_gp_status(gp_matern_fit(d.t, d.y, d.var, d.n, &fit, work));
+	report_gp_status(gp_matern_fit(d.t, d.y, d.var, d.n, &fit, work, &host));
 
 	grid_array = new_float8_array(m, &grid);
 	mean_array = new_float8_array(m, &mean);
 	sd_array = new_float8_array(m, &sd);
 	report_gp_status(gp_matern_predict_grid(d.t, d.y, d.var, d.n, fit.amplitude,
-											fit.length_scale, m, grid, mean, sd, work));
+											fit.length_scale, m, grid, mean, sd, work,
+											&host));
 	for (int i = 1; i < m; i++)
 		if (mean[i] > mean[peak])
 			peak = i;
@@ -405,11 +414,12 @@ gp_log_likelihood(PG_FUNCTION_ARGS)
 				length_scale,
 				lml;
 	GpData		d = gp_args(fcinfo, &amplitude, &length_scale, 3);
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 
 	if (d.n == 0)
 		PG_RETURN_NULL();
 	report_gp_status(gp_matern_log_likelihood(d.t, d.y, d.var, d.n, amplitude,
-											  length_scale, &lml, NULL));
+											  length_scale, &lml, NULL, &host));
 	PG_RETURN_FLOAT8(lml);
 }
 
@@ -424,6 +434,7 @@ gp_predict(PG_FUNCTION_ARGS)
 	double		amplitude,
 				length_scale;
 	GpData		d = gp_args(fcinfo, &amplitude, &length_scale, 4);
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	int			m;
 	double	   *t_new = float8_elements(PG_GETARG_ARRAYTYPE_P(3), "t_new", &m);
 	double	   *mean,
@@ -437,7 +448,7 @@ gp_predict(PG_FUNCTION_ARGS)
 	mean = palloc(m * sizeof(double));
 	sd = palloc(m * sizeof(double));
 	report_gp_status(gp_matern_predict(d.t, d.y, d.var, d.n, amplitude, length_scale,
-									   t_new, m, mean, sd, gp_work(d.n, m)));
+									   t_new, m, mean, sd, gp_work(d.n, m), &host));
 	for (int i = 0; i < m; i++)
 	{
 		Datum		values[3] = {Float8GetDatum(t_new[i]), Float8GetDatum(mean[i]),

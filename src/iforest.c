@@ -28,6 +28,8 @@ iforest_default_params(uint64_t seed)
 	params.n_trees = IFOREST_DEFAULT_TREES;
 	params.max_samples = 0;
 	params.seed = seed;
+	params.progress = NULL;
+	params.progress_arg = NULL;
 	return params;
 }
 
@@ -80,18 +82,19 @@ typedef struct IForestWork
 	uint32_t   *features;		/* d: a permutation drawn from */
 	PendingNode *stack;			/* depth limit + 2 */
 	gsl_rng    *rng;
+	size_t		polled;			/* rows visited since the host's last poll */
 } IForestWork;
 
 static void
-iforest_work_free(IForestWork *w, const ForestCallbacks *cb)
+iforest_work_free(IForestWork *w, const KernelHost *host)
 {
-	forest_free(cb, w->row_order);
-	forest_free(cb, w->swap_with);
-	forest_free(cb, w->sub);
-	forest_free(cb, w->samples);
-	forest_free(cb, w->features);
-	forest_free(cb, w->stack);
-	forest_rng_free(cb, w->rng);
+	host_free(host, w->row_order);
+	host_free(host, w->swap_with);
+	host_free(host, w->sub);
+	host_free(host, w->samples);
+	host_free(host, w->features);
+	host_free(host, w->stack);
+	forest_rng_free(host, w->rng);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -127,12 +130,12 @@ draw_subsample(IForestWork *w, const double *x, uint32_t n, uint32_t d, uint32_t
 
 /*
  * Grows one tree on w->sub into nodes (room for 2 s - 1); returns the node
- * count, or 0 when the progress callback stopped it.
+ * count, or 0 when the host said stop (polled every KERNEL_POLL_UNITS rows
+ * visited at the nodes).
  */
 static uint32_t
 grow_tree(IForestWork *w, uint32_t d, uint32_t s, uint32_t depth_limit,
-		  const ForestCallbacks *cb, uint32_t tree, uint32_t n_trees,
-		  ForestNode *nodes)
+		  const KernelHost *host, ForestNode *nodes)
 {
 	uint32_t	n_nodes = 0;
 	uint32_t	n_pending = 0;
@@ -155,8 +158,7 @@ grow_tree(IForestWork *w, uint32_t d, uint32_t s, uint32_t depth_limit,
 		if (node.right_of != NO_PARENT)
 			nodes[node.right_of].payload = id;
 
-		if (cb->progress && n_nodes % FOREST_PROGRESS_NODES == 0 &&
-			cb->progress(cb->arg, tree, n_trees) != 0)
+		if (host_work(host, &w->polled, n_rows))
 			return 0;
 
 		if (n_rows >= 2 && node.depth < depth_limit)
@@ -222,7 +224,7 @@ grow_tree(IForestWork *w, uint32_t d, uint32_t s, uint32_t depth_limit,
 
 ForestStatus
 iforest_train(const double *x, size_t n, size_t d, const IForestParams *params,
-			  const ForestCallbacks *cb, IForest *out)
+			  const KernelHost *host, IForest *out)
 {
 	IForestWork w;
 	uint32_t	s;
@@ -252,15 +254,15 @@ iforest_train(const double *x, size_t n, size_t d, const IForestParams *params,
 			return FOREST_NONFINITE_INPUT;
 
 	depth_limit = iforest_depth_limit(s);
-	w.row_order = forest_alloc_array(cb, n, sizeof(uint32_t));
-	w.swap_with = forest_alloc_array(cb, s, sizeof(uint32_t));
-	w.sub = forest_alloc_array(cb, (size_t) s * d, sizeof(double));
-	w.samples = forest_alloc_array(cb, s, sizeof(uint32_t));
-	w.features = forest_alloc_array(cb, d, sizeof(uint32_t));
-	w.stack = forest_alloc_array(cb, depth_limit + 2, sizeof(PendingNode));
-	w.rng = forest_rng_alloc(cb);
-	tree_start = forest_alloc_array(cb, (size_t) params->n_trees + 1, sizeof(uint32_t));
-	all_nodes = forest_alloc_array(cb, node_capacity, sizeof(ForestNode));
+	w.row_order = host_alloc_array(host, n, sizeof(uint32_t));
+	w.swap_with = host_alloc_array(host, s, sizeof(uint32_t));
+	w.sub = host_alloc_array(host, (size_t) s * d, sizeof(double));
+	w.samples = host_alloc_array(host, s, sizeof(uint32_t));
+	w.features = host_alloc_array(host, d, sizeof(uint32_t));
+	w.stack = host_alloc_array(host, depth_limit + 2, sizeof(PendingNode));
+	w.rng = forest_rng_alloc(host);
+	tree_start = host_alloc_array(host, (size_t) params->n_trees + 1, sizeof(uint32_t));
+	all_nodes = host_alloc_array(host, node_capacity, sizeof(ForestNode));
 	if (!w.row_order || !w.swap_with || !w.sub || !w.samples || !w.features ||
 		!w.stack || !w.rng || !tree_start || !all_nodes)
 	{
@@ -279,19 +281,20 @@ iforest_train(const double *x, size_t n, size_t d, const IForestParams *params,
 
 		forest_rng_seed_tree(w.rng, params->seed, t);
 		draw_subsample(&w, x, (uint32_t) n, (uint32_t) d, s);
-		grown = grow_tree(&w, (uint32_t) d, s, depth_limit, cb, t, params->n_trees,
+		grown = grow_tree(&w, (uint32_t) d, s, depth_limit, host,
 						  all_nodes + tree_start[t]);
-		if (grown == 0 ||
-			(cb->progress && cb->progress(cb->arg, t + 1, params->n_trees) != 0))
+		if (grown == 0)
 		{
 			status = FOREST_INTERRUPTED;
 			goto done;
 		}
 		tree_start[t + 1] = tree_start[t] + grown;
+		if (params->progress)
+			params->progress(params->progress_arg, t + 1, params->n_trees);
 	}
 
 	/* Keep only the nodes used (trees are usually well below 2 s - 1). */
-	nodes = forest_alloc_array(cb, tree_start[params->n_trees], sizeof(ForestNode));
+	nodes = host_alloc_array(host, tree_start[params->n_trees], sizeof(ForestNode));
 	if (!nodes)
 	{
 		status = FOREST_OUT_OF_MEMORY;
@@ -308,24 +311,24 @@ iforest_train(const double *x, size_t n, size_t d, const IForestParams *params,
 	tree_start = NULL;
 
 done:
-	forest_free(cb, tree_start);
-	forest_free(cb, all_nodes);
-	iforest_work_free(&w, cb);
+	host_free(host, tree_start);
+	host_free(host, all_nodes);
+	iforest_work_free(&w, host);
 	return status;
 }
 
 void
-iforest_free(IForest *forest, const ForestCallbacks *cb)
+iforest_free(IForest *forest, const KernelHost *host)
 {
-	forest_free(cb, forest->tree_start);
-	forest_free(cb, forest->nodes);
+	host_free(host, forest->tree_start);
+	host_free(host, forest->nodes);
 	memset(forest, 0, sizeof(*forest));
 }
 
 /* ---- validation ---- */
 
 ForestStatus
-iforest_validate(const IForest *forest, const ForestCallbacks *cb)
+iforest_validate(const IForest *forest, const KernelHost *host)
 {
 	uint32_t	largest = 0;
 	uint32_t	depth_limit;
@@ -338,7 +341,7 @@ iforest_validate(const IForest *forest, const ForestCallbacks *cb)
 								 &largest) != FOREST_OK)
 		return FOREST_CORRUPT;
 
-	work = forest_alloc_array(cb, 1, forest_check_tree_work_size(largest));
+	work = host_alloc_array(host, 1, forest_check_tree_work_size(largest));
 	if (!work)
 		return FOREST_OUT_OF_MEMORY;
 	depth_limit = iforest_depth_limit(forest->max_samples);
@@ -364,7 +367,7 @@ iforest_validate(const IForest *forest, const ForestCallbacks *cb)
 		if (rows != forest->max_samples)
 			status = FOREST_CORRUPT;
 	}
-	forest_free(cb, work);
+	host_free(host, work);
 	return status;
 }
 

@@ -59,6 +59,8 @@ typedef struct IForestParams
 	uint32_t	max_samples;	/* 0: min(256, n); more than n: n; the result
 								 * must be >= 2 */
 	uint64_t	seed;
+	ForestProgressFn progress;	/* may be NULL */
+	void	   *progress_arg;
 } IForestParams;
 
 typedef struct IForest
@@ -72,30 +74,30 @@ typedef struct IForest
 	ForestNode *nodes;
 } IForest;
 
-/* The defaults: 100 trees, max_samples min(256, n), the given seed. */
+/* The defaults: 100 trees, max_samples min(256, n), the given seed, no progress report. */
 extern IForestParams iforest_default_params(uint64_t seed);
 
 /*
  * Grows a forest on the n x d row-major matrix x (finite values, n >= 2,
  * 1 <= d <= INT32_MAX, n < 2^32).  On FOREST_OK *out owns tree_start and
- * nodes, allocated by cb (release with iforest_free); on any other status
+ * nodes, allocated by host (release with iforest_free); on any other status
  * *out is zeroed and nothing stays allocated.
  */
 extern ForestStatus iforest_train(const double *x, size_t n, size_t d,
 								  const IForestParams *params,
-								  const ForestCallbacks *cb, IForest *out);
+								  const KernelHost *host, IForest *out);
 
-extern void iforest_free(IForest *forest, const ForestCallbacks *cb);
+extern void iforest_free(IForest *forest, const KernelHost *host);
 
 /*
  * Checks a forest that came from outside (a decoded model): n_features,
  * n_trees >= 1, max_samples >= 2, tree_start from 0 to n_nodes and
  * increasing, each tree valid (forest_check_tree) with leaves no deeper
  * than ceil(log2(max_samples)), leaf counts >= 1 summing to max_samples in
- * every tree.  Uses cb->alloc and cb->free for a work buffer only.  Scoring
+ * every tree.  Uses the host's memory for a work buffer only.  Scoring
  * functions assume a forest that passed.
  */
-extern ForestStatus iforest_validate(const IForest *forest, const ForestCallbacks *cb);
+extern ForestStatus iforest_validate(const IForest *forest, const KernelHost *host);
 
 /* c(k): the average path length of an unsuccessful search in a k-row tree. */
 extern double iforest_average_path_length(uint64_t k);

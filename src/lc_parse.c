@@ -138,7 +138,8 @@ next_field(const char **pos, const char *stop)
 
 /* Converts a t, flux or dflux field the way float8 input reads text. */
 static LcParseErrorKind
-parse_number(LcField f, int col, long lineno, double *out, LcParseError *err)
+parse_number(LcField f, int col, long lineno, double *out, const KernelHost *host,
+			 LcParseError *err)
 {
 	char		stackbuf[NUMBUF_SIZE];
 	char		quoted[EXCERPT_MAX + 4];
@@ -151,7 +152,7 @@ parse_number(LcField f, int col, long lineno, double *out, LcParseError *err)
 	/* strtod() wants a terminated string; the field is not one. */
 	if (f.len >= sizeof(stackbuf))
 	{
-		copy = malloc(f.len + 1);
+		copy = host_alloc(host, f.len + 1);
 		if (copy == NULL)
 			return set_error(err, LC_PARSE_OUT_OF_MEMORY, lineno,
 							 "out of memory");
@@ -164,7 +165,7 @@ parse_number(LcField f, int col, long lineno, double *out, LcParseError *err)
 	consumed = (endp != copy && endp == copy + f.len);
 	range_error = (errno == ERANGE);
 	if (copy != stackbuf)
-		free(copy);
+		host_free(host, copy);
 
 	if (!consumed)
 		return set_error(err, LC_PARSE_INVALID_VALUE, lineno,
@@ -236,7 +237,7 @@ parse_column_header(const char *s, const char *stop, long lineno,
 static LcParseErrorKind
 parse_data_row(const char *s, const char *stop, long lineno,
 			   const ColumnMap *map, const LcParseCallbacks *cb,
-			   LcParseError *err)
+			   const KernelHost *host, LcParseError *err)
 {
 	LcField		fields[NCOLS] = {{0}};
 	LcField		f;
@@ -262,9 +263,9 @@ parse_data_row(const char *s, const char *stop, long lineno,
 	row.t_text = fields[COL_T];
 	row.flux_text = fields[COL_FLUX];
 	row.dflux_text = fields[COL_DFLUX];
-	if (parse_number(row.t_text, COL_T, lineno, &row.t, err) != LC_PARSE_OK ||
-		parse_number(row.flux_text, COL_FLUX, lineno, &row.flux, err) != LC_PARSE_OK ||
-		parse_number(row.dflux_text, COL_DFLUX, lineno, &row.dflux, err) != LC_PARSE_OK)
+	if (parse_number(row.t_text, COL_T, lineno, &row.t, host, err) != LC_PARSE_OK ||
+		parse_number(row.flux_text, COL_FLUX, lineno, &row.flux, host, err) != LC_PARSE_OK ||
+		parse_number(row.dflux_text, COL_DFLUX, lineno, &row.dflux, host, err) != LC_PARSE_OK)
 		return err->kind;
 
 	if (cb != NULL && cb->row != NULL && cb->row(cb->arg, &row) != 0)
@@ -274,7 +275,7 @@ parse_data_row(const char *s, const char *stop, long lineno,
 
 LcParseErrorKind
 lc_parse(const char *buf, size_t len, const LcParseCallbacks *cb,
-		 LcParseError *err)
+		 const KernelHost *host, LcParseError *err)
 {
 	const char *p = buf;
 	const char *end = buf + len;
@@ -297,9 +298,8 @@ lc_parse(const char *buf, size_t len, const LcParseCallbacks *cb,
 		lineno++;
 		p = eol ? eol + 1 : end;
 
-		if (lineno % LC_PARSE_PROGRESS_LINES == 0 && cb != NULL &&
-			cb->progress != NULL && cb->progress(cb->arg, lineno) != 0)
-			return set_error(err, LC_PARSE_STOPPED, lineno, "stopped by the caller");
+		if (host_poll_at(host, (size_t) lineno - 1))
+			return set_error(err, LC_PARSE_INTERRUPTED, lineno, "interrupted");
 
 		if (memchr(s, '\0', (size_t) (stop - s)) != NULL)
 			return set_error(err, LC_PARSE_MALFORMED_LINE, lineno,
@@ -320,7 +320,7 @@ lc_parse(const char *buf, size_t len, const LcParseCallbacks *cb,
 			rc = parse_column_header(s, stop, lineno, &map, err);
 		}
 		else
-			rc = parse_data_row(s, stop, lineno, &map, cb, err);
+			rc = parse_data_row(s, stop, lineno, &map, cb, host, err);
 		if (rc != LC_PARSE_OK)
 			return rc;
 	}

@@ -32,10 +32,10 @@
  *
  * Cost: O(len) time; every byte is examined a bounded number of times (a
  * number field is copied once before strtod()).  Memory: O(1) -- nothing is
- * allocated except a temporary copy of a number field longer than 63 bytes,
- * released before any callback runs.  The parser therefore holds no
- * resources while a callback runs, and a callback may leave by longjmp()
- * (as the backend's ereport(ERROR) does).  The buffer need not be
+ * allocated except a temporary copy of a number field longer than 63 bytes
+ * (from the host), released before any callback runs or the host is polled.
+ * The parser therefore holds no resources then, and a callback or the
+ * host's poll may leave by longjmp() (as the backend's ereport(ERROR) does).  The buffer need not be
  * NUL-terminated and is never read outside [buf, buf + len).  A NUL byte
  * anywhere is an error (text cannot hold one).
  */
@@ -43,6 +43,8 @@
 #define ANTARES_LC_PARSE_H
 
 #include <stddef.h>
+
+#include "kernel_host.h"
 
 typedef enum LcParseErrorKind
 {
@@ -53,7 +55,8 @@ typedef enum LcParseErrorKind
 	LC_PARSE_OUT_OF_RANGE,		/* strtod() overflow or underflow to zero */
 	LC_PARSE_EMPTY_INPUT,		/* no column header row at all */
 	LC_PARSE_OUT_OF_MEMORY,		/* copy of an over-long number field failed */
-	LC_PARSE_STOPPED			/* a callback returned non-zero */
+	LC_PARSE_STOPPED,			/* a callback returned non-zero */
+	LC_PARSE_INTERRUPTED		/* the host said stop */
 } LcParseErrorKind;
 
 #define LC_PARSE_MESSAGE_SIZE 256
@@ -86,33 +89,33 @@ typedef struct LcRow
 } LcRow;
 
 /*
- * Callbacks return 0 to go on; anything else stops the parse, which then
- * returns LC_PARSE_STOPPED (the callback keeps its own reason).  Any may be
- * NULL; the whole input is validated regardless.  progress runs every
- * LC_PARSE_PROGRESS_LINES lines, blank and comment lines included, e.g. to
- * let a long parse be cancelled.
+ * The sinks of what the parser finds: data, not host services, so they are
+ * the parser's own and not the host's.  They return 0 to go on; anything
+ * else stops the parse, which then returns LC_PARSE_STOPPED (the callback
+ * keeps its own reason).  Any may be NULL; the whole input is validated
+ * regardless.
  */
 typedef int (*LcHeaderFn) (void *arg, long lineno, LcField key, LcField value);
 typedef int (*LcRowFn) (void *arg, const LcRow *row);
-typedef int (*LcProgressFn) (void *arg, long lineno);
-
-#define LC_PARSE_PROGRESS_LINES 4096
 
 typedef struct LcParseCallbacks
 {
 	LcHeaderFn	header;
 	LcRowFn		row;
-	LcProgressFn progress;
 	void	   *arg;
 } LcParseCallbacks;
 
 /*
  * Parses buf[0..len-1], calling back in input order.  Returns LC_PARSE_OK,
  * or the kind of the first error, also stored in *err (cleared on success).
- * Callbacks have already run for the lines before the error.
+ * Callbacks have already run for the lines before the error.  host
+ * (kernel_host.h) gives the copy of an over-long number field its memory,
+ * and is polled once every KERNEL_POLL_UNITS lines, blank and comment lines
+ * included (stop: LC_PARSE_INTERRUPTED).
  */
 extern LcParseErrorKind lc_parse(const char *buf, size_t len,
-								 const LcParseCallbacks *cb, LcParseError *err);
+								 const LcParseCallbacks *cb, const KernelHost *host,
+								 LcParseError *err);
 
 /*
  * Formats err as the one message every consumer reports:

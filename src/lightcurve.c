@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "kernel_host_pg.h"
 #include "lc_parse.h"
 
 PG_FUNCTION_INFO_V1(parse_lightcurve);
@@ -56,6 +57,8 @@ lc_sqlstate(LcParseErrorKind kind)
 			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
 		case LC_PARSE_OUT_OF_MEMORY:
 			return ERRCODE_OUT_OF_MEMORY;
+		case LC_PARSE_INTERRUPTED:
+			return ERRCODE_QUERY_CANCELED;	/* not from pg_kernel_host's poll */
 		default:
 			return ERRCODE_INTERNAL_ERROR;
 	}
@@ -106,14 +109,6 @@ store_row(void *arg, const LcRow *row)
 	return 0;
 }
 
-/* Called every few thousand lines: a long parse stays cancellable. */
-static int
-check_interrupts(void *arg, long lineno)
-{
-	CHECK_FOR_INTERRUPTS();
-	return 0;
-}
-
 /* Materializes the rows of buf[0..len-1] as the result of an SRF call. */
 static void
 parse_into_result(FunctionCallInfo fcinfo, const char *buf, size_t len,
@@ -122,6 +117,7 @@ parse_into_result(FunctionCallInfo fcinfo, const char *buf, size_t len,
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	RowSink		sink;
 	LcParseCallbacks cb;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LcParseError err;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -132,9 +128,8 @@ parse_into_result(FunctionCallInfo fcinfo, const char *buf, size_t len,
 
 	cb.header = NULL;
 	cb.row = store_row;
-	cb.progress = check_interrupts;
 	cb.arg = &sink;
-	if (lc_parse(buf, len, &cb, &err) != LC_PARSE_OK)
+	if (lc_parse(buf, len, &cb, &host, &err) != LC_PARSE_OK)
 		report_parse_error(&err, filename);
 }
 
@@ -281,14 +276,14 @@ lightcurve_header(PG_FUNCTION_ARGS)
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
 	LcParseCallbacks cb;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LcParseError err;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	cb.header = add_header;
 	cb.row = NULL;
-	cb.progress = check_interrupts;
 	cb.arg = &state;
-	if (lc_parse(VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), &cb, &err) != LC_PARSE_OK)
+	if (lc_parse(VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), &cb, &host, &err) != LC_PARSE_OK)
 		report_parse_error(&err, NULL);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 

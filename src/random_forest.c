@@ -48,6 +48,8 @@ rf_default_params(uint64_t seed)
 	params.min_samples_leaf = 1;
 	params.bootstrap = true;
 	params.seed = seed;
+	params.progress = NULL;
+	params.progress_arg = NULL;
 	return params;
 }
 
@@ -299,26 +301,27 @@ typedef struct RfWork
 	int64_t    *right_counts;	/* n_classes */
 	double	   *tree_importance;	/* d */
 	gsl_rng    *rng;
+	size_t		polled;			/* units since the host's last poll */
 } RfWork;
 
 static void
-rf_work_free(RfWork *w, const ForestCallbacks *cb)
+rf_work_free(RfWork *w, const KernelHost *host)
 {
-	forest_free(cb, w->ranks);
-	forest_free(cb, w->rank_values);
-	forest_free(cb, w->keys);
-	forest_free(cb, w->spare_keys);
-	forest_free(cb, w->class_weight);
-	forest_free(cb, w->samples);
-	forest_free(cb, w->items);
-	forest_free(cb, w->features);
-	forest_free(cb, w->constant_features);
-	forest_free(cb, w->stack);
-	forest_free(cb, w->node_counts);
-	forest_free(cb, w->left_counts);
-	forest_free(cb, w->right_counts);
-	forest_free(cb, w->tree_importance);
-	forest_rng_free(cb, w->rng);
+	host_free(host, w->ranks);
+	host_free(host, w->rank_values);
+	host_free(host, w->keys);
+	host_free(host, w->spare_keys);
+	host_free(host, w->class_weight);
+	host_free(host, w->samples);
+	host_free(host, w->items);
+	host_free(host, w->features);
+	host_free(host, w->constant_features);
+	host_free(host, w->stack);
+	host_free(host, w->node_counts);
+	host_free(host, w->left_counts);
+	host_free(host, w->right_counts);
+	host_free(host, w->tree_importance);
+	forest_rng_free(host, w->rng);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -333,7 +336,7 @@ typedef struct RfGrowing
 
 /* Makes *array hold at least need elements of size bytes, keeping used. */
 static bool
-reserve(const ForestCallbacks *cb, void **array, size_t *capacity, size_t need,
+reserve(const KernelHost *host, void **array, size_t *capacity, size_t need,
 		size_t used, size_t size)
 {
 	void	   *bigger;
@@ -342,12 +345,12 @@ reserve(const ForestCallbacks *cb, void **array, size_t *capacity, size_t need,
 	if (need <= *capacity)
 		return true;
 	new_capacity = *capacity * 2 > need ? *capacity * 2 : need;
-	bigger = forest_alloc_array(cb, new_capacity, size);
+	bigger = host_alloc_array(host, new_capacity, size);
 	if (!bigger)
 		return false;
 	if (used > 0)
 		memcpy(bigger, *array, used * size);
-	forest_free(cb, *array);
+	host_free(host, *array);
 	*array = bigger;
 	*capacity = new_capacity;
 	return true;
@@ -506,11 +509,12 @@ find_split(RfWork *w, uint32_t start, uint32_t end, int64_t node_weight,
 /*
  * Grows one tree on the rows with weight > 0 into g (room reserved by the
  * caller: 2 n_distinct - 1 nodes and n_distinct leaves after the used ones).
- * Returns false when the progress callback stopped it.
+ * Returns false when the host said stop (polled every KERNEL_POLL_UNITS rows
+ * sorted at the nodes).
  */
 static bool
-grow_tree(RfWork *w, uint32_t n_distinct, const ForestCallbacks *cb, uint32_t tree,
-		  uint32_t n_trees, ForestNode *nodes, uint32_t *n_nodes_out,
+grow_tree(RfWork *w, uint32_t n_distinct, const KernelHost *host,
+		  ForestNode *nodes, uint32_t *n_nodes_out,
 		  double *leaf_proba, uint32_t first_leaf, uint32_t *n_leaves_out,
 		  double *root_weight)
 {
@@ -537,8 +541,8 @@ grow_tree(RfWork *w, uint32_t n_distinct, const ForestCallbacks *cb, uint32_t tr
 		if (node.right_of != NO_PARENT)
 			nodes[node.right_of].payload = id;
 
-		if (cb->progress && n_nodes % FOREST_PROGRESS_NODES == 0 &&
-			cb->progress(cb->arg, tree, n_trees) != 0)
+		/* a node sorts its rows once per feature searched */
+		if (host_work(host, &w->polled, (size_t) n_rows * w->max_features))
 			return false;
 
 		memset(w->node_counts, 0, sizeof(int64_t) * k_classes);
@@ -625,7 +629,7 @@ grow_tree(RfWork *w, uint32_t n_distinct, const ForestCallbacks *cb, uint32_t tr
 
 ForestStatus
 rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
-		 const RandomForestParams *params, const ForestCallbacks *cb,
+		 const RandomForestParams *params, const KernelHost *host,
 		 RandomForest *out)
 {
 	RfWork		w;
@@ -668,7 +672,7 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 	w.min_samples_leaf = params->min_samples_leaf;
 
 	/* The classes: distinct labels, ascending. */
-	classes = forest_alloc_array(cb, n, sizeof(int32_t));
+	classes = host_alloc_array(host, n, sizeof(int32_t));
 	if (!classes)
 		return FOREST_OUT_OF_MEMORY;
 	memcpy(classes, labels, n * sizeof(int32_t));
@@ -678,41 +682,41 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 			classes[n_classes++] = classes[i];
 	if (n_classes < 2)
 	{
-		forest_free(cb, classes);
+		host_free(host, classes);
 		return FOREST_SINGLE_CLASS;
 	}
 	{
 		/* Keep n_classes labels, not n, for the model's lifetime. */
-		int32_t    *exact = forest_alloc_array(cb, n_classes, sizeof(int32_t));
+		int32_t    *exact = host_alloc_array(host, n_classes, sizeof(int32_t));
 
 		if (!exact)
 		{
-			forest_free(cb, classes);
+			host_free(host, classes);
 			return FOREST_OUT_OF_MEMORY;
 		}
 		memcpy(exact, classes, n_classes * sizeof(int32_t));
-		forest_free(cb, classes);
+		host_free(host, classes);
 		classes = exact;
 	}
 	w.n_classes = n_classes;
 
-	w.ranks = forest_alloc_array(cb, n * d, sizeof(uint32_t));
-	w.rank_values = forest_alloc_array(cb, n * d, sizeof(double));
-	w.keys = forest_alloc_array(cb, n, sizeof(uint64_t));
-	w.spare_keys = forest_alloc_array(cb, n, sizeof(uint64_t));
-	w.class_weight = forest_alloc_array(cb, n, sizeof(ClassWeight));
-	w.samples = forest_alloc_array(cb, n, sizeof(uint32_t));
-	w.items = forest_alloc_array(cb, n, sizeof(SortItem));
-	w.features = forest_alloc_array(cb, d, sizeof(uint32_t));
-	w.constant_features = forest_alloc_array(cb, d, sizeof(uint32_t));
-	w.stack = forest_alloc_array(cb, n + 1, sizeof(PendingNode));
-	w.node_counts = forest_alloc_array(cb, n_classes, sizeof(int64_t));
-	w.left_counts = forest_alloc_array(cb, n_classes, sizeof(int64_t));
-	w.right_counts = forest_alloc_array(cb, n_classes, sizeof(int64_t));
-	w.tree_importance = forest_alloc_array(cb, d, sizeof(double));
-	w.rng = forest_rng_alloc(cb);
-	tree_start = forest_alloc_array(cb, (size_t) params->n_trees + 1, sizeof(uint32_t));
-	importances = forest_alloc_array(cb, d, sizeof(double));
+	w.ranks = host_alloc_array(host, n * d, sizeof(uint32_t));
+	w.rank_values = host_alloc_array(host, n * d, sizeof(double));
+	w.keys = host_alloc_array(host, n, sizeof(uint64_t));
+	w.spare_keys = host_alloc_array(host, n, sizeof(uint64_t));
+	w.class_weight = host_alloc_array(host, n, sizeof(ClassWeight));
+	w.samples = host_alloc_array(host, n, sizeof(uint32_t));
+	w.items = host_alloc_array(host, n, sizeof(SortItem));
+	w.features = host_alloc_array(host, d, sizeof(uint32_t));
+	w.constant_features = host_alloc_array(host, d, sizeof(uint32_t));
+	w.stack = host_alloc_array(host, n + 1, sizeof(PendingNode));
+	w.node_counts = host_alloc_array(host, n_classes, sizeof(int64_t));
+	w.left_counts = host_alloc_array(host, n_classes, sizeof(int64_t));
+	w.right_counts = host_alloc_array(host, n_classes, sizeof(int64_t));
+	w.tree_importance = host_alloc_array(host, d, sizeof(double));
+	w.rng = forest_rng_alloc(host);
+	tree_start = host_alloc_array(host, (size_t) params->n_trees + 1, sizeof(uint32_t));
+	importances = host_alloc_array(host, d, sizeof(double));
 	if (!w.ranks || !w.rank_values || !w.keys || !w.spare_keys || !w.class_weight || !w.samples || !w.items || !w.features ||
 		!w.constant_features || !w.stack || !w.node_counts || !w.left_counts ||
 		!w.right_counts || !w.tree_importance || !w.rng || !tree_start || !importances)
@@ -779,10 +783,10 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 			status = FOREST_INVALID_ARGUMENT;	/* a forest beyond 2^32 nodes */
 			goto done;
 		}
-		if (!reserve(cb, (void **) &g.nodes, &g.node_capacity,
+		if (!reserve(host, (void **) &g.nodes, &g.node_capacity,
 					 (size_t) n_nodes + 2 * (size_t) n_distinct, n_nodes,
 					 sizeof(ForestNode)) ||
-			!reserve(cb, (void **) &g.leaf_proba, &g.leaf_capacity,
+			!reserve(host, (void **) &g.leaf_proba, &g.leaf_capacity,
 					 ((size_t) n_leaves + n_distinct) * n_classes,
 					 (size_t) n_leaves * n_classes, sizeof(double)))
 		{
@@ -791,10 +795,9 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 		}
 
 		memset(w.tree_importance, 0, d * sizeof(double));
-		if (!grow_tree(&w, n_distinct, cb, t, params->n_trees, g.nodes + n_nodes,
+		if (!grow_tree(&w, n_distinct, host, g.nodes + n_nodes,
 					   &tree_nodes, g.leaf_proba + (size_t) n_leaves * n_classes,
-					   n_leaves, &tree_leaves, &root_weight) ||
-			(cb->progress && cb->progress(cb->arg, t + 1, params->n_trees) != 0))
+					   n_leaves, &tree_leaves, &root_weight))
 		{
 			status = FOREST_INTERRUPTED;
 			goto done;
@@ -802,6 +805,8 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 		n_nodes += tree_nodes;
 		n_leaves += tree_leaves;
 		tree_start[t + 1] = n_nodes;
+		if (params->progress)
+			params->progress(params->progress_arg, t + 1, params->n_trees);
 
 		/* scikit-learn's per-tree feature_importances_, for trees that split */
 		if (tree_nodes > 1)
@@ -847,30 +852,30 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 	memset(&g, 0, sizeof(g));
 
 done:
-	forest_free(cb, classes);
-	forest_free(cb, tree_start);
-	forest_free(cb, importances);
-	forest_free(cb, g.nodes);
-	forest_free(cb, g.leaf_proba);
-	rf_work_free(&w, cb);
+	host_free(host, classes);
+	host_free(host, tree_start);
+	host_free(host, importances);
+	host_free(host, g.nodes);
+	host_free(host, g.leaf_proba);
+	rf_work_free(&w, host);
 	return status;
 }
 
 void
-rf_free(RandomForest *forest, const ForestCallbacks *cb)
+rf_free(RandomForest *forest, const KernelHost *host)
 {
-	forest_free(cb, forest->classes);
-	forest_free(cb, forest->tree_start);
-	forest_free(cb, forest->nodes);
-	forest_free(cb, forest->leaf_proba);
-	forest_free(cb, forest->importances);
+	host_free(host, forest->classes);
+	host_free(host, forest->tree_start);
+	host_free(host, forest->nodes);
+	host_free(host, forest->leaf_proba);
+	host_free(host, forest->importances);
 	memset(forest, 0, sizeof(*forest));
 }
 
 /* ---- validation ---- */
 
 ForestStatus
-rf_validate(const RandomForest *forest, const ForestCallbacks *cb)
+rf_validate(const RandomForest *forest, const KernelHost *host)
 {
 	uint32_t	largest = 0;
 	uint32_t	next_leaf = 0;
@@ -899,7 +904,7 @@ rf_validate(const RandomForest *forest, const ForestCallbacks *cb)
 	if (total != 0.0 && fabs(total - 1.0) > 1e-9)
 		return FOREST_CORRUPT;
 
-	work = forest_alloc_array(cb, 1, forest_check_tree_work_size(largest));
+	work = host_alloc_array(host, 1, forest_check_tree_work_size(largest));
 	if (!work)
 		return FOREST_OUT_OF_MEMORY;
 	for (uint32_t t = 0; t < forest->n_trees && status == FOREST_OK; t++)
@@ -917,7 +922,7 @@ rf_validate(const RandomForest *forest, const ForestCallbacks *cb)
 				next_leaf++;
 			}
 	}
-	forest_free(cb, work);
+	host_free(host, work);
 	if (status != FOREST_OK)
 		return status;
 	if (next_leaf != forest->n_leaves)

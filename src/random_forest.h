@@ -80,6 +80,8 @@ typedef struct RandomForestParams
 	uint32_t	min_samples_leaf;	/* >= 1 */
 	bool		bootstrap;		/* false: every tree sees every row once */
 	uint64_t	seed;
+	ForestProgressFn progress;	/* may be NULL */
+	void	   *progress_arg;
 } RandomForestParams;
 
 typedef struct RandomForest
@@ -97,20 +99,20 @@ typedef struct RandomForest
 } RandomForest;
 
 /* The defaults: 100 trees, floor(sqrt(d)) features, unlimited depth,
- * min_samples_leaf 1, bootstrap, the given seed. */
+ * min_samples_leaf 1, bootstrap, the given seed, no progress report. */
 extern RandomForestParams rf_default_params(uint64_t seed);
 
 /*
  * Grows a forest on the n x d row-major matrix x (finite values) with
  * labels[i] the class of row i; 1 <= n < 2^31, 1 <= d <= INT32_MAX.  On
- * FOREST_OK *out owns its arrays, allocated by cb (release with rf_free); on
- * any other status *out is zeroed and nothing stays allocated.
+ * FOREST_OK *out owns its arrays, allocated by host (release with rf_free);
+ * on any other status *out is zeroed and nothing stays allocated.
  */
 extern ForestStatus rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 							 const RandomForestParams *params,
-							 const ForestCallbacks *cb, RandomForest *out);
+							 const KernelHost *host, RandomForest *out);
 
-extern void rf_free(RandomForest *forest, const ForestCallbacks *cb);
+extern void rf_free(RandomForest *forest, const KernelHost *host);
 
 /*
  * Checks a forest that came from outside (a decoded model): sizes >= 1
@@ -119,10 +121,10 @@ extern void rf_free(RandomForest *forest, const ForestCallbacks *cb);
  * payloads numbering the leaves 0 .. n_leaves - 1 in storage order,
  * probabilities finite in [0, 1] with rows summing to 1 (within 1e-9),
  * importances finite, >= 0, summing to 1 (within 1e-9) or all 0.  Uses
- * cb->alloc and cb->free for a work buffer only.  Prediction functions
+ * the host's memory for a work buffer only.  Prediction functions
  * assume a forest that passed.
  */
-extern ForestStatus rf_validate(const RandomForest *forest, const ForestCallbacks *cb);
+extern ForestStatus rf_validate(const RandomForest *forest, const KernelHost *host);
 
 /* predict_proba of one row: proba[k] for classes[k], k < n_classes. */
 extern void rf_predict_proba(const RandomForest *forest, const double *x, double *proba);

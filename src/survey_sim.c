@@ -377,9 +377,9 @@ survey_model_flux(const SurveyTruth *truth, int band, double t)
 	return f;
 }
 
-size_t
-survey_simulate_object(const SurveyConfig *cfg, uint64_t objid, SurveyObs *obs,
-					   SurveyTruth *truth_out)
+SurveyStatus
+survey_simulate_object(const SurveyConfig *cfg, uint64_t objid, const KernelHost *host,
+					   SurveyObs *obs, size_t *n_obs, SurveyTruth *truth_out)
 {
 	SurveyTruth local;
 	SurveyTruth *truth = truth_out ? truth_out : &local;
@@ -388,6 +388,8 @@ survey_simulate_object(const SurveyConfig *cfg, uint64_t objid, SurveyObs *obs,
 	gsl_rng    *r = &rng;
 	size_t		n;
 
+	if (host_poll(host))
+		return SURVEY_INTERRUPTED;
 	xoshiro_key(&state, cfg->seed, objid);
 	memset(truth, 0, sizeof(*truth));
 	truth->label = (SurveyClass) draw_weighted(r, cfg->class_weights, SURVEY_NCLASSES);
@@ -425,5 +427,6 @@ survey_simulate_object(const SurveyConfig *cfg, uint64_t objid, SurveyObs *obs,
 		obs[i].dflux = sqrt(sky * sky + SURVEY_SOURCE_GAIN * fmax(f, 0.0) + floor_term * floor_term);
 		obs[i].flux = f + obs[i].dflux * gsl_ran_gaussian_ziggurat(r, 1.0);
 	}
-	return n;
+	*n_obs = n;
+	return SURVEY_OK;
 }

@@ -2,7 +2,8 @@
  * survey_sim.h
  *		A simulated LSST-like survey: cadence, noise and four classes of light
  *		curves, one object at a time.  A plain-C kernel (GSL random variates),
- *		no PostgreSQL types, no allocation: the caller owns every buffer.
+ *		no PostgreSQL types, no allocation: the caller owns every buffer; the
+ *		host (kernel_host.h) is polled once per object.
  *
  * Reproducibility.  Every object has its own random stream, keyed by
  * (seed, objid): a xoshiro256** generator (as a GSL generator type) whose
@@ -88,6 +89,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel_host.h"
+
 #define SURVEY_NBANDS 6
 #define SURVEY_NCLASSES 4
 #define SURVEY_MAX_FLARES 64
@@ -112,7 +115,8 @@ typedef enum SurveyStatus
 	SURVEY_OK = 0,
 	SURVEY_BAD_YEARS,			/* years not in (0, SURVEY_MAX_YEARS] */
 	SURVEY_BAD_START,			/* start_mjd not finite */
-	SURVEY_BAD_WEIGHTS			/* a weight < 0 or not finite, or all 0 */
+	SURVEY_BAD_WEIGHTS,			/* a weight < 0 or not finite, or all 0 */
+	SURVEY_INTERRUPTED			/* the host said stop */
 } SurveyStatus;
 
 /* "ugrizy": band b's name is survey_band_names[b]. */
@@ -175,12 +179,18 @@ extern size_t survey_max_obs(double years);
 /*
  * Simulates object objid of the survey cfg (which passed
  * survey_check_config): writes its observations, in increasing t, to obs
- * (room for survey_max_obs(cfg->years)) and, if truth is not NULL, its
- * parameters.  Returns the number of observations (possibly 0: a season
- * can miss a short survey).
+ * (room for survey_max_obs(cfg->years)), their number to *n_obs (possibly
+ * 0: a season can miss a short survey) and, if truth is not NULL, its
+ * parameters.  First polls host, and returns SURVEY_INTERRUPTED, writing
+ * nothing, when it says stop.  One poll per object: an object is at most
+ * survey_max_obs(SURVEY_MAX_YEARS) slots, and its ~10^4 observations of
+ * 100 years (~1 ms) fewer than KERNEL_POLL_UNITS; for shorter surveys the
+ * polls come more often than kernel_host.h asks, at ~2 ns an object of at
+ * least ~10 us.
  */
-extern size_t survey_simulate_object(const SurveyConfig *cfg, uint64_t objid,
-									 SurveyObs *obs, SurveyTruth *truth);
+extern SurveyStatus survey_simulate_object(const SurveyConfig *cfg, uint64_t objid,
+										   const KernelHost *host, SurveyObs *obs,
+										   size_t *n_obs, SurveyTruth *truth);
 
 /* The noiseless flux of an object with parameters truth in band b at time t
  * (the stochastic class has no closed form: its y is sampled; returns F_b). */

@@ -31,6 +31,7 @@
 #include "utils/tuplestore.h"
 
 #include "antares.h"
+#include "kernel_host_pg.h"
 #include "survey_sim.h"
 
 PG_FUNCTION_INFO_V1(simulate_survey);
@@ -109,8 +110,20 @@ survey_args(FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("class_weights must be finite and non-negative, and not all 0")));
 			break;
+		case SURVEY_INTERRUPTED:
+			break;				/* the simulation's status, not the check's */
 	}
 	return a;
+}
+
+/* An interrupted simulation: not from pg_kernel_host, whose poll raises its own ERROR. */
+static void
+check_simulated(SurveyStatus status)
+{
+	if (status == SURVEY_INTERRUPTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("survey simulation interrupted")));
 }
 
 /* What simulate_survey keeps between calls. */
@@ -121,6 +134,7 @@ typedef struct SurveyScan
 	int64		objid;			/* the current object */
 	int32		label;
 	SurveyObs  *obs;			/* its observations */
+	KernelHost	host;
 	size_t		n_obs;
 	size_t		next;			/* the next one to return */
 	Datum		band_text[SURVEY_NBANDS];	/* "u" .. "y", made once */
@@ -149,6 +163,7 @@ simulate_survey(PG_FUNCTION_ARGS)
 		funcctx->tuple_desc = BlessTupleDesc(desc);
 		scan = palloc0(sizeof(SurveyScan));
 		scan->args = survey_args(fcinfo);
+		scan->host = pg_kernel_host(funcctx->multi_call_memory_ctx);
 		scan->obs = palloc_extended(survey_max_obs(scan->args.cfg.years) * sizeof(SurveyObs),
 									MCXT_ALLOC_HUGE);
 		for (int b = 0; b < SURVEY_NBANDS; b++)
@@ -170,10 +185,9 @@ simulate_survey(PG_FUNCTION_ARGS)
 
 		if (scan->objects_done >= scan->args.n_objects)
 			SRF_RETURN_DONE(funcctx);
-		CHECK_FOR_INTERRUPTS();
 		scan->objid = scan->args.first_objid + scan->objects_done;
-		scan->n_obs = survey_simulate_object(&scan->args.cfg, (uint64) scan->objid,
-											 scan->obs, &truth);
+		check_simulated(survey_simulate_object(&scan->args.cfg, (uint64) scan->objid,
+											   &scan->host, scan->obs, &scan->n_obs, &truth));
 		scan->label = (int32) truth.label;
 		scan->next = 0;
 		scan->objects_done++;
@@ -271,6 +285,7 @@ simulate_survey_truth(PG_FUNCTION_ARGS)
 	SurveyArgs	args = survey_args(fcinfo);
 	SurveyObs  *obs = palloc_extended(survey_max_obs(args.cfg.years) * sizeof(SurveyObs),
 									  MCXT_ALLOC_HUGE);
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int32 i = 0; i < args.n_objects; i++)
@@ -281,8 +296,7 @@ simulate_survey_truth(PG_FUNCTION_ARGS)
 		Datum		values[4];
 		bool		nulls[4] = {false, false, false, false};
 
-		CHECK_FOR_INTERRUPTS();
-		n = survey_simulate_object(&args.cfg, (uint64) objid, obs, &truth);
+		check_simulated(survey_simulate_object(&args.cfg, (uint64) objid, &host, obs, &n, &truth));
 		values[0] = Int64GetDatum(objid);
 		values[1] = Int32GetDatum((int32) truth.label);
 		values[2] = CStringGetTextDatum(class_names[truth.label]);

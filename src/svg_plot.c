@@ -9,11 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void		(*svg_plot_interrupt) (void) = NULL;
-
-/* Poll the host every this many points (a power of two, minus one). */
-#define INTERRUPT_MASK 0xFFFF
-
 /* The seed's palette for g r i z; u and y in hues far from all four. */
 static const struct
 {
@@ -40,22 +35,20 @@ svg_band_color(const char *band)
 /* ---------------------------------------------------------------- buffer */
 
 void
-svg_buffer_init(SvgBuffer *buf, SvgResizeFn resize, void *ctx, size_t limit)
+svg_buffer_init(SvgBuffer *buf, const KernelHost *host, size_t limit)
 {
 	buf->data = NULL;
 	buf->len = 0;
 	buf->cap = 0;
 	buf->limit = limit;
-	buf->resize = resize;
-	buf->ctx = ctx;
+	buf->host = host;
 	buf->status = SVG_OK;
 }
 
 void
 svg_buffer_free(SvgBuffer *buf)
 {
-	if (buf->data != NULL)
-		buf->resize(buf->ctx, buf->data, buf->cap, 0);
+	host_free(buf->host, buf->data);
 	buf->data = NULL;
 	buf->len = 0;
 	buf->cap = 0;
@@ -86,12 +79,15 @@ buffer_reserve(SvgBuffer *buf, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (buf->limit != 0 && cap > buf->limit)
 		cap = buf->limit;
-	p = buf->resize(buf->ctx, buf->data, buf->data != NULL ? buf->cap : 0, cap);
+	p = host_alloc(buf->host, cap);
 	if (p == NULL)
 	{
 		buf->status = SVG_NO_MEMORY;
 		return false;
 	}
+	if (buf->len > 0)
+		memcpy(p, buf->data, buf->len);
+	host_free(buf->host, buf->data);
 	buf->data = p;
 	buf->cap = cap;
 	return true;
@@ -426,11 +422,16 @@ frame_y(const Frame *f, double v)
 	return f->bottom - (v - f->f_lo) / (f->f_hi - f->f_lo) * (f->bottom - f->top);
 }
 
-static void
-poll_interrupt(size_t i)
+/*
+ * Polls the host at unit step i; false once it has said stop or after any
+ * other failure (appends would do nothing: the pass may as well end).
+ */
+static bool
+poll_interrupt(SvgBuffer *buf, size_t i)
 {
-	if ((i & INTERRUPT_MASK) == INTERRUPT_MASK && svg_plot_interrupt != NULL)
-		svg_plot_interrupt();
+	if (buf->status == SVG_OK && host_poll_at(buf->host, i))
+		buf->status = SVG_INTERRUPTED;
+	return buf->status == SVG_OK;
 }
 
 /*
@@ -596,14 +597,16 @@ draw_curve(SvgBuffer *buf, const Frame *f, const SvgSeries *s, size_t *polled)
 	path_start(&w, buf);
 	for (size_t j = 0; j < s->m; j++, (*polled)++)
 	{
-		poll_interrupt(*polled);
+		if (!poll_interrupt(buf, *polled))
+			break;
 		path_to(&w, j == 0 ? 'm' : j == 1 ? 'l' : 0,
 				hundredths(frame_x(f, s->curve_t[j])),
 				hundredths(frame_y(f, s->curve_mean[j] + s->curve_sd[j])));
 	}
 	for (size_t j = s->m; j-- > 0; (*polled)++)
 	{
-		poll_interrupt(*polled);
+		if (!poll_interrupt(buf, *polled))
+			break;
 		path_to(&w, j == s->m - 1 && s->m == 1 ? 'l' : 0,
 				hundredths(frame_x(f, s->curve_t[j])),
 				hundredths(frame_y(f, s->curve_mean[j] - s->curve_sd[j])));
@@ -618,7 +621,8 @@ draw_curve(SvgBuffer *buf, const Frame *f, const SvgSeries *s, size_t *polled)
 	path_start(&w, buf);
 	for (size_t j = 0; j < s->m; j++, (*polled)++)
 	{
-		poll_interrupt(*polled);
+		if (!poll_interrupt(buf, *polled))
+			break;
 		path_to(&w, j == 0 ? 'm' : j == 1 ? 'l' : 0,
 				hundredths(frame_x(f, s->curve_t[j])),
 				hundredths(frame_y(f, s->curve_mean[j])));
@@ -650,7 +654,8 @@ draw_points(SvgBuffer *buf, const Frame *f, const SvgSeries *s, CellSet *cells,
 		double		y_hi = frame_y(f, s->flux[i] + s->dflux[i]);
 		long long	lo;
 
-		poll_interrupt(*polled);
+		if (!poll_interrupt(buf, *polled))
+			break;
 		if (!cellset_add(cells, BAR_KEY(cell(x), cell(y_lo), cell(y_hi))))
 			continue;
 		lo = hundredths(y_lo);
@@ -670,7 +675,8 @@ draw_points(SvgBuffer *buf, const Frame *f, const SvgSeries *s, CellSet *cells,
 		double		x = frame_x(f, s->t[i]);
 		double		y = frame_y(f, s->flux[i]);
 
-		poll_interrupt(*polled);
+		if (!poll_interrupt(buf, *polled))
+			break;
 		if (!cellset_add(cells, MARKER_KEY(cell(x), cell(y))))
 			continue;
 		path_to(&w, 'm', hundredths(x), hundredths(y));
@@ -690,7 +696,7 @@ open_series_group(SvgBuffer *buf, const SvgSeries *s)
 
 /* Validates every value and finds the data ranges. */
 static SvgStatus
-data_ranges(const SvgPlot *plot, double *t_min, double *t_max,
+data_ranges(const SvgPlot *plot, const KernelHost *host, double *t_min, double *t_max,
 			double *f_min, double *f_max, size_t *max_n, bool *any)
 {
 	size_t		polled = 0;
@@ -714,7 +720,8 @@ data_ranges(const SvgPlot *plot, double *t_min, double *t_max,
 			double		lo = s->flux[i] - s->dflux[i];
 			double		hi = s->flux[i] + s->dflux[i];
 
-			poll_interrupt(polled);
+			if (host_poll_at(host, polled))
+				return SVG_INTERRUPTED;
 			if (!isfinite(s->t[i]) || !isfinite(s->flux[i]) ||
 				!(isfinite(s->dflux[i]) && s->dflux[i] >= 0))
 				return SVG_INVALID_INPUT;
@@ -730,7 +737,8 @@ data_ranges(const SvgPlot *plot, double *t_min, double *t_max,
 			double		lo = s->curve_mean[j] - s->curve_sd[j];
 			double		hi = s->curve_mean[j] + s->curve_sd[j];
 
-			poll_interrupt(polled);
+			if (host_poll_at(host, polled))
+				return SVG_INTERRUPTED;
 			if (!isfinite(s->curve_t[j]) || !isfinite(s->curve_mean[j]) ||
 				!(isfinite(s->curve_sd[j]) && s->curve_sd[j] >= 0))
 				return SVG_INVALID_INPUT;
@@ -890,7 +898,7 @@ svg_plot_render(const SvgPlot *plot, SvgBuffer *out)
 		height < SVG_MIN_SIZE || height > SVG_MAX_SIZE ||
 		(plot->nseries > 0 && plot->series == NULL))
 		return SVG_INVALID_INPUT;
-	status = data_ranges(plot, &t_min, &t_max, &f_min, &f_max, &max_n, &any);
+	status = data_ranges(plot, out->host, &t_min, &t_max, &f_min, &f_max, &max_n, &any);
 	if (status != SVG_OK)
 		return status;
 	if (!any)
@@ -910,7 +918,7 @@ svg_plot_render(const SvgPlot *plot, SvgBuffer *out)
 	{
 		/* room for 2 max_n keys: a marker and a bar per observation */
 		cells.capacity = cellset_slots_for(2 * max_n);
-		cells.slots = out->resize(out->ctx, NULL, 0, cells.capacity * sizeof(uint64_t));
+		cells.slots = host_alloc_array(out->host, cells.capacity, sizeof(uint64_t));
 		if (cells.slots == NULL)
 			return SVG_NO_MEMORY;
 	}
@@ -967,7 +975,6 @@ svg_plot_render(const SvgPlot *plot, SvgBuffer *out)
 	draw_legend(out, plot, &f);
 	svg_buffer_puts(out, "</svg>\n");
 
-	if (cells.slots != NULL)
-		out->resize(out->ctx, cells.slots, cells.capacity * sizeof(uint64_t), 0);
+	host_free(out->host, cells.slots);
 	return out->status;
 }

@@ -1,8 +1,8 @@
 /*
  * svg_plot.h
  *		Light-curve plots as standalone SVG documents: a plain-C kernel, no
- *		PostgreSQL types; memory comes from the caller through one resize
- *		callback, errors are status codes.
+ *		PostgreSQL types; memory and interrupt polls come from the caller's
+ *		host (kernel_host.h), errors are status codes.
  *
  * A plot is a set of series (one per passband): observations drawn as
  * markers with 1-sigma error bars, and optionally a smoothed curve drawn as
@@ -45,6 +45,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernel_host.h"
+
 typedef enum SvgStatus
 {
 	SVG_OK = 0,
@@ -52,25 +54,20 @@ typedef enum SvgStatus
 								 * colour, a size out of range */
 	SVG_OUT_OF_RANGE,			/* finite values whose range or error bars
 								 * exceed double precision */
-	SVG_NO_MEMORY,				/* the resize callback returned NULL */
-	SVG_TOO_LARGE				/* the document would exceed the buffer's
+	SVG_NO_MEMORY,				/* the host's alloc returned NULL */
+	SVG_TOO_LARGE,				/* the document would exceed the buffer's
 								 * limit */
+	SVG_INTERRUPTED				/* the host said stop */
 } SvgStatus;
 
 /*
- * The caller's allocator: resize(ctx, NULL, 0, size) allocates, resize(ctx,
- * ptr, old_size, new_size) grows a block (keeping its first old_size bytes)
- * and resize(ctx, ptr, old_size, 0) frees it.  It returns NULL when it cannot
- * allocate (then the old block is still valid and still owned by the
- * kernel's caller).  It may also not return at all (a longjmp): the kernel
- * holds nothing but blocks obtained from it.
- */
-typedef void *(*SvgResizeFn) (void *ctx, void *ptr, size_t old_size, size_t new_size);
-
-/*
- * A growable byte buffer.  Appends after a failure do nothing and the first
+ * A growable byte buffer in the host's memory: a full buffer moves to a
+ * block twice its size.  Appends after a failure do nothing and the first
  * failure stays in status, so a long sequence of appends needs one check at
- * the end.  data is not NUL-terminated; len bytes are valid.
+ * the end (a failed allocation keeps the old block).  data is not
+ * NUL-terminated; len bytes are valid.  The kernel holds nothing but blocks
+ * from the host, so the host's alloc and poll may also not return at all (a
+ * longjmp).
  */
 typedef struct SvgBuffer
 {
@@ -78,12 +75,11 @@ typedef struct SvgBuffer
 	size_t		len;
 	size_t		cap;
 	size_t		limit;			/* most bytes allowed; 0: no limit */
-	SvgResizeFn resize;
-	void	   *ctx;
+	const KernelHost *host;
 	SvgStatus	status;
 } SvgBuffer;
 
-extern void svg_buffer_init(SvgBuffer *buf, SvgResizeFn resize, void *ctx, size_t limit);
+extern void svg_buffer_init(SvgBuffer *buf, const KernelHost *host, size_t limit);
 extern void svg_buffer_free(SvgBuffer *buf);
 extern SvgStatus svg_buffer_append(SvgBuffer *buf, const char *s, size_t n);
 extern SvgStatus svg_buffer_puts(SvgBuffer *buf, const char *s);
@@ -158,7 +154,8 @@ typedef struct SvgPlot
  * Appends the whole document (XML declaration, <svg> root) to out.  The plot
  * area is the <rect class="plot-area"> (its x, y, width, height).  With no
  * observations and no curve at all, the axes span [0, 1].  On an error the
- * buffer holds a partial document.
+ * buffer holds a partial document.  Polls out's host once every
+ * KERNEL_POLL_UNITS observations or curve points of every pass.
  */
 extern SvgStatus svg_plot_render(const SvgPlot *plot, SvgBuffer *out);
 
@@ -167,11 +164,5 @@ extern SvgStatus svg_plot_render(const SvgPlot *plot, SvgBuffer *out);
  * for another name.
  */
 extern const char *svg_band_color(const char *band);
-
-/*
- * If not NULL, called every 65536 observations or curve points of every
- * pass, so that the host can stop a long rendering.  It need not return.
- */
-extern void (*svg_plot_interrupt) (void);
 
 #endif							/* ANTARES_SVG_PLOT_H */

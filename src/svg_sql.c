@@ -20,6 +20,7 @@
 
 #include "antares.h"
 #include "gp_sql.h"
+#include "kernel_host_pg.h"
 #include "lc_agg.h"
 #include "svg_plot.h"
 
@@ -249,31 +250,6 @@ corrupt:
 	pg_unreachable();
 }
 
-/*
- * The kernel's allocator: palloc'd blocks in ctx, NULL when out of memory
- * (the kernel then returns SVG_NO_MEMORY and the ERROR is raised here).
- */
-static void *
-plot_resize(void *ctx, void *ptr, size_t old_size, size_t new_size)
-{
-	void	   *p;
-
-	if (new_size == 0)
-	{
-		if (ptr != NULL)
-			pfree(ptr);
-		return NULL;
-	}
-	p = MemoryContextAllocExtended((MemoryContext) ctx, new_size,
-								   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	if (p != NULL && ptr != NULL)
-	{
-		memcpy(p, ptr, Min(old_size, new_size));
-		pfree(ptr);
-	}
-	return p;
-}
-
 static double *
 huge_doubles(Size n)
 {
@@ -292,13 +268,14 @@ smooth_band(SvgSeries *series)
 	double	   *mean = palloc(PLOT_GRID * sizeof(double));
 	double	   *sd = palloc(PLOT_GRID * sizeof(double));
 	GpFit		fit;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 
 	for (Size i = 0; i < n; i++)
 		var[i] = series->dflux[i] * series->dflux[i];
-	report_gp_status(gp_matern_fit(series->t, series->flux, var, n, &fit, work));
+	report_gp_status(gp_matern_fit(series->t, series->flux, var, n, &fit, work, &host));
 	report_gp_status(gp_matern_predict_grid(series->t, series->flux, var, n,
 											fit.amplitude, fit.length_scale,
-											PLOT_GRID, grid, mean, sd, work));
+											PLOT_GRID, grid, mean, sd, work, &host));
 	series->m = PLOT_GRID;
 	series->curve_t = grid;
 	series->curve_mean = mean;
@@ -330,6 +307,12 @@ report_svg_status(SvgStatus status, Size len)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("light-curve plot exceeds the maximum size of a text value")));
 			break;
+		case SVG_INTERRUPTED:
+			/* not from pg_kernel_host, whose poll raises its own ERROR */
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("light-curve plot interrupted")));
+			break;
 		case SVG_INVALID_INPUT:
 			/* the glue validated every value: a bug, not the user's input */
 			break;
@@ -347,6 +330,7 @@ lc_plot_final(PG_FUNCTION_ARGS)
 	SvgSeries	series[LC_NBANDS];
 	SvgPlot		plot = {0};
 	SvgBuffer	buf;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	SvgStatus	status;
 	text	   *result;
 
@@ -394,7 +378,7 @@ lc_plot_final(PG_FUNCTION_ARGS)
 	if (state->title != NULL)
 		plot.title = pg_server_to_any(state->title, (int) state->title_len, PG_UTF8);
 
-	svg_buffer_init(&buf, plot_resize, CurrentMemoryContext, MaxAllocSize - VARHDRSZ);
+	svg_buffer_init(&buf, &host, MaxAllocSize - VARHDRSZ);
 	status = svg_plot_render(&plot, &buf);
 	report_svg_status(status, buf.len);
 

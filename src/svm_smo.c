@@ -44,14 +44,14 @@ typedef struct TmpHeader
 
 typedef struct Tmp
 {
-	const SvmAllocator *mem;
+	const KernelHost *host;
 	TmpHeader	list;			/* circular, sentinel */
 } Tmp;
 
 static void
-tmp_init(Tmp *t, const SvmAllocator *mem)
+tmp_init(Tmp *t, const KernelHost *host)
 {
-	t->mem = mem;
+	t->host = host;
 	t->list.prev = t->list.next = &t->list;
 }
 
@@ -62,7 +62,7 @@ tmp_alloc(Tmp *t, size_t size)
 
 	if (size > SIZE_MAX - sizeof(TmpHeader))
 		return NULL;
-	h = t->mem->alloc(t->mem->arg, sizeof(TmpHeader) + size);
+	h = host_alloc(t->host, sizeof(TmpHeader) + size);
 	if (h == NULL)
 		return NULL;
 	h->next = t->list.next;
@@ -91,7 +91,7 @@ tmp_free(Tmp *t, void *p)
 	h = (TmpHeader *) p - 1;
 	h->prev->next = h->next;
 	h->next->prev = h->prev;
-	t->mem->free(t->mem->arg, h);
+	host_free(t->host, h);
 }
 
 static void
@@ -382,6 +382,8 @@ typedef struct Solver
 	int		   *active_set;
 	SvmProgress progress;
 	const SvmParams *params;
+	const KernelHost *host;
+	size_t		polled;			/* units of work since the last poll */
 } Solver;
 
 #define P_I -1.0				/* the linear term p_i: -1 for every row */
@@ -415,13 +417,22 @@ update_status(Solver *s, int i)
 		s->status[i] = FREE;
 }
 
+/*
+ * Reports progress, then counts the step's units of work towards the host's
+ * poll; true when the host says stop.  An iteration or a column of a
+ * gradient reconstruction may compute a kernel column, active rows x dim
+ * features: counting that bound polls at least as often as kernel_host.h
+ * asks when columns come from the cache (O(active) steps).
+ */
 static bool
 report(Solver *s)
 {
-	if (s->params->progress == NULL)
-		return false;
-	s->progress.active_size = s->active_size;
-	return s->params->progress(s->params->progress_arg, &s->progress) != 0;
+	if (s->params->progress != NULL)
+	{
+		s->progress.active_size = s->active_size;
+		s->params->progress(s->params->progress_arg, &s->progress);
+	}
+	return host_work(s->host, &s->polled, (size_t) s->active_size * (size_t) s->Q->dim);
 }
 
 static void
@@ -1082,21 +1093,21 @@ free_pair(Tmp *t, Kernel *k, Solver *s)
 }
 
 static void *
-model_array(const SvmAllocator *mem, size_t n, size_t size)
+model_array(const KernelHost *host, size_t n, size_t size)
 {
 	if (size != 0 && n > SIZE_MAX / size / 2)
 		return NULL;
-	return mem->alloc(mem->arg, n * size > 0 ? n * size : 1);
+	return host_alloc(host, n * size);
 }
 
 /* libsvm's model: SVs = rows with a non-zero alpha in some pair. */
 static SvmStatus
 build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha,
-			const SvmParams *params, const SvmAllocator *mem, SvmModel *m)
+			const SvmParams *params, const KernelHost *host, SvmModel *m)
 {
 	const int	k = g->n_class;
 	int			n = g->start[k - 1] + g->count[k - 1];
-	char	   *nonzero = mem->alloc(mem->arg, n);
+	char	   *nonzero = host_alloc(host, n);
 	int		   *nz_start;
 	int			p = 0,
 				q;
@@ -1120,15 +1131,14 @@ build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha
 	m->C = params->C;
 	m->gamma = params->gamma;
 	m->n_sv = 0;
-	m->label = model_array(mem, k, sizeof(int32_t));
-	m->n_sv_class = model_array(mem, k, sizeof(int32_t));
-	m->count = model_array(mem, k, sizeof(int32_t));
-	nz_start = mem->alloc(mem->arg, (size_t) k * sizeof(int));
+	m->label = model_array(host, k, sizeof(int32_t));
+	m->n_sv_class = model_array(host, k, sizeof(int32_t));
+	m->count = model_array(host, k, sizeof(int32_t));
+	nz_start = host_alloc(host, (size_t) k * sizeof(int));
 	if (!m->label || !m->n_sv_class || !m->count || !nz_start)
 	{
-		mem->free(mem->arg, nonzero);
-		if (nz_start)
-			mem->free(mem->arg, nz_start);
+		host_free(host, nonzero);
+		host_free(host, nz_start);
 		return SVM_NO_MEMORY;
 	}
 	for (int c = 0; c < k; c++)
@@ -1143,12 +1153,12 @@ build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha
 		nz_start[c] = m->n_sv;
 		m->n_sv += nsv;
 	}
-	m->coef = model_array(mem, (size_t) (k - 1) * m->n_sv, sizeof(double));
-	m->sv = model_array(mem, (size_t) m->n_sv * dim, sizeof(double));
+	m->coef = model_array(host, (size_t) (k - 1) * m->n_sv, sizeof(double));
+	m->sv = model_array(host, (size_t) m->n_sv * dim, sizeof(double));
 	if (!m->coef || !m->sv)
 	{
-		mem->free(mem->arg, nonzero);
-		mem->free(mem->arg, nz_start);
+		host_free(host, nonzero);
+		host_free(host, nz_start);
 		return SVM_NO_MEMORY;
 	}
 	memset(m->coef, 0, (size_t) (k - 1) * m->n_sv * sizeof(double));
@@ -1171,20 +1181,19 @@ build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha
 				if (nonzero[g->start[b] + r])
 					m->coef[(size_t) a * m->n_sv + q++] = pair_alpha[p][g->count[a] + r];
 		}
-	mem->free(mem->arg, nonzero);
-	mem->free(mem->arg, nz_start);
+	host_free(host, nonzero);
+	host_free(host, nz_start);
 	return SVM_OK;
 }
 
 void
-svm_smo_free_model(SvmModel *m, const SvmAllocator *mem)
+svm_smo_free_model(SvmModel *m, const KernelHost *host)
 {
 	void	   *arrays[] = {m->label, m->n_sv_class, m->count, m->rho, m->iterations,
 	m->coef, m->sv};
 
 	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
-		if (arrays[i] != NULL)
-			mem->free(mem->arg, arrays[i]);
+		host_free(host, arrays[i]);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -1218,6 +1227,7 @@ train_pairs(Tmp *t, const double *x, int dim, const Groups *g, const SvmParams *
 
 			memset(&kern, 0, sizeof(kern));
 			memset(&s, 0, sizeof(s));
+			s.host = t->host;
 			s.progress.pair = p;
 			s.progress.n_pairs = svm_n_pairs(k);
 			s.progress.label_a = g->label[a];
@@ -1237,15 +1247,15 @@ train_pairs(Tmp *t, const double *x, int dim, const Groups *g, const SvmParams *
 			for (int r = 0; r < s.l; r++)
 				s.progress.n_sv += pair_alpha[p][r] != 0;
 			free_pair(t, &kern, &s);
-			if (params->progress && params->progress(params->progress_arg, &s.progress))
-				return SVM_CANCELLED;
+			if (params->progress)
+				params->progress(params->progress_arg, &s.progress);
 		}
 	return SVM_OK;
 }
 
 SvmStatus
 svm_smo_train(const double *x, const int32_t *y, int n, int dim,
-			  const SvmParams *params, const SvmAllocator *mem, SvmModel *model)
+			  const SvmParams *params, const KernelHost *host, SvmModel *model)
 {
 	Tmp			t;
 	Groups		g;
@@ -1255,25 +1265,25 @@ svm_smo_train(const double *x, const int32_t *y, int n, int dim,
 	memset(model, 0, sizeof(*model));
 	if (!valid_input(x, n, dim, params))
 		return SVM_INVALID_INPUT;
-	tmp_init(&t, mem);
+	tmp_init(&t, host);
 	memset(&g, 0, sizeof(g));
 	if ((st = group_classes(&t, y, n, &g)) != SVM_OK)
 		goto done;
 
 	st = SVM_NO_MEMORY;
 	pair_alpha = tmp_array(&t, svm_n_pairs(g.n_class), sizeof(double *));
-	model->rho = model_array(mem, svm_n_pairs(g.n_class), sizeof(double));
-	model->iterations = model_array(mem, svm_n_pairs(g.n_class), sizeof(int64_t));
+	model->rho = model_array(host, svm_n_pairs(g.n_class), sizeof(double));
+	model->iterations = model_array(host, svm_n_pairs(g.n_class), sizeof(int64_t));
 	if (pair_alpha == NULL || model->rho == NULL || model->iterations == NULL)
 		goto done;
 	if ((st = train_pairs(&t, x, dim, &g, params, pair_alpha, model)) != SVM_OK)
 		goto done;
-	st = build_model(x, dim, &g, pair_alpha, params, mem, model);
+	st = build_model(x, dim, &g, pair_alpha, params, host, model);
 
 done:
 	tmp_free_all(&t);
 	if (st != SVM_OK)
-		svm_smo_free_model(model, mem);
+		svm_smo_free_model(model, host);
 	return st;
 }
 

@@ -2,7 +2,8 @@
  * svm_smo.h
  *		C-support-vector classification with an RBF kernel, trained by SMO as
  *		libsvm (and so scikit-learn's SVC) trains it: a plain-C kernel, no
- *		PostgreSQL types; memory comes from the caller's allocator.
+ *		PostgreSQL types; memory and interrupt polls come from the caller's host
+ *		(kernel_host.h).
  *
  * Model: for every pair of classes (a, b), a < b in label order, the dual
  *
@@ -35,23 +36,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel_host.h"
+
 typedef enum SvmStatus
 {
 	SVM_OK = 0,
 	SVM_INVALID_INPUT,			/* n < 1, dim < 1, C or gamma not finite > 0,
 								 * a non-finite feature */
 	SVM_TOO_FEW_CLASSES,		/* fewer than two distinct labels */
-	SVM_NO_MEMORY,				/* the allocator returned NULL */
-	SVM_CANCELLED				/* the progress callback asked to stop */
+	SVM_NO_MEMORY,				/* the host's alloc returned NULL */
+	SVM_CANCELLED				/* the host said stop */
 } SvmStatus;
-
-/* Memory for the solver and the model; alloc returns NULL on failure. */
-typedef struct SvmAllocator
-{
-	void	   *(*alloc) (void *arg, size_t size);
-	void		(*free) (void *arg, void *ptr);
-	void	   *arg;
-} SvmAllocator;
 
 /* Where the solver is, passed to the progress callback. */
 typedef struct SvmProgress
@@ -73,12 +68,12 @@ typedef struct SvmProgress
 } SvmProgress;
 
 /*
- * Called during training, at least once per iteration and per kernel column
- * of a gradient reconstruction; a non-zero result stops training with
- * SVM_CANCELLED.  It may also never return (longjmp): the solver holds no
- * resources but the allocator's memory.
+ * Progress reports, data only: called during training once per iteration
+ * and per kernel column of a gradient reconstruction, and once per pair
+ * when it is solved.  It may also never return (longjmp): the solver holds
+ * no resources but the host's memory.  Stopping is the host's (its poll).
  */
-typedef int (*SvmCallback) (void *arg, const SvmProgress *progress);
+typedef void (*SvmCallback) (void *arg, const SvmProgress *progress);
 
 typedef struct SvmParams
 {
@@ -139,13 +134,15 @@ svm_n_pairs(int n_class)
 
 /*
  * Trains on n rows x (row-major, n * dim) with labels y.  On SVM_OK *model's
- * arrays come from the allocator (svm_smo_free_model returns them); on an
- * error nothing is left allocated.
+ * arrays come from the host (svm_smo_free_model returns them); on an error
+ * nothing is left allocated.  Polls the host once every KERNEL_POLL_UNITS
+ * units of work, an iteration or a column of a gradient reconstruction
+ * counting its active rows times dim (the cost of a kernel column).
  */
 extern SvmStatus svm_smo_train(const double *x, const int32_t *y, int n, int dim,
-							   const SvmParams *params, const SvmAllocator *mem,
+							   const SvmParams *params, const KernelHost *host,
 							   SvmModel *model);
-extern void svm_smo_free_model(SvmModel *model, const SvmAllocator *mem);
+extern void svm_smo_free_model(SvmModel *model, const KernelHost *host);
 
 /*
  * scikit-learn's gamma = 'scale': 1 / (dim * var(x)) over all n * dim

@@ -34,6 +34,7 @@
 
 #include "antares.h"
 #include "folds.h"
+#include "kernel_host_pg.h"
 #include "model.h"
 #include "obs_buffer.h"
 #include "svm_smo.h"
@@ -259,20 +260,6 @@ corrupt:
 
 /* ------------------------------------------------------------- training */
 
-/* The kernel's memory: palloc in the training context, NULL when full. */
-static void *
-svm_palloc(void *arg, size_t size)
-{
-	return MemoryContextAllocExtended((MemoryContext) arg, Max(size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
-
-static void
-svm_pfree(void *arg, void *ptr)
-{
-	pfree(ptr);
-}
-
 typedef struct Progress
 {
 	int64		last_reported;	/* iterations at the last progress NOTICE */
@@ -282,16 +269,15 @@ typedef struct Progress
 #define PROGRESS_EVERY 10000	/* iterations between progress NOTICEs */
 
 /*
- * Called by the solver at every iteration: lets a cancel or a
- * statement_timeout interrupt training, says when a pair stopped at the
+ * Called by the solver at every iteration: says when a pair stopped at the
  * iteration limit, and reports progress when antares.verbose is on.
+ * (Cancels reach the solver through its host.)
  */
-static int
+static void
 svm_progress(void *arg, const SvmProgress *p)
 {
 	Progress   *pr = arg;
 
-	CHECK_FOR_INTERRUPTS();
 	if (p->finished && p->at_limit)
 		ereport(NOTICE,
 				(errmsg("svm_train: classes %d and %d stopped at the limit of " INT64_FORMAT " iterations before converging",
@@ -299,7 +285,7 @@ svm_progress(void *arg, const SvmProgress *p)
 				 errdetail("The pair's solution is approximate, as libsvm's is when it reaches its maximum number of iterations."),
 				 errhint("A lower c, or classes that overlap less, converge sooner.")));
 	if (!antares_verbose)
-		return 0;
+		return;
 	if (p->pair != pr->last_pair)
 	{
 		pr->last_pair = p->pair;
@@ -318,7 +304,6 @@ svm_progress(void *arg, const SvmProgress *p)
 						p->label_a, p->label_b, p->pair + 1, p->n_pairs, p->iterations,
 						p->active_size, p->l)));
 	}
-	return 0;
 }
 
 static void
@@ -407,7 +392,7 @@ svm_train_final(PG_FUNCTION_ARGS)
 	double	   *x;
 	int32	   *y;
 	SvmParams	params;
-	SvmAllocator mem;
+	KernelHost	host;
 	SvmModel	model;
 	Progress	progress = {0, -1};
 	SvmStatus	status;
@@ -443,15 +428,13 @@ svm_train_final(PG_FUNCTION_ARGS)
 	params.shrinking = 1;
 	params.progress = svm_progress;
 	params.progress_arg = &progress;
-	mem.alloc = svm_palloc;
-	mem.free = svm_pfree;
-	mem.arg = train_ctx;
+	host = pg_kernel_host(train_ctx);
 
 	if (antares_verbose)
 		ereport(NOTICE,
 				(errmsg("svm_train: %zu rows, %d features, C = %g, gamma = %g",
 						n, state->dim, params.C, params.gamma)));
-	status = svm_smo_train(x, y, (int) n, state->dim, &params, &mem, &model);
+	status = svm_smo_train(x, y, (int) n, state->dim, &params, &host, &model);
 	report_svm_status(status, 1);
 
 	MemoryContextSwitchTo(old);

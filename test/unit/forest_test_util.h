@@ -1,9 +1,9 @@
 /*
  * forest_test_util.h
- *		What the tree-ensemble unit tests share: a counting allocator that can
- *		be told to fail (to check that every status path frees everything), a
- *		progress callback that can be told to stop, and a deterministic
- *		generator for test data.  Each test program includes it once.
+ *		What the tree-ensemble unit tests share besides the host
+ *		(kernel_host_test.h): a progress report that counts the trees, and a
+ *		deterministic generator for test data.  Each test program includes it
+ *		once.
  */
 #ifndef ANTARES_FOREST_TEST_UTIL_H
 #define ANTARES_FOREST_TEST_UTIL_H
@@ -13,56 +13,22 @@
 #include <stdlib.h>
 
 #include "forest.h"
+#include "kernel_host_test.h"
 
-typedef struct TestMemory
+typedef struct TestProgress
 {
-	long		live;			/* allocations not yet freed */
-	long		calls;			/* allocations attempted */
-	long		fail_at;		/* the attempt that returns NULL; 0: none */
-	long		progress_calls;
-	long		stop_at;		/* the progress call that returns 1; 0: none */
+	long		calls;
 	uint32_t	last_trees_done;
-} TestMemory;
-
-static void *
-test_alloc(void *arg, size_t size)
-{
-	TestMemory *m = arg;
-
-	m->calls++;
-	if (m->fail_at != 0 && m->calls == m->fail_at)
-		return NULL;
-	m->live++;
-	return malloc(size);
-}
+} TestProgress;
 
 static void
-test_free(void *arg, void *p)
-{
-	TestMemory *m = arg;
-
-	m->live--;
-	free(p);
-}
-
-static int
 test_progress(void *arg, uint32_t trees_done, uint32_t n_trees)
 {
-	TestMemory *m = arg;
+	TestProgress *p = arg;
 
 	(void) n_trees;
-	m->progress_calls++;
-	m->last_trees_done = trees_done;
-	return m->stop_at != 0 && m->progress_calls == m->stop_at;
-}
-
-static ForestCallbacks
-test_callbacks(TestMemory *m)
-{
-	ForestCallbacks cb = {test_alloc, test_free, test_progress, m};
-
-	*m = (TestMemory) {0};
-	return cb;
+	p->calls++;
+	p->last_trees_done = trees_done;
 }
 
 /* ---- splitmix64 test data ---- */

@@ -13,11 +13,17 @@
 
 #include "gp_matern.h"
 #include "tap.h"
+#include "kernel_host_test.h"
 
 #define NMAX 64
 #define MMAX 96
 #define LOG_2PI 1.83787706640934548356013567236413
 #define PI 3.14159265358979323846264338327950
+
+/* The kernel allocates nothing; its polls count here and never say stop. */
+static TestHost host_counts;
+static const KernelHost host = {test_host_alloc, test_host_free, test_host_interrupted,
+&host_counts};
 
 /* ---- a small deterministic generator (splitmix64) ---- */
 
@@ -238,7 +244,7 @@ test_against_dense(void)
 			random_problem(&p, n, 1e-6, 1e4);	/* extreme cadences */
 		else
 			random_problem(&p, n, 1e-4, 300.0);
-		if (gp_matern_log_likelihood(p.t, p.y, p.var, n, p.a, p.l, &lml, NULL) != GP_OK)
+		if (gp_matern_log_likelihood(p.t, p.y, p.var, n, p.a, p.l, &lml, NULL, &host) != GP_OK)
 			ok = 0;
 		ref = dense_lml(p.t, p.y, p.var, n, p.a, p.l);
 		worst_lml = fmax(worst_lml, fabs(lml - ref) / fabs(ref));
@@ -260,7 +266,7 @@ test_against_dense(void)
 			tq[j] = tq[k];
 			tq[k] = x;
 		}
-		if (gp_matern_predict(p.t, p.y, p.var, n, p.a, p.l, tq, m, mean, sd, work_buffer) != GP_OK)
+		if (gp_matern_predict(p.t, p.y, p.var, n, p.a, p.l, tq, m, mean, sd, work_buffer, &host) != GP_OK)
 			ok = 0;
 		dense_predict(p.t, p.y, p.var, n, p.a, p.l, tq, m, rmean, rsd);
 		scale = max_abs(p.y, n);
@@ -305,7 +311,7 @@ test_grid(void)
 
 		random_problem(&p, n, rep % 2 ? 1e-6 : 1e-4, rep % 2 ? 1e4 : 300.0);
 		if (gp_matern_predict_grid(p.t, p.y, p.var, n, p.a, p.l, m, grid, mean, sd,
-								   work_buffer) != GP_OK)
+								   work_buffer, &host) != GP_OK)
 			ok = 0;
 		span = p.t[n - 1] - p.t[0];
 		for (size_t j = 0; j < m; j++)
@@ -336,7 +342,7 @@ lml_at(const Problem *p, double log_a, double log_l)
 {
 	double		lml = NAN;
 
-	gp_matern_log_likelihood(p->t, p->y, p->var, p->n, exp(log_a), exp(log_l), &lml, NULL);
+	gp_matern_log_likelihood(p->t, p->y, p->var, p->n, exp(log_a), exp(log_l), &lml, NULL, &host);
 	return lml;
 }
 
@@ -356,7 +362,7 @@ test_gradient(void)
 
 		random_problem(&p, 1 + (size_t) (uniform() * 60), rep % 2 ? 1e-6 : 1e-4,
 					   rep % 2 ? 1e4 : 300.0);
-		if (gp_matern_log_likelihood(p.t, p.y, p.var, p.n, p.a, p.l, &lml, g) != GP_OK)
+		if (gp_matern_log_likelihood(p.t, p.y, p.var, p.n, p.a, p.l, &lml, g, &host) != GP_OK)
 			ok = 0;
 		th[0] = log(p.a);
 		th[1] = log(p.l);
@@ -464,7 +470,7 @@ check_fit(const Problem *p, const char *what)
 				l = NAN,
 				ref;
 	char		msg[200];
-	int			st = gp_matern_fit(p->t, p->y, p->var, p->n, &fit, work_buffer);
+	int			st = gp_matern_fit(p->t, p->y, p->var, p->n, &fit, work_buffer, &host);
 
 	ref = brute_force_max(p, &a, &l);
 	printf("# %s: fit A %.6g l %.6g lml %.12g (%d evaluations), brute force A %.6g l %.6g, "
@@ -573,12 +579,12 @@ test_one_point(void)
 	GpFit		fit;
 	int			ok = 1;
 
-	check(gp_matern_log_likelihood(t, y, var, 1, a, l, &lml, g) == GP_OK, "one point: ok");
+	check(gp_matern_log_likelihood(t, y, var, 1, a, l, &lml, g, &host) == GP_OK, "one point: ok");
 	want = -0.5 * (9.0 / 2.25 + log(2.25) + LOG_2PI);
 	check(fabs(lml - want) <= 1e-15 * fabs(want) && g[1] == 0.0 &&
 		  fabs(g[0] - 0.5 * a * (9.0 / (2.25 * 2.25) - 1.0 / 2.25)) <= 1e-15,
 		  "one point: closed-form lml and gradient, none in l");
-	check(gp_matern_predict(t, y, var, 1, a, l, tq, 3, mean, sd, work_buffer) == GP_OK, "one point: predict ok");
+	check(gp_matern_predict(t, y, var, 1, a, l, tq, 3, mean, sd, work_buffer, &host) == GP_OK, "one point: predict ok");
 	for (int j = 0; j < 3; j++)
 	{
 		double		k = kernel(a, l, tq[j] - t[0]);
@@ -588,7 +594,7 @@ test_one_point(void)
 			ok = 0;
 	}
 	check(ok, "one point: posterior in closed form, at, after and before the point");
-	check(gp_matern_fit(t, y, var, 1, &fit, work_buffer) == GP_OK &&
+	check(gp_matern_fit(t, y, var, 1, &fit, work_buffer, &host) == GP_OK &&
 		  fabs(fit.amplitude - (9.0 - 0.25)) <= 1e-7 * 8.75 &&
 		  fit.length_scale == exp(log(GP_LENGTH_SCALE_START)),
 		  "one point: fitted A = y^2 - var, l stays at its start");
@@ -612,29 +618,73 @@ test_errors(void)
 				sd[2];
 	GpFit		fit;
 
-	check(gp_matern_log_likelihood(bad_t, y, var, 4, 1, 1, &lml, NULL) == GP_NOT_SORTED &&
-		  gp_matern_predict(bad_t, y, var, 4, 1, 1, tq, 1, mean, sd, work_buffer) == GP_NOT_SORTED &&
-		  gp_matern_fit(bad_t, y, var, 4, &fit, work_buffer) == GP_NOT_SORTED,
+	check(gp_matern_log_likelihood(bad_t, y, var, 4, 1, 1, &lml, NULL, &host) == GP_NOT_SORTED &&
+		  gp_matern_predict(bad_t, y, var, 4, 1, 1, tq, 1, mean, sd, work_buffer, &host) == GP_NOT_SORTED &&
+		  gp_matern_fit(bad_t, y, var, 4, &fit, work_buffer, &host) == GP_NOT_SORTED,
 		  "unsorted times: GP_NOT_SORTED");
-	check(gp_matern_log_likelihood(t, y, zero_var, 4, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_log_likelihood(t, y, neg_var, 4, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_predict(t, y, zero_var, 4, 1, 1, tq, 1, mean, sd, work_buffer) == GP_INVALID_INPUT &&
-		  gp_matern_fit(t, y, neg_var, 4, &fit, work_buffer) == GP_INVALID_INPUT,
+	check(gp_matern_log_likelihood(t, y, zero_var, 4, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_log_likelihood(t, y, neg_var, 4, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_predict(t, y, zero_var, 4, 1, 1, tq, 1, mean, sd, work_buffer, &host) == GP_INVALID_INPUT &&
+		  gp_matern_fit(t, y, neg_var, 4, &fit, work_buffer, &host) == GP_INVALID_INPUT,
 		  "var <= 0: GP_INVALID_INPUT");
-	check(gp_matern_log_likelihood(nan_t, y, var, 4, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_log_likelihood(t, nan_y, var, 4, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_log_likelihood(t, inf_y, var, 4, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_predict(t, y, var, 4, 1, 1, tq, 2, mean, sd, work_buffer) == GP_INVALID_INPUT &&
-		  gp_matern_fit(t, nan_y, var, 4, &fit, work_buffer) == GP_INVALID_INPUT,
+	check(gp_matern_log_likelihood(nan_t, y, var, 4, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_log_likelihood(t, nan_y, var, 4, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_log_likelihood(t, inf_y, var, 4, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_predict(t, y, var, 4, 1, 1, tq, 2, mean, sd, work_buffer, &host) == GP_INVALID_INPUT &&
+		  gp_matern_fit(t, nan_y, var, 4, &fit, work_buffer, &host) == GP_INVALID_INPUT,
 		  "NaN or infinite values: GP_INVALID_INPUT");
-	check(gp_matern_log_likelihood(t, y, var, 0, 1, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_predict(t, y, var, 0, 1, 1, tq, 1, mean, sd, work_buffer) == GP_INVALID_INPUT &&
-		  gp_matern_fit(t, y, var, 0, &fit, work_buffer) == GP_INVALID_INPUT,
+	check(gp_matern_log_likelihood(t, y, var, 0, 1, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_predict(t, y, var, 0, 1, 1, tq, 1, mean, sd, work_buffer, &host) == GP_INVALID_INPUT &&
+		  gp_matern_fit(t, y, var, 0, &fit, work_buffer, &host) == GP_INVALID_INPUT,
 		  "n = 0: GP_INVALID_INPUT");
-	check(gp_matern_log_likelihood(t, y, var, 4, 0, 1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_log_likelihood(t, y, var, 4, 1, -1, &lml, NULL) == GP_INVALID_INPUT &&
-		  gp_matern_predict(t, y, var, 4, NAN, 1, tq, 1, mean, sd, work_buffer) == GP_INVALID_INPUT,
+	check(gp_matern_log_likelihood(t, y, var, 4, 0, 1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_log_likelihood(t, y, var, 4, 1, -1, &lml, NULL, &host) == GP_INVALID_INPUT &&
+		  gp_matern_predict(t, y, var, 4, NAN, 1, tq, 1, mean, sd, work_buffer, &host) == GP_INVALID_INPUT,
 		  "amplitude or length scale not finite and > 0: GP_INVALID_INPUT");
+}
+
+/* Every pass polls the host every KERNEL_POLL_UNITS points and stops when it says so. */
+static void
+test_interrupt(void)
+{
+	size_t		n = 3 * KERNEL_POLL_UNITS + 1000;
+	double	   *t = malloc(n * sizeof(double));
+	double	   *y = malloc(n * sizeof(double));
+	double	   *var = malloc(n * sizeof(double));
+	void	   *work = malloc(gp_matern_work_size(n, 0));
+	double		tq[3] = {1.0, 2.0, 3.0},
+				mean[3],
+				sd[3],
+				lml = 0.0;
+	GpFit		fit = {0};
+	TestHost	th;
+	KernelHost	stopping = test_host(&th);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		t[i] = 0.1 * (double) i;
+		y[i] = normal();
+		var[i] = 1.0;
+	}
+	check(gp_matern_log_likelihood(t, y, var, n, 1.0, 5.0, &lml, NULL, &stopping) == GP_OK &&
+		  th.polls == 3, "a pass over 3 * 65536 + 1000 points polls 3 times");
+	th.polls = 0;
+	th.stop_at = 2;
+	lml = 0.0;
+	check(gp_matern_log_likelihood(t, y, var, n, 1.0, 5.0, &lml, NULL, &stopping) ==
+		  GP_INTERRUPTED && th.polls == 2 && lml == 0.0,
+		  "likelihood: the host's stop gives GP_INTERRUPTED, nothing written");
+	th.polls = 0;
+	check(gp_matern_fit(t, y, var, n, &fit, work, &stopping) == GP_INTERRUPTED &&
+		  th.polls == 2 && fit.evaluations == 0, "fit: GP_INTERRUPTED at once, nothing written");
+	th.polls = 0;
+	th.stop_at = 1;
+	check(gp_matern_predict(t, y, var, n, 1.0, 5.0, tq, 3, mean, sd, work, &stopping) ==
+		  GP_INTERRUPTED && th.polls == 1, "predict: GP_INTERRUPTED");
+	free(t);
+	free(y);
+	free(var);
+	free(work);
 }
 
 int
@@ -646,5 +696,6 @@ main(void)
 	test_one_point();
 	test_fit();
 	test_errors();
+	test_interrupt();
 	return tap_done();
 }

@@ -103,8 +103,8 @@ hand_forest(ForestNode *nodes, uint32_t *starts)
 static void
 test_hand_forest(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	ForestNode	nodes[6];
 	uint32_t	starts[3];
 	IForest		f = hand_forest(nodes, starts);
@@ -116,7 +116,7 @@ test_hand_forest(void)
 				on_root[2] = {0.5, 5.0},
 				on_second[2] = {1.0, 0.0};
 
-	check(iforest_validate(&f, &cb) == FOREST_OK && mem.live == 0,
+	check(iforest_validate(&f, &host) == FOREST_OK && mem.live == 0,
 		  "hand-built forest passes the validator, which frees its work");
 	check(close_to(iforest_path_length_sum(&f, a), 1.0 + c8, 1e-15),
 		  "x = (0, 0): paths 1 + c(1) and 0 + c(8)");
@@ -199,8 +199,8 @@ walk_subtree(const ForestNode *nodes, uint32_t i, const double *x, uint32_t d,
 static void
 test_trained_trees_by_hand(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 200, D = 3
@@ -224,7 +224,7 @@ test_trained_trees_by_hand(void)
 	}
 	p.n_trees = 50;
 	p.max_samples = N;			/* the sub-sample is every row */
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_OK, "train 50 trees on all 200 rows");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_OK, "train 50 trees on all 200 rows");
 	for (uint32_t t = 0; t < f.n_trees; t++)
 	{
 		const ForestNode *nodes = f.nodes + f.tree_start[t];
@@ -263,8 +263,8 @@ test_trained_trees_by_hand(void)
 			sums_ok = 0;
 	}
 	check(sums_ok, "path length sums of the training rows match a separate walk");
-	check(iforest_validate(&f, &cb) == FOREST_OK, "trained forest passes the validator");
-	iforest_free(&f, &cb);
+	check(iforest_validate(&f, &host) == FOREST_OK, "trained forest passes the validator");
+	iforest_free(&f, &host);
 	check(mem.live == 0, "iforest_free releases everything");
 }
 
@@ -273,8 +273,8 @@ test_trained_trees_by_hand(void)
 static void
 test_outlier(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 501, D = 2
@@ -293,7 +293,7 @@ test_outlier(void)
 	}
 	x[(N - 1) * D] = 8.0;
 	x[(N - 1) * D + 1] = 8.0;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_OK && f.max_samples == 256,
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_OK && f.max_samples == 256,
 		  "train the default forest: max_samples = min(256, n) = 256");
 	iforest_score_rows(&f, x, N, scores);
 	for (int i = 0; i < N - 1; i++)
@@ -306,7 +306,7 @@ test_outlier(void)
 	check(iforest_decision(&f, x + (N - 1) * D) < -0.1, "its decision is clearly negative");
 	check(inliers_positive > (N - 1) * 3 / 4, "most inliers have a positive decision");
 	check(scores[N - 1] > -1.0 && scores[0] < 0.0, "scores lie in (-1, 0)");
-	iforest_free(&f, &cb);
+	iforest_free(&f, &host);
 }
 
 /* ---- the random choices ---- */
@@ -314,8 +314,8 @@ test_outlier(void)
 static void
 test_random_choices(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 64, D = 3, TREES = 4000
@@ -338,7 +338,7 @@ test_random_choices(void)
 	}
 	p.n_trees = TREES;
 	p.max_samples = N;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_OK, "train 4000 trees");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_OK, "train 4000 trees");
 	for (uint32_t t = 0; t < f.n_trees; t++)
 	{
 		const ForestNode *root = f.nodes + f.tree_start[t];
@@ -359,7 +359,7 @@ test_random_choices(void)
 	check(fabs(threshold_sum / root_f0 - 0.5) < 0.033 &&
 		  fabs((double) below_quarter / root_f0 - 0.25) < 0.05,
 		  "root thresholds on {0, 1} uniform in [0, 1)");
-	iforest_free(&f, &cb);
+	iforest_free(&f, &host);
 	(void) root_f2;
 }
 
@@ -367,15 +367,15 @@ test_random_choices(void)
 static void
 test_adjacent_values(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	double		x[2] = {1.0, nextafter(1.0, 2.0)};
 	IForest		f;
 	IForestParams p = iforest_default_params(13);
 	int			ok = 1;
 
 	p.n_trees = 200;
-	check(iforest_train(x, 2, 1, &p, &cb, &f) == FOREST_OK, "train on two rows one ulp apart");
+	check(iforest_train(x, 2, 1, &p, &host, &f) == FOREST_OK, "train on two rows one ulp apart");
 	for (uint32_t t = 0; t < f.n_trees; t++)
 	{
 		const ForestNode *nodes = f.nodes + f.tree_start[t];
@@ -386,7 +386,7 @@ test_adjacent_values(void)
 	}
 	check(ok, "every root splits them at the lower value (a draw rounding to the upper one "
 		  "falls back to it)");
-	iforest_free(&f, &cb);
+	iforest_free(&f, &host);
 }
 
 /* ---- reproducibility ---- */
@@ -402,8 +402,8 @@ same_forest(const IForest *a, const IForest *b, uint32_t trees)
 static void
 test_reproducible(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 1000, D = 5
@@ -417,22 +417,22 @@ test_reproducible(void)
 
 	for (int i = 0; i < N * D; i++)
 		x[i] = test_normal();
-	iforest_train(x, N, D, &p, &cb, &a);
-	iforest_train(x, N, D, &p, &cb, &b);
+	iforest_train(x, N, D, &p, &host, &a);
+	iforest_train(x, N, D, &p, &host, &b);
 	check(same_forest(&a, &b, a.n_trees), "same seed: identical forests");
 	p.seed ^= 1;
-	iforest_train(x, N, D, &p, &cb, &c);
+	iforest_train(x, N, D, &p, &host, &c);
 	check(!same_forest(&a, &c, 1) && iforest_score(&a, x) != iforest_score(&c, x),
 		  "seeds differing in one bit: different trees and scores");
 	p.seed ^= 1;
 	p.n_trees = 50;
-	iforest_train(x, N, D, &p, &cb, &half);
+	iforest_train(x, N, D, &p, &host, &half);
 	check(same_forest(&a, &half, 50),
 		  "a tree depends only on (seed, tree number): 50 trees = the first 50 of 100");
-	iforest_free(&a, &cb);
-	iforest_free(&b, &cb);
-	iforest_free(&c, &cb);
-	iforest_free(&half, &cb);
+	iforest_free(&a, &host);
+	iforest_free(&b, &host);
+	iforest_free(&c, &host);
+	iforest_free(&half, &host);
 	check(mem.live == 0, "no memory left behind");
 }
 
@@ -441,8 +441,8 @@ test_reproducible(void)
 static void
 test_validator(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	ForestNode	nodes[6];
 	uint32_t	starts[3];
 	IForest		f;
@@ -483,30 +483,30 @@ test_validator(void)
 		else
 			node->payload = (uint32_t) node_faults[k].value;
 		snprintf(what, sizeof(what), "validator rejects: %s", node_faults[k].what);
-		check(iforest_validate(&f, &cb) == FOREST_CORRUPT, what);
+		check(iforest_validate(&f, &host) == FOREST_CORRUPT, what);
 	}
 
 	f = hand_forest(nodes, starts);
 	f.tree_start[1] = 6;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT, "validator rejects: an empty tree");
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT, "validator rejects: an empty tree");
 	f = hand_forest(nodes, starts);
 	f.tree_start[1] = 4;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT,
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT,
 		  "validator rejects: a tree boundary inside a tree");
 	f = hand_forest(nodes, starts);
 	f.n_nodes = 5;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT,
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT,
 		  "validator rejects: n_nodes not the last offset");
 	f = hand_forest(nodes, starts);
 	f.max_samples = 9;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT,
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT,
 		  "validator rejects: max_samples not the leaf total");
 	f = hand_forest(nodes, starts);
 	f.max_samples = 1;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT, "validator rejects: max_samples 1");
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT, "validator rejects: max_samples 1");
 	f = hand_forest(nodes, starts);
 	f.n_features = 0;
-	check(iforest_validate(&f, &cb) == FOREST_CORRUPT, "validator rejects: no features");
+	check(iforest_validate(&f, &host) == FOREST_CORRUPT, "validator rejects: no features");
 
 	/* Deeper than ceil(log2(4)) = 2: a chain of three splits over 4 rows. */
 	{
@@ -518,11 +518,11 @@ test_validator(void)
 		uint32_t	chain_starts[2] = {0, 7};
 		IForest		deep = {1, 1, 4, 7, chain_starts, chain};
 
-		check(iforest_validate(&deep, &cb) == FOREST_CORRUPT,
+		check(iforest_validate(&deep, &host) == FOREST_CORRUPT,
 			  "validator rejects: a leaf below the depth limit");
 		deep.max_samples = 8;
 		deep.nodes[6].payload = 5;
-		check(iforest_validate(&deep, &cb) == FOREST_OK,
+		check(iforest_validate(&deep, &host) == FOREST_OK,
 			  "the same chain passes with max_samples 8 (limit 3)");
 	}
 	check(mem.live == 0, "the validator frees its work buffer on every path");
@@ -545,7 +545,7 @@ test_validator(void)
 			x[i] = test_normal();
 		p.n_trees = 10;
 		p.max_samples = 64;
-		iforest_train(x, N, D, &p, &cb, &good);
+		iforest_train(x, N, D, &p, &host, &good);
 		copy = malloc(sizeof(ForestNode) * good.n_nodes);
 		copy_starts = malloc(sizeof(uint32_t) * (good.n_trees + 1));
 		for (int trial = 0; trial < 5000; trial++)
@@ -567,7 +567,7 @@ test_validator(void)
 			else
 				copy_starts[1 + (int) (test_uniform() * good.n_trees)] =
 					(uint32_t) (test_uniform() * good.n_nodes);
-			if (iforest_validate(&bad, &cb) == FOREST_OK)
+			if (iforest_validate(&bad, &host) == FOREST_OK)
 			{
 				double		s = iforest_score(&bad, x);
 
@@ -581,7 +581,7 @@ test_validator(void)
 			  "5000 random corruptions: each rejected or still scoring in (-1, 0)");
 		free(copy);
 		free(copy_starts);
-		iforest_free(&good, &cb);
+		iforest_free(&good, &host);
 	}
 }
 
@@ -590,8 +590,8 @@ test_validator(void)
 static void
 test_errors_and_memory(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 40, D = 2
@@ -601,68 +601,73 @@ test_errors_and_memory(void)
 	IForestParams p = iforest_default_params(1);
 	long		calls;
 	int			oom_ok = 1;
+	TestProgress prog = {0};
 
 	for (int i = 0; i < N * D; i++)
 		x[i] = test_normal();
 
-	check(iforest_train(x, 1, D, &p, &cb, &f) == FOREST_INVALID_ARGUMENT && f.nodes == NULL,
+	check(iforest_train(x, 1, D, &p, &host, &f) == FOREST_INVALID_ARGUMENT && f.nodes == NULL,
 		  "one row: invalid argument, output zeroed");
-	check(iforest_train(x, N, 0, &p, &cb, &f) == FOREST_INVALID_ARGUMENT, "no features: invalid");
+	check(iforest_train(x, N, 0, &p, &host, &f) == FOREST_INVALID_ARGUMENT, "no features: invalid");
 	p.n_trees = 0;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_INVALID_ARGUMENT, "0 trees: invalid");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_INVALID_ARGUMENT, "0 trees: invalid");
 	p.n_trees = 3;
 	p.max_samples = 1;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_INVALID_ARGUMENT, "max_samples 1: invalid");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_INVALID_ARGUMENT, "max_samples 1: invalid");
 	p.max_samples = 1000;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_OK && f.max_samples == N,
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_OK && f.max_samples == N,
 		  "max_samples above n becomes n");
-	iforest_free(&f, &cb);
+	iforest_free(&f, &host);
 	p.max_samples = 0;
 	x[17] = NAN;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_NONFINITE_INPUT, "NaN in x: refused");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_NONFINITE_INPUT, "NaN in x: refused");
 	x[17] = -INFINITY;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_NONFINITE_INPUT, "-Inf in x: refused");
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_NONFINITE_INPUT, "-Inf in x: refused");
 	x[17] = 0.0;
 	check(mem.live == 0, "no memory left behind by refused calls");
 
 	/* Every allocation failing in turn. */
-	mem = (TestMemory) {0};
-	iforest_train(x, N, D, &p, &cb, &f);
-	iforest_free(&f, &cb);
+	mem = (TestHost) {0};
+	iforest_train(x, N, D, &p, &host, &f);
+	iforest_free(&f, &host);
 	calls = mem.calls;
 	for (long k = 1; k <= calls; k++)
 	{
-		mem = (TestMemory) {0};
+		mem = (TestHost) {0};
 		mem.fail_at = k;
-		if (iforest_train(x, N, D, &p, &cb, &f) != FOREST_OUT_OF_MEMORY || mem.live != 0 ||
+		if (iforest_train(x, N, D, &p, &host, &f) != FOREST_OUT_OF_MEMORY || mem.live != 0 ||
 			f.nodes != NULL)
 			oom_ok = 0;
 	}
 	check(oom_ok, "each allocation failing in turn: out of memory, nothing leaked");
 
-	mem = (TestMemory) {0};
+	mem = (TestHost) {0};
 	p.n_trees = 7;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_OK && mem.progress_calls == 7 &&
-		  mem.last_trees_done == 7, "progress runs once per tree (small trees)");
-	iforest_free(&f, &cb);
-	mem = (TestMemory) {0};
-	mem.stop_at = 3;
-	check(iforest_train(x, N, D, &p, &cb, &f) == FOREST_INTERRUPTED && mem.live == 0 &&
-		  f.nodes == NULL, "progress returning non-zero stops training, nothing leaked");
+	p.progress = test_progress;
+	p.progress_arg = &prog;
+	check(iforest_train(x, N, D, &p, &host, &f) == FOREST_OK && prog.calls == 7 &&
+		  prog.last_trees_done == 7, "progress is reported once per tree");
+	iforest_free(&f, &host);
 
-	/* Within a tree: 5000 rows, max_samples 5000 -> trees above 1024 nodes. */
+	/* 10 trees of 5000 rows, ~13 levels: ~6.5e5 rows visited, ~10 polls. */
 	{
 		static double big[5000];
 
 		for (int i = 0; i < 5000; i++)
 			big[i] = test_normal();
-		mem = (TestMemory) {0};
-		mem.stop_at = 1;
-		p.n_trees = 1;
+		mem = (TestHost) {0};
+		prog = (TestProgress) {0};
+		p.n_trees = 10;
 		p.max_samples = 5000;
-		check(iforest_train(big, 5000, 1, &p, &cb, &f) == FOREST_INTERRUPTED &&
-			  mem.last_trees_done == 0 && mem.live == 0,
-			  "progress also runs within a large tree and can stop it");
+		check(iforest_train(big, 5000, 1, &p, &host, &f) == FOREST_OK && mem.polls >= 5,
+			  "training polls the host every 65536 rows visited");
+		iforest_free(&f, &host);
+		mem = (TestHost) {0};
+		prog = (TestProgress) {0};
+		mem.stop_at = 2;
+		check(iforest_train(big, 5000, 1, &p, &host, &f) == FOREST_INTERRUPTED &&
+			  mem.polls == 2 && prog.last_trees_done < 10 && mem.live == 0 && f.nodes == NULL,
+			  "the host's stop ends training: FOREST_INTERRUPTED, nothing leaked");
 	}
 	check(strcmp(forest_status_message(FOREST_OUT_OF_MEMORY), "out of memory") == 0,
 		  "status messages");

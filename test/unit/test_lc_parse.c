@@ -8,8 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_host_test.h"
 #include "lc_parse.h"
 #include "tap.h"
+
+/* The parser's memory (an over-long number's copy) and polls count here. */
+static TestHost host_counts;
+static const KernelHost host = {test_host_alloc, test_host_free, test_host_interrupted,
+&host_counts};
 
 
 /*
@@ -33,9 +39,6 @@ typedef struct Recorder
 	int			fields_inside;	/* every field lies within [buf, buf + len) */
 	int			stop_at_row;	/* return non-zero from the row callback N (1-based) */
 	int			stop_at_header; /* likewise for the header callback */
-	int			nprogress;
-	long		progress_lines[8];
-	int			stop_at_progress;
 } Recorder;
 
 static void
@@ -103,25 +106,14 @@ on_row(void *arg, const LcRow *row)
 	return r->stop_at_row == r->nrows;
 }
 
-static int
-on_progress(void *arg, long lineno)
-{
-	Recorder   *r = arg;
-
-	if (r->nprogress < 8)
-		r->progress_lines[r->nprogress] = lineno;
-	r->nprogress++;
-	return r->stop_at_progress == r->nprogress;
-}
-
 static LcParseErrorKind
 parse_rec(const char *buf, size_t len, Recorder *r, LcParseError *err)
 {
-	LcParseCallbacks cb = {on_header, on_row, on_progress, NULL};
+	LcParseCallbacks cb = {on_header, on_row, NULL};
 
 	rec_init(r, buf, len);
 	cb.arg = r;
-	return lc_parse(buf, len, &cb, err);
+	return lc_parse(buf, len, &cb, &host, err);
 }
 
 /* Parses a NUL-terminated string and formats its error, with and without a file. */
@@ -175,7 +167,7 @@ test_normal_file(void)
 	check(r.t[2] == 56255.0 && r.flux[2] == 0.0 && r.dflux[2] == 1e-310 &&
 		  r.dflux[2] > 0, "row 3: zero and a denormal are accepted");
 	check(r.fields_inside, "fields point into the input buffer");
-	check(r.nprogress == 0, "short input: no progress callback");
+	check(host_counts.polls == 0, "short input (the first parse here): the host is not polled");
 }
 
 static void
@@ -223,7 +215,7 @@ test_no_rows(void)
 
 	check(parse_rec(s, strlen(s), &r, &err) == LC_PARSE_OK && r.nrows == 0 &&
 		  strcmp(r.log, "h1:ID=1;") == 0, "header row without data rows: ok, zero rows");
-	check(lc_parse("t pb flux dflux", 15, NULL, &err) == LC_PARSE_OK,
+	check(lc_parse("t pb flux dflux", 15, NULL, &host, &err) == LC_PARSE_OK,
 		  "header row only, no newline, no callbacks: ok");
 }
 
@@ -412,6 +404,13 @@ test_long_numbers(void)
 			ok = 0;
 	}
 	check(ok, "number fields of 62, 63, 64, 65 and 250 bytes parse exactly");
+	check(host_counts.live == 0, "the copies of long fields are returned to the host");
+	host_counts.calls = 0;
+	host_counts.fail_at = 1;
+	ok = parse_rec(line, strlen(line), &r, &err) == LC_PARSE_OUT_OF_MEMORY &&
+		host_counts.calls == 1 && err.lineno == 2;
+	host_counts.fail_at = 0;
+	check(ok && host_counts.live == 0, "no memory for the copy of a long field: out of memory");
 
 	/* an over-long invalid field is quoted cut to 40 bytes plus "..." */
 	memset(field, '7', 100);
@@ -505,50 +504,50 @@ test_stop(void)
 {
 	const char *s = "#a:1\nt pb flux dflux\n1 g 2 3\n#b:2\n2 g 2 3\n3 g 2 3\n";
 	Recorder	r;
-	LcParseCallbacks cb = {on_header, on_row, on_progress, NULL};
+	LcParseCallbacks cb = {on_header, on_row, NULL};
 	LcParseError err;
 	LcParseErrorKind rc;
 
 	rec_init(&r, s, strlen(s));
 	r.stop_at_row = 2;
 	cb.arg = &r;
-	rc = lc_parse(s, strlen(s), &cb, &err);
+	rc = lc_parse(s, strlen(s), &cb, &host, &err);
 	check(rc == LC_PARSE_STOPPED && err.kind == LC_PARSE_STOPPED && err.lineno == 5 &&
 		  strcmp(r.log, "h1:a=1;r3:1|g|2|3;h4:b=2;r5:2|g|2|3;") == 0,
 		  "row callback returning non-zero stops at its line");
 
 	rec_init(&r, s, strlen(s));
 	r.stop_at_header = 2;
-	rc = lc_parse(s, strlen(s), &cb, &err);
+	rc = lc_parse(s, strlen(s), &cb, &host, &err);
 	check(rc == LC_PARSE_STOPPED && err.lineno == 4 &&
 		  strcmp(r.log, "h1:a=1;r3:1|g|2|3;h4:b=2;") == 0,
 		  "header callback returning non-zero stops at its line");
 
 	/* NULL callbacks, or no callback struct: the input is still validated */
 	{
-		LcParseCallbacks none = {NULL, NULL, NULL, NULL};
+		LcParseCallbacks none = {NULL, NULL, NULL};
 		const char *bad = "t pb flux dflux\n1 g 2 3\n1 g 2 x\n";
 
-		check(lc_parse(s, strlen(s), &none, &err) == LC_PARSE_OK &&
-			  lc_parse(bad, strlen(bad), &none, &err) == LC_PARSE_INVALID_VALUE &&
+		check(lc_parse(s, strlen(s), &none, &host, &err) == LC_PARSE_OK &&
+			  lc_parse(bad, strlen(bad), &none, &host, &err) == LC_PARSE_INVALID_VALUE &&
 			  err.lineno == 3 &&
-			  lc_parse(bad, strlen(bad), NULL, &err) == LC_PARSE_INVALID_VALUE &&
+			  lc_parse(bad, strlen(bad), NULL, &host, &err) == LC_PARSE_INVALID_VALUE &&
 			  err.lineno == 3, "NULL callbacks: the whole input is still validated");
 	}
 }
 
+/* The host is polled every KERNEL_POLL_UNITS lines, and its stop ends the parse. */
 static void
-test_progress(void)
+test_host_polls(void)
 {
 	const char *head = "t pb flux dflux\n";
 	const char *row = "1 g 2 3\n";
-	size_t		nrows = 10000;
+	size_t		nrows = 3 * KERNEL_POLL_UNITS + 1000;
 	size_t		len = strlen(head) + nrows * strlen(row);
 	char	   *buf = malloc(len);
 	char	   *p = buf;
 	Recorder	r;
 	LcParseError err;
-	LcParseCallbacks cb = {NULL, NULL, on_progress, NULL};
 
 	if (buf == NULL)
 		abort();
@@ -557,26 +556,26 @@ test_progress(void)
 	for (size_t i = 0; i < nrows; i++, p += strlen(row))
 		memcpy(p, row, strlen(row));
 
-	check(parse_rec(buf, len, &r, &err) == LC_PARSE_OK && r.nrows == 10000 &&
-		  r.nprogress == 2 && r.progress_lines[0] == LC_PARSE_PROGRESS_LINES &&
-		  r.progress_lines[1] == 2 * LC_PARSE_PROGRESS_LINES,
-		  "10001 lines: progress called at lines 4096 and 8192");
+	host_counts.polls = 0;
+	check(parse_rec(buf, len, &r, &err) == LC_PARSE_OK && r.nrows == (int) nrows &&
+		  host_counts.polls == 3, "3 * 65536 + 1001 lines: the host polled 3 times");
 
-	rec_init(&r, buf, len);
-	r.stop_at_progress = 1;
-	cb.arg = &r;
-	check(lc_parse(buf, len, &cb, &err) == LC_PARSE_STOPPED &&
-		  err.lineno == LC_PARSE_PROGRESS_LINES && r.nprogress == 1,
-		  "progress returning non-zero stops the parse");
+	host_counts.polls = 0;
+	host_counts.stop_at = 2;
+	check(parse_rec(buf, len, &r, &err) == LC_PARSE_INTERRUPTED &&
+		  err.kind == LC_PARSE_INTERRUPTED && err.lineno == 2 * KERNEL_POLL_UNITS &&
+		  r.nrows == 2 * KERNEL_POLL_UNITS - 2,
+		  "the host's stop ends the parse before that line: LC_PARSE_INTERRUPTED");
+	host_counts.stop_at = 0;
 
 	/* blank and comment lines count */
 	memset(buf, '\n', len);
 	for (size_t i = 0; i < 3000; i++)
 		memcpy(buf + 2 * i, "#\n", 2);
 	memcpy(buf + len - 24, "t pb flux dflux\n1 g 2 3\n", 24);
+	host_counts.polls = 0;
 	check(parse_rec(buf, len, &r, &err) == LC_PARSE_OK && r.nrows == 1 &&
-		  r.nprogress >= 1 && r.progress_lines[0] == LC_PARSE_PROGRESS_LINES,
-		  "blank and comment lines count towards progress");
+		  host_counts.polls >= 1, "blank and comment lines count towards the polls");
 	free(buf);
 }
 
@@ -651,7 +650,7 @@ test_fuzz(void)
 			nlines += copy[i] == '\n';
 
 		rc = parse_rec(copy, len, &r, &err);
-		rc2 = lc_parse(copy, len, NULL, &err2);
+		rc2 = lc_parse(copy, len, NULL, &host, &err2);
 
 		if (rc == LC_PARSE_OK)
 		{
@@ -701,7 +700,7 @@ main(void)
 	test_long_numbers();
 	test_not_terminated();
 	test_stop();
-	test_progress();
+	test_host_polls();
 	test_fuzz();
 	return tap_done();
 }

@@ -40,8 +40,8 @@ single_tree_params(uint32_t max_features)
 static void
 test_stump_by_hand(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	double		x[6] = {1, 2, 3, 4, 5, 6};
 	int32_t		y[6] = {0, 0, 1, 0, 1, 1};
 	RandomForest rf;
@@ -56,7 +56,7 @@ test_stump_by_hand(void)
 	 * 1 - (1 + 9)/16 = 0.375, decrease 0.5 - (4/6) 0.375 = 0.25.
 	 */
 	p.max_depth = 1;
-	check(rf_train(x, y, 6, 1, &p, &cb, &rf) == FOREST_OK && rf.n_nodes == 3,
+	check(rf_train(x, y, 6, 1, &p, &host, &rf) == FOREST_OK && rf.n_nodes == 3,
 		  "a depth-1 stump on 6 rows: 3 nodes");
 	n = rf.nodes;
 	check(n[0].feature == 0 && n[0].threshold == 2.5 && n[0].payload == 2,
@@ -66,26 +66,26 @@ test_stump_by_hand(void)
 		  rf.leaf_proba[2] == 0.25 && rf.leaf_proba[3] == 0.75,
 		  "leaves hold class fractions (1, 0) and (1/4, 3/4)");
 	check(rf.importances[0] == 1.0, "one feature: importance 1");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 
 	/* min_samples_leaf 3 leaves only 3|3. */
 	p.min_samples_leaf = 3;
-	check(rf_train(x, y, 6, 1, &p, &cb, &rf) == FOREST_OK && rf.nodes[0].threshold == 3.5,
+	check(rf_train(x, y, 6, 1, &p, &host, &rf) == FOREST_OK && rf.nodes[0].threshold == 3.5,
 		  "min_samples_leaf 3: only the 3|3 split is allowed, x <= 3.5");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 	p.min_samples_leaf = 4;
-	check(rf_train(x, y, 6, 1, &p, &cb, &rf) == FOREST_OK && rf.n_nodes == 1 &&
+	check(rf_train(x, y, 6, 1, &p, &host, &rf) == FOREST_OK && rf.n_nodes == 1 &&
 		  rf.leaf_proba[0] == 0.5 && rf.importances[0] == 0.0,
 		  "min_samples_leaf 4 on 6 rows: a single leaf (1/2, 1/2), importances 0");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 	check(mem.live == 0, "no memory left behind");
 }
 
 static void
 test_importances_by_hand(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	/* (0,0) x3 class 0, (0,1) class 0, (1,0) x2 class 0, (1,1) x2 class 1 */
 	double		x[16] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1};
 	int32_t		y[8] = {0, 0, 0, 0, 0, 0, 1, 1};
@@ -99,7 +99,7 @@ test_importances_by_hand(void)
 	 * Root W G = 8 (1 - 40/64) = 3, right W G = 3 (1 - 5/9) = 4/3:
 	 * decreases 3 - 4/3 = 5/3 (x1) and 4/3 (x0), importances 4/9 and 5/9.
 	 */
-	check(rf_train(x, y, 8, 2, &p, &cb, &rf) == FOREST_OK && rf.n_nodes == 5,
+	check(rf_train(x, y, 8, 2, &p, &host, &rf) == FOREST_OK && rf.n_nodes == 5,
 		  "two features, all searched: a tree of 5 nodes");
 	n = rf.nodes;
 	check(n[0].feature == 1 && n[0].threshold == 0.5 && n[0].payload == 2 &&
@@ -108,7 +108,7 @@ test_importances_by_hand(void)
 	check(close_to(rf.importances[0], 4.0 / 9.0, 1e-15) &&
 		  close_to(rf.importances[1], 5.0 / 9.0, 1e-15),
 		  "importances 4/9 and 5/9 from the Gini decreases 4/3 and 5/3");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 }
 
 /* ---- the root split against a brute-force search ---- */
@@ -158,8 +158,8 @@ brute_force_best_decrease(const double *x, const int32_t *y, int n, int d, int m
 static void
 test_root_split_brute_force(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 120, D = 4
@@ -192,7 +192,7 @@ test_root_split_brute_force(void)
 		p.max_depth = 1;
 		p.min_samples_leaf = (uint32_t) min_leaf;
 		p.seed = (uint64_t) trial;
-		if (rf_train(x, y, N, D, &p, &cb, &rf) != FOREST_OK)
+		if (rf_train(x, y, N, D, &p, &host, &rf) != FOREST_OK)
 		{
 			ok = 0;
 			continue;
@@ -220,7 +220,7 @@ test_root_split_brute_force(void)
 		}
 		else if (brute_force_best_decrease(x, y, N, D, min_leaf) > 0.0)
 			ok = 0;
-		rf_free(&rf, &cb);
+		rf_free(&rf, &host);
 	}
 	check(ok, "40 random data sets, min_samples_leaf 1..7, ties: the root split's Gini "
 		  "decrease is the brute-force maximum");
@@ -354,8 +354,8 @@ expected_importances(const RandomForest *rf, const double *x, const int32_t *y, 
 static void
 test_leaves_without_bootstrap(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 600, D = 5, K = 3
@@ -374,7 +374,7 @@ test_leaves_without_bootstrap(void)
 	p.bootstrap = false;
 	p.min_samples_leaf = 7;
 	p.max_depth = 6;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK && rf.n_classes == K &&
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_OK && rf.n_classes == K &&
 		  rf.classes[0] == -4 && rf.classes[1] == 12 && rf.classes[2] == 70,
 		  "classes -4, 12, 70 in ascending order");
 
@@ -418,15 +418,15 @@ test_leaves_without_bootstrap(void)
 		  "normalised, averaged, normalised");
 	check(depth_ok && deepest == 6, "max_depth 6: no row goes deeper, some reach 6");
 	check(fractions_ok, "each leaf's probabilities are the class fractions of its rows");
-	check(rf_validate(&rf, &cb) == FOREST_OK, "the forest passes the validator");
-	rf_free(&rf, &cb);
+	check(rf_validate(&rf, &host) == FOREST_OK, "the forest passes the validator");
+	rf_free(&rf, &host);
 }
 
 static void
 test_separable(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 400, D = 6
@@ -455,7 +455,7 @@ test_separable(void)
 		x[i * D] += s > 0 ? 0.3 : -0.3;
 		y[i] = s > 0 ? 1 : 0;
 	}
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK, "default forest on separable data");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_OK, "default forest on separable data");
 	for (int i = 0; i < N; i++)
 		correct += rf_predict(&rf, x + i * D, proba) == y[i];
 	check(correct == N, "100% training accuracy");
@@ -476,12 +476,12 @@ test_separable(void)
 			batch_ok = 0;
 	}
 	check(batch_ok, "rf_predict_proba_rows equals rf_predict_proba row by row");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 
 	/* Without bootstrap each tree alone classifies every training row. */
 	p.bootstrap = false;
 	p.n_trees = 10;
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	for (uint32_t t = 0; t < rf.n_trees; t++)
 		for (int i = 0; i < N; i++)
 		{
@@ -492,11 +492,11 @@ test_separable(void)
 		}
 	check(tree_correct, "without bootstrap, every tree puts every training row in a pure "
 		  "leaf of its class");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 
 	/* Probabilities of unseen rows sum to 1. */
 	p = rf_default_params(4);
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	for (int i = 0; i < 1000; i++)
 	{
 		double		row[D];
@@ -508,7 +508,7 @@ test_separable(void)
 			sums_ok = 0;
 	}
 	check(sums_ok, "1000 random rows: probabilities in [0, 1] summing to 1");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 	free(batch);
 	check(mem.live == 0, "no memory left behind");
 }
@@ -516,8 +516,8 @@ test_separable(void)
 static void
 test_constant_features(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 200, D = 9
@@ -540,7 +540,7 @@ test_constant_features(void)
 		y[i] = i >= N / 3;
 	}
 	p.max_features = 1;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK, "train with 8 constant features of 9");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_OK, "train with 8 constant features of 9");
 	for (int i = 0; i < N; i++)
 		correct += rf_predict(&rf, x + i * D, proba) == y[i];
 	for (uint32_t i = 0; i < rf.n_nodes; i++)
@@ -548,14 +548,14 @@ test_constant_features(void)
 			only_f5 = 0;
 	check(correct == N && only_f5 && rf.importances[5] == 1.0,
 		  "every split on the one varying feature, 100% accuracy, its importance 1");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 }
 
 static void
 test_predict_ties(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	ForestNode	nodes[2] = {{0.0, FOREST_LEAF, 0}, {0.0, FOREST_LEAF, 1}};
 	uint32_t	starts[3] = {0, 1, 2};
 	int32_t		classes[2] = {-1, 5};
@@ -565,7 +565,7 @@ test_predict_ties(void)
 	double		x[1] = {0.0};
 	double		proba[2];
 
-	check(rf_validate(&rf, &cb) == FOREST_OK, "hand-built forest of two single leaves is valid");
+	check(rf_validate(&rf, &host) == FOREST_OK, "hand-built forest of two single leaves is valid");
 	check(rf_predict(&rf, x, proba) == -1 && proba[0] == 0.5 && proba[1] == 0.5,
 		  "probabilities (1/2, 1/2): predict returns the first class");
 }
@@ -587,8 +587,8 @@ same_rf(const RandomForest *a, const RandomForest *b, uint32_t trees)
 static void
 test_reproducible(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 500, D = 5
@@ -606,13 +606,13 @@ test_reproducible(void)
 
 	make_noisy(x, y, N, D);
 	p.n_trees = 30;
-	rf_train(x, y, N, D, &p, &cb, &a);
-	rf_train(x, y, N, D, &p, &cb, &b);
+	rf_train(x, y, N, D, &p, &host, &a);
+	rf_train(x, y, N, D, &p, &host, &b);
 	check(same_rf(&a, &b, 30) &&
 		  memcmp(a.importances, b.importances, sizeof(double) * D) == 0,
 		  "same seed: identical forests and importances");
 	p.seed = 78;
-	rf_train(x, y, N, D, &p, &cb, &c);
+	rf_train(x, y, N, D, &p, &host, &c);
 	for (int i = 0; i < N; i++)
 	{
 		rf_predict_proba(&a, x + i * D, pa);
@@ -622,12 +622,12 @@ test_reproducible(void)
 	check(!same_rf(&a, &c, 1) && differ > 0, "another seed: different trees and probabilities");
 	p.seed = 77;
 	p.n_trees = 10;
-	rf_train(x, y, N, D, &p, &cb, &half);
+	rf_train(x, y, N, D, &p, &host, &half);
 	check(same_rf(&a, &half, 10), "a tree depends only on (seed, tree number)");
-	rf_free(&a, &cb);
-	rf_free(&b, &cb);
-	rf_free(&c, &cb);
-	rf_free(&half, &cb);
+	rf_free(&a, &host);
+	rf_free(&b, &host);
+	rf_free(&c, &host);
+	rf_free(&half, &host);
 	check(mem.live == 0, "no memory left behind");
 }
 
@@ -653,8 +653,8 @@ same_splits(const RandomForest *rf, uint32_t a, uint32_t b)
 static void
 test_bootstrap(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 100, D = 3, TREES = 2000
@@ -681,14 +681,14 @@ test_bootstrap(void)
 	 */
 	p.n_trees = TREES;
 	p.min_samples_leaf = N;
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	for (uint32_t t = 0; t < TREES; t++)
 		mean += rf.leaf_proba[2 * t + 1] / TREES;
 	for (uint32_t t = 0; t < TREES; t++)
 		var += (rf.leaf_proba[2 * t + 1] - mean) * (rf.leaf_proba[2 * t + 1] - mean) / (TREES - 1);
 	check(rf.n_nodes == TREES && fabs(mean - 0.5) < 0.005 && fabs(var - 0.0025) < 0.0004,
 		  "bootstrap: one-leaf trees' class fractions vary as n draws with replacement");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 
 	/*
 	 * All features searched and one clean split (x0 > 0): only the bootstrap
@@ -699,20 +699,20 @@ test_bootstrap(void)
 	p.min_samples_leaf = 1;
 	p.max_features = D;
 	p.n_trees = 20;
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	like_first = 0;
 	for (uint32_t t = 1; t < 20; t++)
 		like_first += same_splits(&rf, 0, t);
 	check(like_first < 10, "with bootstrap, most of 20 trees searching every feature differ "
 		  "from the first");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 	p.bootstrap = false;
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	like_first = 0;
 	for (uint32_t t = 1; t < 20; t++)
 		like_first += same_splits(&rf, 0, t);
 	check(rf.tree_start[1] == 3 && like_first == 19, "without bootstrap, all are the same stump");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 }
 
 /* ---- importances ---- */
@@ -720,8 +720,8 @@ test_bootstrap(void)
 static void
 test_importances(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 800, D = 8
@@ -741,7 +741,7 @@ test_importances(void)
 			x[i * D + f] = test_normal();
 		y[i] = x[i * D] + 0.3 * test_normal() > 0;
 	}
-	rf_train(x, y, N, D, &p, &cb, &rf);
+	rf_train(x, y, N, D, &p, &host, &rf);
 	for (int f = 0; f < D; f++)
 	{
 		sum += rf.importances[f];
@@ -751,7 +751,7 @@ test_importances(void)
 	}
 	check(close_to(sum, 1.0, 1e-14) && nonnegative, "importances are >= 0 and sum to 1");
 	check(largest_first, "the only informative feature has the largest importance");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 }
 
 /* ---- the validator ---- */
@@ -759,8 +759,8 @@ test_importances(void)
 static void
 test_validator(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 300, D = 4
@@ -780,8 +780,8 @@ test_validator(void)
 
 	make_noisy(x, y, N, D);
 	p.n_trees = 5;
-	rf_train(x, y, N, D, &p, &cb, &good);
-	check(rf_validate(&good, &cb) == FOREST_OK, "a trained forest is valid");
+	rf_train(x, y, N, D, &p, &host, &good);
+	check(rf_validate(&good, &host) == FOREST_OK, "a trained forest is valid");
 	nodes = malloc(sizeof(ForestNode) * good.n_nodes);
 	proba = malloc(sizeof(double) * good.n_leaves * good.n_classes);
 	importances = malloc(sizeof(double) * D);
@@ -805,52 +805,52 @@ test_validator(void)
 	} while (0)
 
 	RESET();
-	check(rf_validate(&bad, &cb) == FOREST_OK, "an unmodified copy is valid");
+	check(rf_validate(&bad, &host) == FOREST_OK, "an unmodified copy is valid");
 	RESET();
 	nodes[internal].payload = good.tree_start[1];
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: right child past the tree");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: right child past the tree");
 	RESET();
 	nodes[internal].payload = internal;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: a node its own child");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: a node its own child");
 	RESET();
 	nodes[internal].threshold = NAN;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: NaN threshold");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: NaN threshold");
 	RESET();
 	nodes[internal].feature = D;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: feature out of range");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: feature out of range");
 	RESET();
 	nodes[leaf].payload = 1;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT,
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT,
 		  "validator rejects: leaf rows out of storage order");
 	RESET();
 	bad.n_leaves--;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: n_leaves too small");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: n_leaves too small");
 	RESET();
 	proba[0] = NAN;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: NaN probability");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: NaN probability");
 	RESET();
 	proba[0] += 0.01;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT,
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT,
 		  "validator rejects: probabilities not summing to 1");
 	RESET();
 	importances[1] = -importances[1];
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: negative importance");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: negative importance");
 	RESET();
 	importances[1] *= 2.0;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT,
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT,
 		  "validator rejects: importances not summing to 1");
 	RESET();
 	classes[1] = classes[0];
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: repeated class");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: repeated class");
 	RESET();
 	bad.n_classes = 1;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: one class");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: one class");
 	RESET();
 	starts[2] = starts[1];
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT, "validator rejects: an empty tree");
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT, "validator rejects: an empty tree");
 	RESET();
 	bad.n_nodes++;
-	check(rf_validate(&bad, &cb) == FOREST_CORRUPT,
+	check(rf_validate(&bad, &host) == FOREST_CORRUPT,
 		  "validator rejects: n_nodes not the last offset");
 	check(mem.live == 5, "the validator frees its work buffer on every path");
 
@@ -875,7 +875,7 @@ test_validator(void)
 			else
 				starts[1 + (int) (test_uniform() * good.n_trees)] =
 					(uint32_t) (test_uniform() * good.n_nodes);
-			if (rf_validate(&bad, &cb) == FOREST_OK)
+			if (rf_validate(&bad, &host) == FOREST_OK)
 			{
 				rf_predict_proba(&bad, x, pr);
 				if (!(fabs(pr[0] + pr[1] + pr[2] - 1.0) < 1e-12))
@@ -893,7 +893,7 @@ test_validator(void)
 	free(importances);
 	free(classes);
 	free(starts);
-	rf_free(&good, &cb);
+	rf_free(&good, &host);
 }
 
 /* ---- errors, memory, interruption ---- */
@@ -901,8 +901,8 @@ test_validator(void)
 static void
 test_errors_and_memory(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 60, D = 3
@@ -913,6 +913,7 @@ test_errors_and_memory(void)
 	RandomForestParams p = rf_default_params(1);
 	long		calls;
 	int			oom_ok = 1;
+	TestProgress prog = {0};
 
 	make_noisy(x, y, N, D);
 	{
@@ -920,51 +921,49 @@ test_errors_and_memory(void)
 
 		for (int i = 0; i < N; i++)
 			one[i] = 3;
-		check(rf_train(x, one, N, D, &p, &cb, &rf) == FOREST_SINGLE_CLASS && rf.nodes == NULL,
+		check(rf_train(x, one, N, D, &p, &host, &rf) == FOREST_SINGLE_CLASS && rf.nodes == NULL,
 			  "a single class: refused, output zeroed");
 	}
 	x[5] = NAN;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_NONFINITE_INPUT, "NaN in x: refused");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_NONFINITE_INPUT, "NaN in x: refused");
 	x[5] = INFINITY;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_NONFINITE_INPUT, "Inf in x: refused");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_NONFINITE_INPUT, "Inf in x: refused");
 	x[5] = 0.0;
-	check(rf_train(x, y, 0, D, &p, &cb, &rf) == FOREST_INVALID_ARGUMENT, "no rows: invalid");
-	check(rf_train(x, y, N, 0, &p, &cb, &rf) == FOREST_INVALID_ARGUMENT, "no features: invalid");
+	check(rf_train(x, y, 0, D, &p, &host, &rf) == FOREST_INVALID_ARGUMENT, "no rows: invalid");
+	check(rf_train(x, y, N, 0, &p, &host, &rf) == FOREST_INVALID_ARGUMENT, "no features: invalid");
 	p.n_trees = 0;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_INVALID_ARGUMENT, "0 trees: invalid");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_INVALID_ARGUMENT, "0 trees: invalid");
 	p.n_trees = 4;
 	p.max_features = D + 1;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_INVALID_ARGUMENT,
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_INVALID_ARGUMENT,
 		  "max_features above d: invalid");
 	p.max_features = 0;
 	p.min_samples_leaf = 0;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_INVALID_ARGUMENT,
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_INVALID_ARGUMENT,
 		  "min_samples_leaf 0: invalid");
 	p.min_samples_leaf = 1;
 	check(mem.live == 0, "no memory left behind by refused calls");
 
-	mem = (TestMemory) {0};
-	rf_train(x, y, N, D, &p, &cb, &rf);
-	rf_free(&rf, &cb);
+	mem = (TestHost) {0};
+	rf_train(x, y, N, D, &p, &host, &rf);
+	rf_free(&rf, &host);
 	calls = mem.calls;
 	for (long k = 1; k <= calls; k++)
 	{
-		mem = (TestMemory) {0};
+		mem = (TestHost) {0};
 		mem.fail_at = k;
-		if (rf_train(x, y, N, D, &p, &cb, &rf) != FOREST_OUT_OF_MEMORY || mem.live != 0 ||
+		if (rf_train(x, y, N, D, &p, &host, &rf) != FOREST_OUT_OF_MEMORY || mem.live != 0 ||
 			rf.nodes != NULL)
 			oom_ok = 0;
 	}
 	check(oom_ok, "each allocation failing in turn: out of memory, nothing leaked");
 
-	mem = (TestMemory) {0};
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK && mem.progress_calls == 4 &&
-		  mem.last_trees_done == 4, "progress runs once per tree (small trees)");
-	rf_free(&rf, &cb);
-	mem = (TestMemory) {0};
-	mem.stop_at = 2;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_INTERRUPTED && mem.live == 0 &&
-		  rf.nodes == NULL, "progress returning non-zero stops training, nothing leaked");
+	mem = (TestHost) {0};
+	p.progress = test_progress;
+	p.progress_arg = &prog;
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_OK && prog.calls == 4 &&
+		  prog.last_trees_done == 4, "progress is reported once per tree");
+	rf_free(&rf, &host);
 
 	{
 		enum
@@ -977,14 +976,19 @@ test_errors_and_memory(void)
 		for (int i = 0; i < BIG; i++)
 		{
 			bx[i] = test_normal();
-			by[i] = test_uniform() < 0.5;	/* noise: a deep tree of > 1024 nodes */
+			by[i] = test_uniform() < 0.5;	/* noise: deep trees */
 		}
-		mem = (TestMemory) {0};
-		mem.stop_at = 1;
-		p.n_trees = 1;
-		check(rf_train(bx, by, BIG, 1, &p, &cb, &rf) == FOREST_INTERRUPTED &&
-			  mem.last_trees_done == 0 && mem.live == 0,
-			  "progress also runs within a large tree and can stop it");
+		mem = (TestHost) {0};
+		p.n_trees = 5;
+		check(rf_train(bx, by, BIG, 1, &p, &host, &rf) == FOREST_OK && mem.polls >= 3,
+			  "training polls the host every 65536 rows sorted");
+		rf_free(&rf, &host);
+		mem = (TestHost) {0};
+		prog = (TestProgress) {0};
+		mem.stop_at = 2;
+		check(rf_train(bx, by, BIG, 1, &p, &host, &rf) == FOREST_INTERRUPTED &&
+			  mem.polls == 2 && prog.last_trees_done < 5 && mem.live == 0 && rf.nodes == NULL,
+			  "the host's stop ends training: FOREST_INTERRUPTED, nothing leaked");
 	}
 }
 
@@ -998,8 +1002,8 @@ test_errors_and_memory(void)
 static void
 test_walk_rounds(void)
 {
-	TestMemory	mem;
-	ForestCallbacks cb = test_callbacks(&mem);
+	TestHost	mem;
+	KernelHost	host = test_host(&mem);
 	enum
 	{
 		N = 300, D = 5
@@ -1014,7 +1018,7 @@ test_walk_rounds(void)
 
 	make_noisy(x, y, N, D);
 	p.n_trees = FOREST_WALK_WIDTH + 3;
-	check(rf_train(x, y, N, D, &p, &cb, &rf) == FOREST_OK, "a forest of a full round and 3 trees");
+	check(rf_train(x, y, N, D, &p, &host, &rf) == FOREST_OK, "a forest of a full round and 3 trees");
 	for (int i = 0; i < N; i++)
 	{
 		double		row[D];
@@ -1042,7 +1046,7 @@ test_walk_rounds(void)
 		}
 	}
 	check(same, "walking the trees in rounds reaches the leaves and depths of one-by-one walks");
-	rf_free(&rf, &cb);
+	rf_free(&rf, &host);
 }
 
 int

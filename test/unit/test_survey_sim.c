@@ -14,10 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_host_test.h"
 #include "survey_sim.h"
 #include "tap.h"
 
 #define YEAR 365.25
+
+/* The simulator only polls the host; polls count here. */
+static TestHost host_counts;
+static const KernelHost host = {test_host_alloc, test_host_free, test_host_interrupted,
+&host_counts};
+
+/* survey_simulate_object's observation count, which must succeed. */
+static size_t
+simulate(const SurveyConfig *cfg, uint64_t objid, SurveyObs *obs, SurveyTruth *truth)
+{
+	size_t		n = 0;
+
+	if (survey_simulate_object(cfg, objid, &host, obs, &n, truth) != SURVEY_OK)
+	{
+		fprintf(stderr, "survey_simulate_object failed\n");
+		exit(2);
+	}
+	return n;
+}
 
 static SurveyObs *
 obs_buffer(const SurveyConfig *cfg)
@@ -85,9 +105,9 @@ test_reproducible(void)
 	/* objects 1..50 in order, then again backwards after others: identical */
 	for (uint64_t id = 1; id <= 50; id++)
 	{
-		na = survey_simulate_object(&cfg, id, a, &ta);
-		survey_simulate_object(&cfg, id * 7919 + 3, b, NULL);	/* another object between */
-		nb = survey_simulate_object(&cfg, id, b, &tb);
+		na = simulate(&cfg, id, a, &ta);
+		simulate(&cfg, id * 7919 + 3, b, NULL);	/* another object between */
+		nb = simulate(&cfg, id, b, &tb);
 		if (!same_object(a, na, b, nb) || memcmp(&ta, &tb, sizeof(ta)) != 0)
 			same = 0;
 	}
@@ -97,11 +117,11 @@ test_reproducible(void)
 	{
 		SurveyConfig other = cfg;
 
-		na = survey_simulate_object(&cfg, id, a, NULL);
+		na = simulate(&cfg, id, a, NULL);
 		other.seed = 43;
-		nb = survey_simulate_object(&other, id, b, NULL);
+		nb = simulate(&other, id, b, NULL);
 		differ_seed += !same_object(a, na, b, nb);
-		nb = survey_simulate_object(&cfg, id + 1000000, b, NULL);
+		nb = simulate(&cfg, id + 1000000, b, NULL);
 		differ_obj += !same_object(a, na, b, nb);
 	}
 	check(differ_seed == 50, "another seed gives other objects");
@@ -112,10 +132,20 @@ test_reproducible(void)
 		SurveyConfig other = cfg;
 
 		other.seed = 41;
-		na = survey_simulate_object(&cfg, 10, a, NULL);
-		nb = survey_simulate_object(&other, 11, b, NULL);
+		na = simulate(&cfg, 10, a, NULL);
+		nb = simulate(&other, 11, b, NULL);
 		check(!same_object(a, na, b, nb), "(seed, objid) and (seed - 1, objid + 1) differ");
 	}
+
+	/* one poll per object; the host's stop comes before anything is written */
+	host_counts.polls = 0;
+	na = simulate(&cfg, 10, a, NULL);
+	check(host_counts.polls == 1, "the host is polled once per object");
+	host_counts.stop_at = 2;
+	nb = 12345;
+	check(survey_simulate_object(&cfg, 10, &host, a, &nb, &ta) == SURVEY_INTERRUPTED &&
+		  nb == 12345, "the host's stop: SURVEY_INTERRUPTED, nothing written");
+	host_counts.stop_at = 0;
 	free(a);
 	free(b);
 }
@@ -149,7 +179,7 @@ test_cadence_and_noise(void)
 	obs = obs_buffer(&cfg);
 	for (int id = 1; id <= nobj; id++)
 	{
-		size_t		n = survey_simulate_object(&cfg, (uint64_t) id, obs, &truth);
+		size_t		n = simulate(&cfg, (uint64_t) id, obs, &truth);
 		size_t		night_first = 0;
 		int			long_gaps = 0;
 
@@ -279,7 +309,7 @@ test_weights(void)
 	obs = obs_buffer(&cfg);
 	for (int id = 0; id < 4000; id++)
 	{
-		survey_simulate_object(&cfg, (uint64_t) id, obs, &truth);
+		simulate(&cfg, (uint64_t) id, obs, &truth);
 		counts[truth.label]++;
 	}
 	check(counts[1] == 0 && counts[3] == 0, "classes of weight 0 never drawn");
@@ -368,7 +398,7 @@ test_random_walk(void)
 	obs = obs_buffer(&cfg);
 	for (int id = 1; id <= 600; id++)
 	{
-		size_t		n = survey_simulate_object(&cfg, (uint64_t) id, obs, &truth);
+		size_t		n = simulate(&cfg, (uint64_t) id, obs, &truth);
 		static const double scale[SURVEY_NBANDS] = {1.3, 1.15, 1.0, 0.9, 0.8, 0.75};
 		double		prev = 0.0;
 

@@ -9,39 +9,14 @@
 
 #include "svg_plot.h"
 #include "tap.h"
+#include "kernel_host_test.h"
 
-/* ------------------------------------------------------------ allocators */
+/* ------------------------------------------------------------ host */
 
-static size_t live_blocks = 0;	/* allocated and not yet freed */
-static size_t resize_calls = 0;
-
-static void *
-std_resize(void *ctx, void *ptr, size_t old_size, size_t new_size)
-{
-	(void) ctx;
-	(void) old_size;
-	resize_calls++;
-	if (new_size == 0)
-	{
-		free(ptr);
-		live_blocks--;
-		return NULL;
-	}
-	if (ptr == NULL)
-		live_blocks++;
-	return realloc(ptr, new_size);
-}
-
-/* Succeeds *(int *) ctx times, then fails. */
-static void *
-failing_resize(void *ctx, void *ptr, size_t old_size, size_t new_size)
-{
-	int		   *left = ctx;
-
-	if (new_size != 0 && (*left)-- <= 0)
-		return NULL;
-	return std_resize(NULL, ptr, old_size, new_size);
-}
+/* host_counts.live: blocks allocated and not yet freed; .calls: allocations */
+static TestHost host_counts;
+static const KernelHost host = {test_host_alloc, test_host_free, test_host_interrupted,
+&host_counts};
 
 /* The buffer's content as a NUL-terminated string (static storage). */
 static const char *
@@ -72,7 +47,7 @@ escaped(const char *s, size_t len)
 	static SvgBuffer b;
 
 	svg_buffer_free(&b);
-	svg_buffer_init(&b, std_resize, NULL, 0);
+	svg_buffer_init(&b, &host, 0);
 	svg_buffer_escaped(&b, s, len);
 	return str(&b);
 }
@@ -226,20 +201,19 @@ test_buffer(void)
 {
 	SvgBuffer	b;
 	int			ok = 1;
-	int			left;
 
-	svg_buffer_init(&b, std_resize, NULL, 0);
-	resize_calls = 0;
+	svg_buffer_init(&b, &host, 0);
+	host_counts.calls = 0;
 	for (int i = 0; i < 100000; i++)
 		svg_buffer_append(&b, "0123456789", 10);
 	for (size_t i = 0; i < b.len && ok; i++)
 		ok = b.data[i] == (char) ('0' + i % 10);
 	check(b.status == SVG_OK && b.len == 1000000 && ok, "1 MB appended 10 bytes at a time, intact");
-	check(resize_calls <= 10 && b.cap < 2 * b.len, "capacity doubles: few resizes, at most half unused");
+	check(host_counts.calls <= 10 && b.cap < 2 * b.len, "capacity doubles: few resizes, at most half unused");
 	svg_buffer_free(&b);
-	check(live_blocks == 0 && b.data == NULL && b.len == 0, "free returns the block");
+	check(host_counts.live == 0 && b.data == NULL && b.len == 0, "free returns the block");
 
-	svg_buffer_init(&b, std_resize, NULL, 100);
+	svg_buffer_init(&b, &host, 100);
 	svg_buffer_append(&b, "0123456789", 10);
 	for (int i = 0; i < 9; i++)
 		svg_buffer_append(&b, "0123456789", 10);
@@ -249,14 +223,16 @@ test_buffer(void)
 	check(svg_buffer_append(&b, "", 0) == SVG_TOO_LARGE, "the failure sticks");
 	svg_buffer_free(&b);
 
-	left = 2;
-	svg_buffer_init(&b, failing_resize, &left, 0);
+	host_counts.calls = 0;
+	host_counts.fail_at = 3;	/* two blocks, then none */
+	svg_buffer_init(&b, &host, 0);
 	for (int i = 0; i < 1000 && b.status == SVG_OK; i++)
 		svg_buffer_append(&b, "0123456789", 10);
 	check(b.status == SVG_NO_MEMORY && b.len == 8190 && b.cap == 8192,
 		  "a failed resize: SVG_NO_MEMORY, the old block kept");
+	host_counts.fail_at = 0;
 	svg_buffer_free(&b);
-	check(live_blocks == 0, "no block leaked after a failed resize");
+	check(host_counts.live == 0, "no block leaked after a failed resize");
 }
 
 /* ------------------------------------------------------------ documents */
@@ -264,7 +240,7 @@ test_buffer(void)
 static SvgStatus
 render(const SvgPlot *plot, SvgBuffer *b)
 {
-	svg_buffer_init(b, std_resize, NULL, 0);
+	svg_buffer_init(b, &host, 0);
 	return svg_plot_render(plot, b);
 }
 
@@ -402,25 +378,17 @@ test_documents(void)
 		check(render(&p, &b) == SVG_INVALID_INPUT, "a width below the minimum: invalid");
 		svg_buffer_free(&b);
 		p.width = 0;
-		{
-			int			left = 0;
-
-			svg_buffer_init(&b, failing_resize, &left, 0);
-			check(svg_plot_render(&p, &b) == SVG_NO_MEMORY, "no memory: SVG_NO_MEMORY");
-			svg_buffer_free(&b);
-		}
-		svg_buffer_init(&b, std_resize, NULL, 1000);
+		host_counts.calls = 0;
+		host_counts.fail_at = 1;
+		svg_buffer_init(&b, &host, 0);
+		check(svg_plot_render(&p, &b) == SVG_NO_MEMORY, "no memory: SVG_NO_MEMORY");
+		host_counts.fail_at = 0;
+		svg_buffer_free(&b);
+		svg_buffer_init(&b, &host, 1000);
 		check(svg_plot_render(&p, &b) == SVG_TOO_LARGE && b.len <= 1000, "a limit: SVG_TOO_LARGE");
 		svg_buffer_free(&b);
-		check(live_blocks == 0, "no block leaked by failed renderings");
+		check(host_counts.live == 0, "no block leaked by failed renderings");
 	}
-}
-
-static int	interrupts = 0;
-static void
-count_interrupt(void)
-{
-	interrupts++;
 }
 
 static void
@@ -444,15 +412,21 @@ test_large(void)
 		f[i] = 10;
 		s[i] = 1;
 	}
-	svg_plot_interrupt = count_interrupt;
+	host_counts.polls = 0;
 	check(render(&p, &b) == SVG_OK, "10^5 identical points render");
-	svg_plot_interrupt = NULL;
 	same_size = b.len;
 	/* one marker, and the legend's */
 	check(count_of(str(&b), "h0\"") == 2 && count_of(str(&b), "v-") == 1 && same_size < 5000,
 		  "identical points: one marker, one bar (duplicates cover the same pixels)");
-	check(interrupts >= 2, "the interrupt hook is polled in long passes");
+	check(host_counts.polls >= 2, "the host is polled in long passes");
 	svg_buffer_free(&b);
+	host_counts.polls = 0;
+	host_counts.stop_at = 2;
+	check(render(&p, &b) == SVG_INTERRUPTED && host_counts.polls == 2,
+		  "the host's stop ends the rendering: SVG_INTERRUPTED");
+	host_counts.stop_at = 0;
+	svg_buffer_free(&b);
+	check(host_counts.live == 0, "no block leaked by an interrupted rendering");
 
 	/* a dense, noisy curve: the output is bounded by the pixels, not by n */
 	srand(7);

@@ -17,6 +17,7 @@
 #include "folds.h"
 #include "svm_smo.h"
 #include "tap.h"
+#include "kernel_host_test.h"
 
 /* ---- a small deterministic generator (splitmix64) ---- */
 
@@ -42,38 +43,10 @@ normal(void)
 	return sqrt(-2 * log(u + 1e-300)) * cos(2 * 3.14159265358979323846 * v);
 }
 
-/* ---- a counting allocator that can fail after a number of allocations ---- */
+/* ---- the host: counts allocations, can fail one or say stop ---- */
 
-typedef struct Counting
-{
-	long		live;
-	long		allocations;
-	long		fail_after;		/* -1: never */
-} Counting;
-
-static void *
-counting_alloc(void *arg, size_t size)
-{
-	Counting   *c = arg;
-
-	if (c->fail_after >= 0 && c->allocations >= c->fail_after)
-		return NULL;
-	c->allocations++;
-	c->live++;
-	return malloc(size);
-}
-
-static void
-counting_free(void *arg, void *p)
-{
-	Counting   *c = arg;
-
-	c->live--;
-	free(p);
-}
-
-static Counting counter = {0, 0, -1};
-static const SvmAllocator mem = {counting_alloc, counting_free, &counter};
+static TestHost counter;
+static const KernelHost mem = {test_host_alloc, test_host_free, test_host_interrupted, &counter};
 
 static SvmParams
 params(double C, double gamma)
@@ -331,13 +304,45 @@ test_vote(void)
 
 /* ---- errors, cancellation, memory ---- */
 
-static int
-cancel_after(void *arg, const SvmProgress *p)
+/* Counts the pairs reported solved. */
+static void
+count_solved(void *arg, const SvmProgress *p)
 {
-	int		   *calls = arg;
+	*(int *) arg += p->finished;
+}
 
-	(void) p;
-	return ++*calls >= 50;
+/* Enough work for several polls: ~10^6 units (rows of iterations). */
+static void
+test_cancel(void)
+{
+	enum
+	{
+		N = 1500, DIM = 3
+	};
+	static double x[N * DIM];
+	int32_t		y[N];
+	SvmParams	p = params(1.0, 0.5);
+	SvmModel	m;
+	SvmStatus	st;
+	int			solved = 0;
+
+	random_problem(x, y, N, DIM, 3, 1.0);
+	p.progress = count_solved;
+	p.progress_arg = &solved;
+	counter.polls = 0;
+	st = svm_smo_train(x, y, N, DIM, &p, &mem, &m);
+	check(st == SVM_OK && solved == 3 && counter.polls > 2,
+		  "progress reports each of the 3 pairs solved; the host is polled");
+	if (st == SVM_OK)
+		svm_smo_free_model(&m, &mem);
+	counter.polls = 0;
+	counter.stop_at = 2;
+	st = svm_smo_train(x, y, N, DIM, &p, &mem, &m);
+	counter.stop_at = 0;
+	check(st == SVM_CANCELLED && counter.polls == 2, "the host's stop ends training: SVM_CANCELLED");
+	if (st == SVM_OK)
+		svm_smo_free_model(&m, &mem);
+	check(counter.live == 0, "after cancellation nothing is left allocated");
 }
 
 static void
@@ -351,7 +356,6 @@ test_errors(void)
 	int32_t		y[N];
 	SvmParams	p = params(1.0, 0.5);
 	SvmModel	m;
-	int			calls = 0;
 	int			ok_oom = 1;
 
 	random_problem(x, y, N, DIM, 3, 1.0);
@@ -372,21 +376,14 @@ test_errors(void)
 		  "a squared norm beyond double range: SVM_INVALID_INPUT");
 	random_problem(x, y, N, DIM, 3, 1.0);
 
-	p.progress = cancel_after;
-	p.progress_arg = &calls;
-	check(svm_smo_train(x, y, N, DIM, &p, &mem, &m) == SVM_CANCELLED && calls == 50,
-		  "the progress callback stops training");
-	check(counter.live == 0, "after cancellation nothing is left allocated");
-
-	p.progress = NULL;
-	for (long k = 0; k < 40; k++)
+	for (long k = 1; k <= 40; k++)
 	{
 		SvmStatus	st;
 
-		counter.allocations = 0;
-		counter.fail_after = k;
+		counter.calls = 0;
+		counter.fail_at = k;
 		st = svm_smo_train(x, y, N, DIM, &p, &mem, &m);
-		counter.fail_after = -1;
+		counter.fail_at = 0;
 		if (st == SVM_OK)
 			svm_smo_free_model(&m, &mem);
 		else if (st != SVM_NO_MEMORY)
@@ -460,6 +457,7 @@ main(void)
 	test_cache();
 	test_vote();
 	test_errors();
+	test_cancel();
 	test_scale_gamma();
 	test_folds();
 	check(counter.live == 0, "every allocation was freed");

@@ -1,0 +1,21 @@
+/*
+ * kernel_host_pg.h
+ *		The kernels' host (kernel_host.h) inside the server.
+ */
+#ifndef ANTARES_KERNEL_HOST_PG_H
+#define ANTARES_KERNEL_HOST_PG_H
+
+#include "postgres.h"
+
+#include "kernel_host.h"
+
+/*
+ * A host whose memory comes from cxt (palloc that returns NULL when the
+ * context is full, so the kernel's status names the failure and the glue
+ * raises the ERROR, 53200) and whose poll is CHECK_FOR_INTERRUPTS: a cancel
+ * or statement_timeout leaves the kernel by longjmp, the poll never says
+ * stop.  The kernel's memory goes with cxt on an ERROR.
+ */
+extern KernelHost pg_kernel_host(MemoryContext cxt);
+
+#endif							/* ANTARES_KERNEL_HOST_PG_H */
