@@ -378,8 +378,9 @@ RETURNS internal
 AS 'MODULE_PATHNAME', 'svm_train_deserialize'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- Trains: fewer than two classes is an error.  Checks for interrupts at
--- every solver iteration; NOTICEs on progress when antares.verbose is on.
+-- Trains: fewer than two classes is an error.  Checks for interrupts every
+-- 65536 units of solver work (an iteration counts its active rows times the
+-- features); NOTICEs on progress when antares.verbose is on.
 CREATE FUNCTION svm_train_final(internal) RETURNS svm_model
 AS 'MODULE_PATHNAME', 'svm_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
@@ -439,8 +440,9 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- label) are NULL are skipped; empty features, NULL elements, NaN/Inf and a
 -- dimension that differs from the first row's are errors, and so are
 -- parameters that change within a group.  Training checks for interrupts
--- after every tree and every 1024 nodes, and NOTICEs every tenth of the
--- trees when antares.verbose is on.
+-- every 65536 units of work (a row at an isolation-forest node, a row times
+-- a feature searched at a random-forest node), and NOTICEs every tenth of
+-- the trees when antares.verbose is on.
 ------------------------------------------------------------------------------
 
 CREATE TYPE iforest_model;
