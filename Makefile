@@ -13,8 +13,9 @@ DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
 
-# One pg_regress script per topic, in this order: lightcurve loads the shipped
-# data into tables the later scripts use.
+# One pg_regress script per topic.  Each also runs alone (make installcheck
+# REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
+# loads data/dsfp into tables once per database).
 REGRESS = lightcurve band_stats features stream gp plot svm forest survey catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
@@ -58,6 +59,19 @@ test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)
 	$(PROVE) --exec '' $(UNIT_TESTS)
+
+# Every pg_regress script alone, each in a fresh database: none may depend on
+# another's tables.  Results in results/each/NAME/; the failing scripts' diffs
+# are gathered in regression.diffs.
+.PHONY: installcheck-each
+installcheck-each:
+	@rm -f regression.diffs; failed=; \
+	for t in $(REGRESS); do \
+		mkdir -p results/each/$$t; \
+		$(pg_regress_installcheck) $(REGRESS_OPTS) --outputdir=results/each/$$t $$t || { \
+			failed="$$failed $$t"; cat results/each/$$t/regression.diffs >>regression.diffs; }; \
+	done; \
+	if [ -n "$$failed" ]; then echo "installcheck-each: failed alone:$$failed (diffs in regression.diffs)"; exit 1; fi
 
 # TAP tests (PostgreSQL::Test::Cluster) live in test/t; initdb must not run as root.
 PROVE_TESTS = test/t/*.pl

@@ -59,14 +59,8 @@ SELECT color(100, 10) AS minus_2_5, color(10, 10) AS zero,
 SELECT color(1e-300, 1e300) AS tiny_over_huge;
 
 -- Bad input is an error that names the value.  error_of shows the SQLSTATE
--- and message of a failing query (features.sql uses it too).
-CREATE FUNCTION public.error_of(query text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE query;
-  RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- and message of a failing query.
+\i sql/fixtures/error_of.sql
 SELECT public.error_of(q) FROM (VALUES
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1.0::float8, 1.0::float8), ('NaN', 1)) v(flux, dflux)$$),
   ($$SELECT weighted_mean(flux, dflux) FROM (VALUES (1.0::float8, 'Infinity'::float8)) v(flux, dflux)$$),

@@ -1,6 +1,8 @@
 -- lc_features, feature_vector and the seed's checks on the shipped light
 -- curves (rawphot: the 100 training objects, testphot: the 1000 test objects,
--- both loaded by the lightcurve script).
+-- both from sql/fixtures/shipped_data.sql).
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -77,11 +79,7 @@ SELECT count(*) AS objects, sum(g_n + r_n + i_n + z_n) AS griz_rows, sum(u_n + y
 FROM testfeats t;
 
 -- Parallel query: Partial/Finalize aggregation gives exactly the serial result.
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i sql/fixtures/force_parallel.sql
 SET enable_hashagg = off;
 EXPLAIN (COSTS OFF)
 SELECT objid, lc_features(pb, flux, dflux) FROM testphot GROUP BY objid;
@@ -122,7 +120,7 @@ SELECT (lc_features(pb, flux, dflux)).g_n AS g_n, (lc_features(pb, flux, dflux))
 FROM (VALUES ('g', 1.0::float8, 1.0::float8), (NULL, 5, 1), ('g', NULL, 1), ('g', 2, NULL), ('q', NULL, 1)) v(pb, flux, dflux);
 SELECT lc_features(pb, flux, dflux) IS NULL AS empty_is_null FROM rawphot WHERE false;
 
--- Bad input (error_of is defined in band_stats.sql).
+-- Bad input (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
   ($$SELECT lc_features(pb, flux, dflux) FROM (VALUES ('g', 1.0::float8, 1.0::float8), ('q', 1, 1)) v(pb, flux, dflux)$$),
   ($$SELECT lc_features('G', 1, 1)$$),

@@ -2,10 +2,12 @@
 -- Tree ensembles: iforest_train, iforest_score, iforest_decision,
 -- iforest_info, rf_train, rf_predict, rf_predict_proba, rf_info, the
 -- iforest_model and rf_model types and cross_validate(model => 'rf'), on the
--- shipped light curves (rawphot, testphot and lcheader from the lightcurve
--- script) and on small examples.  The validation test compares the same
--- numbers with scikit-learn.
+-- shipped light curves (rawphot, testphot and lcheader from
+-- sql/fixtures/shipped_data.sql) and on small examples.  The validation test
+-- compares the same numbers with scikit-learn.
 --
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -58,20 +60,14 @@ SELECT (SELECT iforest_train(features ORDER BY objid DESC) FROM forest_test_set)
        (SELECT iforest_train(features, 100, 256, 0) FROM forest_test_set)::text = im::text AS explicit_defaults,
        (SELECT iforest_train(features, 100, 256, 1) FROM forest_test_set)::text <> im::text AS other_seed
 FROM forest_models WHERE name = 'test_default';
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
+\i sql/fixtures/force_parallel.sql
 EXPLAIN (COSTS OFF) SELECT iforest_train(features) FROM forest_test_set;
 SELECT (SELECT iforest_train(features) FROM forest_test_set)::text = im::text AS parallel_same
 FROM forest_models WHERE name = 'test_default';
 SELECT (SELECT rf_train(features, label, 20, NULL, NULL, NULL, 5) FROM forest_train_set)::text =
        (SELECT rf_train(features, label, 20, NULL, NULL, NULL, 5 ORDER BY objid) FROM forest_train_set)::text
        AS rf_parallel_same;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
-RESET min_parallel_table_scan_size;
-RESET max_parallel_workers_per_gather;
+\i sql/fixtures/reset_parallel.sql
 
 -- Closed forms.  Two rows: every tree splits once, each leaf holds one row,
 -- so every path has length 1 = c(2) and every score is -2^-1.  Equal rows:
@@ -250,7 +246,7 @@ FROM (VALUES ('{0}'::float8[], 0), ('{1}', 1)) v(x, y);
 RESET antares."verbose";
 
 --
--- Bad input (error_of is defined in band_stats.sql).
+-- Bad input (error_of: sql/fixtures/error_of.sql).
 --
 SELECT public.error_of(q) FROM (VALUES
   -- rows of different dimension

@@ -1,4 +1,6 @@
 -- Gaussian-process smoothing: gp_smooth, gp_log_likelihood, gp_predict.
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -56,11 +58,7 @@ SELECT (SELECT gp_smooth(t, flux, dflux)::text FROM (SELECT * FROM rawphot WHERE
   AS order_free;
 
 -- Parallel query: Partial/Finalize aggregation gives exactly the serial result.
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i sql/fixtures/force_parallel.sql
 SET enable_hashagg = off;
 EXPLAIN (COSTS OFF)
 SELECT objid, pb, gp_smooth(t, flux, dflux, 20) FROM testphot GROUP BY objid, pb;
@@ -75,7 +73,7 @@ SELECT (SELECT count(*) FROM par) AS bands,
        (SELECT count(*) FROM (SELECT objid, pb, g::text FROM par EXCEPT SELECT objid, pb, g::text FROM ser) d) AS par_not_ser,
        (SELECT count(*) FROM (SELECT objid, pb, g::text FROM ser EXCEPT SELECT objid, pb, g::text FROM par) d) AS ser_not_par;
 
--- Bad input (error_of is defined in band_stats.sql).
+-- Bad input (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
   ($$SELECT gp_smooth(t, flux, dflux) FROM (VALUES (1.0::float8, 1.0::float8, 0.0::float8)) v(t, flux, dflux)$$),
   ($$SELECT gp_smooth(t, flux, dflux) FROM (VALUES ('NaN'::float8, 1.0::float8, 1.0::float8)) v(t, flux, dflux)$$),

@@ -1,7 +1,6 @@
 --
--- Reading light curves: parse_lightcurve, lightcurve_header, read_lightcurve.
--- Ends by loading the shipped data into rawphot (training set), testphot
--- (test set) and lcheader, which the later scripts use.
+-- Reading light curves: parse_lightcurve, lightcurve_header, read_lightcurve,
+-- and the shipped data as sql/fixtures/shipped_data.sql loads it.
 --
 
 -- Header lines, a comment, blank lines, CRLF line ends, tabs, the columns
@@ -146,28 +145,12 @@ COPY (SELECT 1 WHERE false) TO PROGRAM 'rm -f antares_regress_lc.dat antares_reg
 SELECT * FROM antares.read_lightcurve('antares_regress_lc.dat');
 
 --
--- The shipped data, read on the client side (the server may not be able to
--- read the source tree): one line per file, "objid<TAB>content".
+-- The shipped data (sql/fixtures/shipped_data.sql): lcfile holds every file,
+-- parse_lightcurve made rawphot and testphot, lightcurve_header lcheader.
 --
-CREATE TEMP TABLE lcfile (objid bigint, content text, dataset text DEFAULT 'training');
-\copy lcfile (objid, content) FROM PROGRAM 'sh "$PG_ABS_SRCDIR/test/lc_files_copy.sh" "$PG_ABS_SRCDIR/data/dsfp/training"'
-ALTER TABLE lcfile ALTER dataset SET DEFAULT 'test';
-\copy lcfile (objid, content) FROM PROGRAM 'sh "$PG_ABS_SRCDIR/test/lc_files_copy.sh" "$PG_ABS_SRCDIR/data/dsfp/test"'
+\i sql/fixtures/shipped_data.sql
 SELECT dataset, count(*) AS files, min(objid), max(objid)
 FROM lcfile GROUP BY dataset ORDER BY dataset;
-
-CREATE TABLE rawphot (objid bigint, t float8, pb text, flux float8, dflux float8);
-CREATE TABLE testphot (LIKE rawphot);
-INSERT INTO rawphot
-SELECT f.objid, p.* FROM lcfile f, antares.parse_lightcurve(f.content) p
-WHERE f.dataset = 'training';
-INSERT INTO testphot
-SELECT f.objid, p.* FROM lcfile f, antares.parse_lightcurve(f.content) p
-WHERE f.dataset = 'test';
--- objids repeat across the two sets: dataset tells them apart
-CREATE TABLE lcheader AS
-SELECT f.objid, antares.lightcurve_header(f.content) AS header, f.dataset
-FROM lcfile f;
 
 -- Every line that starts with a number became a row.
 SELECT f.dataset, sum(n) AS data_lines

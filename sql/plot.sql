@@ -1,6 +1,8 @@
 -- Light-curve plots: lc_plot.  The documents are checked by structure (XML
 -- parsing and XPath) rather than pinned byte for byte; test/validation/
 -- test_plot.py renders them and looks at the pixels.
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 
 -- XPath over an SVG document: svg_xpath(path, document) with prefix s.
@@ -112,11 +114,7 @@ SELECT (SELECT lc_plot(t, pb, flux, dflux, true) FROM (SELECT * FROM rawphot WHE
   AS order_free;
 
 -- Parallel query: Partial/Finalize aggregation gives exactly the serial documents.
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i sql/fixtures/force_parallel.sql
 SET enable_hashagg = off;
 EXPLAIN (COSTS OFF)
 SELECT objid, lc_plot(t, pb, flux, dflux, true, 'x') FROM testphot GROUP BY objid;
@@ -133,7 +131,7 @@ SELECT (SELECT count(*) FROM par) AS plots,
        (SELECT count(*) FROM (SELECT * FROM ser EXCEPT SELECT * FROM par) d) AS ser_not_par,
        (SELECT bool_and(xml_is_well_formed_document(svg)) FROM par) AS well_formed;
 
--- Bad input (error_of is defined in band_stats.sql).
+-- Bad input (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
   ($$SELECT lc_plot(t, 'g', 1, s) FROM (VALUES (1.0::float8, 1.0::float8), (2, 0)) v(t, s)$$),
   ($$SELECT lc_plot(t, 'g', 1, 1) FROM (VALUES ('NaN'::float8)) v(t)$$),

@@ -1,4 +1,6 @@
 -- Stored light-curve states: lc_accumulate, lc_merge, lc_finalize.
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -42,17 +44,9 @@ FROM (SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY ob
 JOIN (SELECT objid, lc_merge(s) AS s FROM nights GROUP BY objid) m USING (objid);
 
 -- Parallel aggregation of states gives the same values.
-SET max_parallel_workers_per_gather = 2;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET parallel_leader_participation = off;
+\i sql/fixtures/force_parallel.sql
 CREATE TEMP TABLE par_states AS SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY objid;
-RESET parallel_leader_participation;
-RESET min_parallel_table_scan_size;
-RESET parallel_tuple_cost;
-RESET parallel_setup_cost;
-RESET max_parallel_workers_per_gather;
+\i sql/fixtures/reset_parallel.sql
 SELECT count(*) FILTER (WHERE p.s::text IS DISTINCT FROM a.s::text) AS parallel_differs
 FROM par_states p JOIN (SELECT objid, lc_accumulate(pb, flux, dflux) AS s FROM rawphot GROUP BY objid) a USING (objid);
 
@@ -75,7 +69,7 @@ FROM nights;
 SELECT g_n, g_mean, r_n, r_mean
 FROM lc_finalize('lc_state/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAmQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA=');
 
--- Corrupt, truncated or foreign values are errors (error_of: band_stats.sql).
+-- Corrupt, truncated or foreign values are errors (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
   -- one flux changed: the checksum no longer matches
   ($$SELECT 'lc_state/1:QU5UTQEABAAGAAAASAAAAKjrQUoAAAAAAgAAAAAAAAAAACRAAAAAAAAA8D8AAAAAAAAnQAAAAAAAAPA/AQAAAAAAAAAAAChAAAAAAAAAAEAAAAAAAAAAAAAAAAA='::lc_state$$),

@@ -1,4 +1,5 @@
 -- Simulated surveys: simulate_survey and simulate_survey_truth.
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -41,17 +42,13 @@ ANALYZE ranges;
 CREATE TABLE survey_ranges (first_objid bigint) WITH (parallel_workers = 2);
 INSERT INTO survey_ranges SELECT * FROM ranges;
 ANALYZE survey_ranges;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
+\i sql/fixtures/force_parallel.sql
 EXPLAIN (COSTS OFF)
 SELECT s.* FROM survey_ranges c, LATERAL simulate_survey(100, 42, c.first_objid) s;
 SELECT count(*) AS differences FROM (
   SELECT s.* FROM survey_ranges c, LATERAL simulate_survey(100, 42, c.first_objid) s
   EXCEPT ALL SELECT * FROM survey) d;
-RESET max_parallel_workers_per_gather;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
+\i sql/fixtures/reset_parallel.sql
 DROP TABLE survey_ranges;
 
 -- Class balance: equal weights, about 500 objects of each class.
@@ -143,7 +140,7 @@ SELECT (SELECT count(*) FROM simulate_survey(NULL, 1)) AS null_n,
 SELECT count(DISTINCT objid) AS objects, max(objid) = 9223372036854775807 AS last_bigint
 FROM simulate_survey(3, 1, 9223372036854775805);
 
--- Errors (error_of: band_stats.sql).
+-- Errors (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
   ($$SELECT * FROM antares.simulate_survey(-1, 1)$$),
   ($$SELECT * FROM antares.simulate_survey(2, 1, 9223372036854775807)$$),

@@ -1,10 +1,12 @@
 --
 -- Support-vector machines: svm_train, svm_predict, svm_decision, svm_info,
 -- the svm_model type, stratified_fold and cross_validate, on the shipped
--- light curves (rawphot, testphot and lcheader from the lightcurve script)
--- and on small examples.  The validation test compares the same numbers
--- with scikit-learn.
+-- light curves (rawphot, testphot and lcheader from
+-- sql/fixtures/shipped_data.sql) and on small examples.  The validation test
+-- compares the same numbers with scikit-learn.
 --
+\i sql/fixtures/shipped_data.sql
+\i sql/fixtures/error_of.sql
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
@@ -113,7 +115,7 @@ FROM (SELECT i, stratified_fold(y, 3) OVER (ORDER BY i) AS f
       FROM unnest('{0,0,0,1}'::int[]) WITH ORDINALITY u(y, i)) s;
 
 --
--- Bad input (error_of is defined in band_stats.sql).
+-- Bad input (error_of: sql/fixtures/error_of.sql).
 --
 SELECT public.error_of(q) FROM (VALUES
   -- rows of different dimension

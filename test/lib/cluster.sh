@@ -78,6 +78,7 @@ cluster_start() {
     at_exit cluster_stop
     chown "$PG_OS_USER": "$CLUSTER_DIR"
     port=$(_cluster_free_port)
+    echo "cluster: starting a throw-away server on port $port (database $db, in $CLUSTER_DIR) ..."
 
     as_pg "$bindir/initdb" -D "$CLUSTER_DIR/data" -U "$PG_OS_USER" --auth=trust \
         --encoding=UTF8 --locale=C --no-instructions >"$CLUSTER_DIR/initdb.log" 2>&1 || {
@@ -113,7 +114,6 @@ EOF
     fi
     export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=$PG_OS_USER PGDATABASE=$db
     _cluster_create_db "$PGDATABASE"
-    echo "cluster: started a throw-away server in $CLUSTER_DIR (port $PGPORT, database $PGDATABASE)"
 }
 
 cluster_stop() {
