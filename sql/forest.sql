@@ -331,19 +331,9 @@ DROP TABLE forest_train_set, forest_test_set, forest_models, forest_raw;
 CREATE TABLE iforest_eq (id int, m iforest_model);
 INSERT INTO iforest_eq SELECT id, (SELECT iforest_train(ARRAY[x * (1 + id % 2)::float8, x % 7]) FROM generate_series(1, 50) x) FROM generate_series(1, 4) id;
 INSERT INTO iforest_eq VALUES (5, NULL);
-SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM iforest_eq) d;
-SELECT min(id), max(id), count(*) FROM iforest_eq GROUP BY m ORDER BY 1;
-SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM iforest_eq a, iforest_eq b WHERE a.id = 1 ORDER BY b.id;
-SELECT count(*) FILTER (WHERE m = m::text::iforest_model) AS equal_to_own_text,
-       count(*) FILTER (WHERE m IN (SELECT m FROM iforest_eq WHERE id = 2)) AS in_subquery
-FROM iforest_eq;
-SET enable_nestloop = off;
-SET enable_mergejoin = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM iforest_eq a JOIN iforest_eq b ON a.m = b.m;
-SELECT count(*) AS joined FROM iforest_eq a JOIN iforest_eq b ON a.m = b.m;
-RESET enable_nestloop;
-RESET enable_mergejoin;
-SELECT count(*) AS in_union FROM (SELECT m FROM iforest_eq UNION SELECT m FROM iforest_eq) u;
+\set eq_table iforest_eq
+\set eq_type iforest_model
+\i sql/fixtures/equality_checks.sql
 DROP TABLE iforest_eq;
 
 -- Equality of rf_model values: their stored bytes, whether stored compressed
@@ -352,19 +342,9 @@ DROP TABLE iforest_eq;
 CREATE TABLE rf_eq (id int, m rf_model);
 INSERT INTO rf_eq SELECT id, (SELECT rf_train(ARRAY[x::float8, x % 7], (x > 100)::int, 100, NULL, NULL, NULL, id % 2) FROM generate_series(1, 400) x) FROM generate_series(1, 4) id;
 INSERT INTO rf_eq VALUES (5, NULL);
-SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM rf_eq) d;
-SELECT min(id), max(id), count(*) FROM rf_eq GROUP BY m ORDER BY 1;
-SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM rf_eq a, rf_eq b WHERE a.id = 1 ORDER BY b.id;
-SELECT count(*) FILTER (WHERE m = m::text::rf_model) AS equal_to_own_text,
-       count(*) FILTER (WHERE m IN (SELECT m FROM rf_eq WHERE id = 2)) AS in_subquery
-FROM rf_eq;
-SET enable_nestloop = off;
-SET enable_mergejoin = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM rf_eq a JOIN rf_eq b ON a.m = b.m;
-SELECT count(*) AS joined FROM rf_eq a JOIN rf_eq b ON a.m = b.m;
-RESET enable_nestloop;
-RESET enable_mergejoin;
-SELECT count(*) AS in_union FROM (SELECT m FROM rf_eq UNION SELECT m FROM rf_eq) u;
+\set eq_table rf_eq
+\set eq_type rf_model
+\i sql/fixtures/equality_checks.sql
 DROP TABLE rf_eq;
 
 -- A stored model stays decoded for the session while its TOAST pointer and

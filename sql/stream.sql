@@ -155,17 +155,7 @@ DROP TABLE phot40, models, replay, before;
 CREATE TABLE lc_state_eq (id int, m lc_state);
 INSERT INTO lc_state_eq SELECT id, (SELECT lc_accumulate(pb, flux + id % 2, 1) FROM (VALUES ('g', 1.0::float8), ('r', 2)) v(pb, flux)) FROM generate_series(1, 4) id;
 INSERT INTO lc_state_eq VALUES (5, NULL);
-SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM lc_state_eq) d;
-SELECT min(id), max(id), count(*) FROM lc_state_eq GROUP BY m ORDER BY 1;
-SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM lc_state_eq a, lc_state_eq b WHERE a.id = 1 ORDER BY b.id;
-SELECT count(*) FILTER (WHERE m = m::text::lc_state) AS equal_to_own_text,
-       count(*) FILTER (WHERE m IN (SELECT m FROM lc_state_eq WHERE id = 2)) AS in_subquery
-FROM lc_state_eq;
-SET enable_nestloop = off;
-SET enable_mergejoin = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM lc_state_eq a JOIN lc_state_eq b ON a.m = b.m;
-SELECT count(*) AS joined FROM lc_state_eq a JOIN lc_state_eq b ON a.m = b.m;
-RESET enable_nestloop;
-RESET enable_mergejoin;
-SELECT count(*) AS in_union FROM (SELECT m FROM lc_state_eq UNION SELECT m FROM lc_state_eq) u;
+\set eq_table lc_state_eq
+\set eq_type lc_state
+\i sql/fixtures/equality_checks.sql
 DROP TABLE lc_state_eq;

@@ -229,17 +229,7 @@ FROM (SELECT svm_train(x, y, 1e20, 1) AS m
 CREATE TABLE svm_eq (id int, m svm_model);
 INSERT INTO svm_eq SELECT id, (SELECT svm_train(ARRAY[x::float8], (x > 0)::int, 1 + id % 2, 1) FROM generate_series(-2, 2) x) FROM generate_series(1, 4) id;
 INSERT INTO svm_eq VALUES (5, NULL);
-SELECT count(*) AS distinct_values FROM (SELECT DISTINCT m FROM svm_eq) d;
-SELECT min(id), max(id), count(*) FROM svm_eq GROUP BY m ORDER BY 1;
-SELECT b.id, a.m = b.m AS eq, a.m <> b.m AS ne FROM svm_eq a, svm_eq b WHERE a.id = 1 ORDER BY b.id;
-SELECT count(*) FILTER (WHERE m = m::text::svm_model) AS equal_to_own_text,
-       count(*) FILTER (WHERE m IN (SELECT m FROM svm_eq WHERE id = 2)) AS in_subquery
-FROM svm_eq;
-SET enable_nestloop = off;
-SET enable_mergejoin = off;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
-SELECT count(*) AS joined FROM svm_eq a JOIN svm_eq b ON a.m = b.m;
-RESET enable_nestloop;
-RESET enable_mergejoin;
-SELECT count(*) AS in_union FROM (SELECT m FROM svm_eq UNION SELECT m FROM svm_eq) u;
+\set eq_table svm_eq
+\set eq_type svm_model
+\i sql/fixtures/equality_checks.sql
 DROP TABLE svm_eq;
