@@ -293,8 +293,9 @@ smooth_band(SvgSeries *series)
 	double	   *sd = palloc(PLOT_GRID * sizeof(double));
 	GpFit		fit;
 
+	gp_check_span(series->t, n);
 	for (Size i = 0; i < n; i++)
-		var[i] = series->dflux[i] * series->dflux[i];
+		var[i] = gp_variance(series->dflux[i]);
 	report_gp_status(gp_matern_fit(series->t, series->flux, var, n, &fit, work));
 	report_gp_status(gp_matern_predict_grid(series->t, series->flux, var, n,
 											fit.amplitude, fit.length_scale,
