@@ -68,7 +68,7 @@ max_wal_senders = 0
 EOF
 cat >"$CLUSTER_DIR/postgres-vg" <<EOF
 #!/bin/sh
-exec valgrind --tool=memcheck --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \\
+exec $(command -v valgrind) --tool=memcheck --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \\
     --track-origins=yes --num-callers=30 --error-limit=no \\
     --suppressions=$CLUSTER_DIR/valgrind.supp --log-file=$vgdir/%p.log \\
     $bindir/postgres "\$@"
