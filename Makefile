@@ -11,7 +11,7 @@ OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 # sql/antares--A--B.sql lead from every released version to the current one.
 DATA = sql/$(EXTENSION)--0.1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS)
+EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
@@ -73,8 +73,30 @@ installcheck-each:
 	done; \
 	if [ -n "$$failed" ]; then echo "installcheck-each: failed alone:$$failed (diffs in regression.diffs)"; exit 1; fi
 
+# make ubsancheck: the same tests built with UBSan, stopping at the first
+# undefined behaviour (a memcpy from NULL, an overflowing shift, ...).  Optional,
+# not part of test/run: about a minute to build.
+UBSAN_TESTS = $(addsuffix _ubsan,$(UNIT_TESTS))
+test/unit/test_%_ubsan: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
+	$(CC) -std=c11 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
+		$(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) $(GSL_LIBS) -lm
+.PHONY: ubsancheck
+ubsancheck: $(UBSAN_TESTS)
+	$(PROVE) --exec '' $(UBSAN_TESTS)
+
 # TAP tests (PostgreSQL::Test::Cluster) live in test/t; initdb must not run as root.
 PROVE_TESTS = test/t/*.pl
 .PHONY: prove_installcheck
 prove_installcheck:
 	$(prove_installcheck)
+
+# make valgrindcheck: the pg_regress scripts against a throw-away server run
+# under valgrind memcheck (test/valgrind.sh; PostgreSQL's own noise is in
+# test/valgrind.supp).  Fails on a valgrind error in antares code, reported in
+# valgrind-errors.log, or a failing script.  REGRESS="lightcurve band_stats gp"
+# runs a few (lightcurve loads the data, band_stats defines error_of).
+# Optional and slow, not part of test/run; needs valgrind, and root or the
+# server's OS user.
+.PHONY: valgrindcheck
+valgrindcheck:
+	PG_CONFIG=$(PG_CONFIG) test/valgrind.sh $(REGRESS)

@@ -92,3 +92,25 @@ SELECT public.error_of(q) FROM (VALUES
   ($$SELECT * FROM gp_predict('{1, 2}', '{1, 2}', '{1, 1}', '{1, Infinity}', 1, 10)$$),
   ($$SELECT * FROM gp_predict('{1, 2, 3}', '{1, 2}', '{1, 1}', '{1}', 1, 10)$$)
 ) t(q);
+
+-- Times a subnormal apart are ties to the GP (lambda times the gap, and the
+-- grid's step, underflow to 0): the same curve as exact ties.
+SELECT ties, array(SELECT round(x::numeric, 9) FROM unnest((g).mean) x) AS mean,
+       array(SELECT round(x::numeric, 9) FROM unnest((g).sd) x) AS sd
+FROM (SELECT ties, gp_smooth(t, f, 1, 2) AS g
+      FROM (VALUES ('subnormal', '4.9e-324'::float8, 1::float8), ('subnormal', 0, 2),
+                   ('subnormal and -0', '4.9e-324', 1), ('subnormal and -0', 0, 2),
+                   ('subnormal and -0', '-0', 3),
+                   ('exact', 0, 1), ('exact', 0, 2)) v(ties, t, f)
+      GROUP BY ties) s
+ORDER BY ties;
+-- Points more than DBL_MAX apart are independent; a grid across them is not
+-- a double.  dflux whose square leaves double range is out of range.
+SELECT round(gp_log_likelihood('{-1e308, 1e308}', '{1, 2}', '{1, 1}', 1, 1)::numeric, 12) AS independent;
+SELECT public.error_of(q) FROM (VALUES
+  ($$SELECT gp_smooth(t, 1, 1) FROM (VALUES (9e307::float8), (-9e307)) v(t)$$),
+  ($$SELECT gp_log_likelihood('{1, 2, 3}', '{1, 2, 3}', '{4.9e-324, 1, 1}', 1, 1)$$),
+  ($$SELECT gp_log_likelihood('{1, 2, 3}', '{1, 2, 3}', '{1, 1e160, 1}', 1, 1)$$),
+  ($$SELECT * FROM gp_predict('{1, 2}', '{1, 2}', '{1e155, 1}', '{1.5}', 1, 1)$$),
+  ($$SELECT gp_smooth(t, 1, 1e160) FROM (VALUES (1.0::float8), (2)) v(t)$$)
+) t(q);

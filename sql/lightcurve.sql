@@ -178,3 +178,16 @@ SELECT key, count(*) FROM lcheader, jsonb_object_keys(header) key
 GROUP BY key ORDER BY key;
 SELECT header->>'sntype' AS sntype, count(*) FROM lcheader
 WHERE dataset = 'test' GROUP BY 1 ORDER BY 2 DESC, 1;
+
+-- A file name too long for the file system (in all, or one component) is
+-- the caller's error.
+CREATE FUNCTION pg_temp.read_sqlstate(path text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM count(*) FROM antares.read_lightcurve(path);
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE;
+END $$;
+SELECT length(n) AS name_length, pg_temp.read_sqlstate(n) AS sqlstate
+FROM (VALUES (repeat('x', 5000)), ('base/' || repeat('x', 300))) v(n);

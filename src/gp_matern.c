@@ -603,7 +603,8 @@ smooth(const double *t, const double *y, const double *var, size_t n,
 	Transition	tr,
 				ts;				/* the transition of the grid step */
 	double		lambda = SQRT5 / length_scale;
-	double		xs = step > 0.0 ? lambda * step : -1.0;
+	/* -1 (no gap has it) without a step, or when it underflows to 0 (ties) */
+	double		xs = lambda * step > 0.0 ? lambda * step : -1.0;
 	double		tprev = 0.0;
 	double		r[3] = {0.0, 0.0, 0.0},
 				w[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
@@ -768,6 +769,8 @@ gp_matern_predict_grid(const double *t, const double *y, const double *var, size
 							grid, mean, sd, work)) != GP_OK || m == 0)
 		return st;
 	lo = t[0];
+	if (isinf(t[n - 1] - lo))
+		return GP_NUMERICAL_FAILURE;	/* the grid's span is not a double */
 	step = m > 1 ? (t[n - 1] - lo) / (double) (m - 1) : 0.0;
 	for (size_t j = 0; j < m; j++)
 	{

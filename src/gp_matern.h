@@ -115,7 +115,8 @@ extern GpStatus gp_matern_predict(const double *t, const double *y, const double
  * t[n - 1] inclusive (numpy.linspace), written to grid: t[0] + j step, the
  * last exactly t[n - 1].  One transition serves every step between two grid
  * points with no observation between them, so most of the grid costs the
- * filter and smoother arithmetic only.
+ * filter and smoother arithmetic only.  GP_NUMERICAL_FAILURE when t[n - 1]
+ * - t[0] overflows.
  */
 extern GpStatus gp_matern_predict_grid(const double *t, const double *y,
 								const double *var, size_t n,

@@ -19,6 +19,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -93,6 +94,39 @@ check_obs(const GpObs *o)
 	check_finite("t", o->t);
 	check_finite("flux", o->flux);
 	check_positive("dflux", o->dflux);
+	(void) gp_variance(o->dflux);
+}
+
+/*
+ * The kernel takes variances: dflux^2 must be a positive finite double,
+ * dflux from about 1.6e-162 to 1.3e154.
+ */
+double
+gp_variance(double dflux)
+{
+	double		var = dflux * dflux;
+
+	if (!(var > 0.0) || isinf(var))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("dflux out of range for a Gaussian process, got %s",
+						float8out_internal(dflux)),
+				 errdetail("Its square, the noise variance, must be a positive finite double.")));
+	return var;
+}
+
+/*
+ * The grid of a smooth curve runs from t[0] to t[n - 1] of the sorted
+ * times: its span must be a double (as for lc_plot's axis).
+ */
+void
+gp_check_span(const double *t, Size n)
+{
+	if (n > 1 && isinf(t[n - 1] - t[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("t spans from %s to %s, a range beyond double precision",
+						float8out_internal(t[0]), float8out_internal(t[n - 1]))));
 }
 
 /*
@@ -317,6 +351,7 @@ gp_smooth_final(PG_FUNCTION_ARGS)
 	obs_sort(&state->obs, &gp_obs_kind);
 	d = gp_data((const GpObs *) state->obs.data, state->obs.n);
 	m = state->n_grid;
+	gp_check_span(d.t, d.n);
 	work = gp_work(d.n, m);
 	report_gp_status(gp_matern_fit(d.t, d.y, d.var, d.n, &fit, work, &host));
 

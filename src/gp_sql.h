@@ -23,6 +23,12 @@ typedef struct GpObs
 /* GpObs buffers ordered by t, then flux, then dflux: ties have one order. */
 extern const ObsKind gp_obs_kind;
 
+/* dflux^2, or an ERROR when the square leaves double range. */
+extern double gp_variance(double dflux);
+
+/* ERROR when the sorted times t[0..n-1] span more than a double holds. */
+extern void gp_check_span(const double *t, Size n);
+
 /* ERROR for a status other than GP_OK. */
 extern void report_gp_status(GpStatus status);
 

@@ -155,6 +155,29 @@ check_read_permission(void)
 }
 
 /*
+ * errcode_for_file_access() for a failed open, with the errors it leaves as
+ * internal ones classed: a path too long (or with a component too long) is
+ * an invalid argument, a symbolic-link loop names no file, a device or
+ * socket is not a file.
+ */
+static int
+open_errcode(int err)
+{
+	switch (err)
+	{
+		case ENAMETOOLONG:
+			return errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		case ELOOP:
+			return errcode(ERRCODE_UNDEFINED_FILE);
+		case ENXIO:
+		case ENODEV:
+			return errcode(ERRCODE_WRONG_OBJECT_TYPE);
+		default:
+			return errcode_for_file_access();
+	}
+}
+
+/*
  * Reads the whole file: the parser wants one buffer, and light curves are
  * small.  Relative paths are relative to the data directory, as for COPY.
  */
@@ -167,9 +190,13 @@ read_whole_file(const char *path, size_t *len)
 
 	file = AllocateFile(path, PG_BINARY_R);
 	if (file == NULL)
+	{
+		int			err = errno;
+
 		ereport(ERROR,
-				(errcode_for_file_access(),
+				(open_errcode(err),
 				 errmsg("could not open file \"%s\" for reading: %m", path)));
+	}
 	if (fstat(fileno(file), &st) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),

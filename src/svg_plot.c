@@ -98,6 +98,8 @@ svg_buffer_append(SvgBuffer *buf, const char *s, size_t n)
 {
 	if (!buffer_reserve(buf, n))
 		return buf->status;
+	if (n == 0)
+		return SVG_OK;			/* data may still be NULL: no memcpy */
 	memcpy(buf->data + buf->len, s, n);
 	buf->len += n;
 	return SVG_OK;

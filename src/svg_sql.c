@@ -270,8 +270,9 @@ smooth_band(SvgSeries *series)
 	GpFit		fit;
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 
+	gp_check_span(series->t, n);
 	for (Size i = 0; i < n; i++)
-		var[i] = series->dflux[i] * series->dflux[i];
+		var[i] = gp_variance(series->dflux[i]);
 	report_gp_status(gp_matern_fit(series->t, series->flux, var, n, &fit, work, &host));
 	report_gp_status(gp_matern_predict_grid(series->t, series->flux, var, n,
 											fit.amplitude, fit.length_scale,

@@ -600,6 +600,97 @@ test_one_point(void)
 		  "one point: fitted A = y^2 - var, l stays at its start");
 }
 
+/*
+ * Gaps of a few units of the smallest double, and -0 beside 0: scaled by
+ * lambda they round to 0 (ties) or stay subnormal, and so may the grid's
+ * step.  The posterior is still the dense one, on grids and at queries.
+ */
+static void
+test_tiny_gaps(void)
+{
+	const double t[] = {-0.0, 0.0, 4.9e-324, 1e-323, 2e-310, 0.75, 2.0},
+				y[] = {3, 2, 1, -1, 0.5, 2, -2},
+				var[] = {1, 0.5, 1, 2, 1, 0.25, 1},
+				ls[] = {1.0, 2.0, 4.47, 4.48, 10.0, 20.0},
+				tq[] = {4.9e-324, 0.0, 1e-320, -0.0, 0.25, 5.0};
+	const size_t first[] = {1, 0, 0},	/* {0, 4.9e-324}, {-0, 0, 4.9e-324}, all */
+				count[] = {2, 3, 7},
+				ms[] = {2, 3, 50};
+	double		worst = 0.0;
+	int			ok = 1;
+
+	for (size_t c = 0; c < 3; c++)
+		for (size_t k = 0; k < sizeof(ls) / sizeof(ls[0]); k++)
+			for (double a = 0.3; a < 100.0; a *= 100.0)
+				for (size_t g = 0; g < 4; g++)
+				{
+					const double *tc = t + first[c],
+							   *yc = y + first[c],
+							   *vc = var + first[c];
+					size_t		n = count[c],
+								m = g < 3 ? ms[g] : sizeof(tq) / sizeof(tq[0]);
+					double		grid[MMAX],
+								mean[MMAX],
+								sd[MMAX],
+								rmean[MMAX],
+								rsd[MMAX];
+					GpStatus	st;
+
+					if (g < 3)
+						st = gp_matern_predict_grid(tc, yc, vc, n, a, ls[k], m, grid, mean, sd,
+													work_buffer, &host);
+					else
+					{
+						memcpy(grid, tq, sizeof(tq));
+						st = gp_matern_predict(tc, yc, vc, n, a, ls[k], grid, m, mean, sd,
+											   work_buffer, &host);
+					}
+					if (st != GP_OK)
+					{
+						ok = 0;
+						continue;
+					}
+					dense_predict(tc, yc, vc, n, a, ls[k], grid, m, rmean, rsd);
+					for (size_t j = 0; j < m; j++)
+						worst = fmax(worst, fmax(fabs(mean[j] - rmean[j]), fabs(sd[j] - rsd[j])));
+				}
+	printf("# subnormal gaps: worst |mean, sd - dense| %.2g\n", worst);
+	check(ok, "subnormal gaps and grid steps: status ok");
+	check(worst <= 1e-12, "subnormal gaps and grid steps: posterior agrees with dense to 1e-12");
+}
+
+/*
+ * Times more than DBL_MAX apart: the points are independent (the gap's
+ * transition is 0), but a grid from the first to the last cannot be laid.
+ */
+static void
+test_huge_span(void)
+{
+	const double t[] = {-9e307, 9e307},
+				y[] = {1.0, -2.0},
+				var[] = {0.5, 2.0},
+				tq[] = {9e307, -9e307};
+	const double a = 3.0,
+				l = 2.0;
+	double		lml,
+				want = 0.0,
+				grid[2],
+				mean[2],
+				sd[2];
+
+	for (int i = 0; i < 2; i++)
+		want -= 0.5 * (y[i] * y[i] / (a + var[i]) + log(a + var[i]) + LOG_2PI);
+	check(gp_matern_log_likelihood(t, y, var, 2, a, l, &lml, NULL, &host) == GP_OK &&
+		  fabs(lml - want) <= 1e-14 * fabs(want),
+		  "a span beyond DBL_MAX: the lml of independent points");
+	check(gp_matern_predict(t, y, var, 2, a, l, tq, 2, mean, sd, work_buffer, &host) == GP_OK &&
+		  fabs(mean[0] - a * y[1] / (a + var[1])) <= 1e-14 &&
+		  fabs(mean[1] - a * y[0] / (a + var[0])) <= 1e-14,
+		  "a span beyond DBL_MAX: predictions of independent points");
+	check(gp_matern_predict_grid(t, y, var, 2, a, l, 2, grid, mean, sd, work_buffer, &host) ==
+		  GP_NUMERICAL_FAILURE, "a span beyond DBL_MAX: no grid, GP_NUMERICAL_FAILURE");
+}
+
 static void
 test_errors(void)
 {
@@ -695,6 +786,8 @@ main(void)
 	test_gradient();
 	test_one_point();
 	test_fit();
+	test_tiny_gaps();
+	test_huge_span();
 	test_errors();
 	test_interrupt();
 	return tap_done();

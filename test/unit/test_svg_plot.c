@@ -26,7 +26,8 @@ str(const SvgBuffer *b)
 
 	free(copy);
 	copy = malloc(b->len + 1);
-	memcpy(copy, b->data, b->len);
+	if (b->len > 0)				/* an empty buffer's data may be NULL */
+		memcpy(copy, b->data, b->len);
 	copy[b->len] = '\0';
 	return copy;
 }
@@ -233,6 +234,13 @@ test_buffer(void)
 	host_counts.fail_at = 0;
 	svg_buffer_free(&b);
 	check(host_counts.live == 0, "no block leaked after a failed resize");
+
+	/* nothing to a new buffer: no block, and no memcpy to its NULL data (UBSan) */
+	svg_buffer_init(&b, &host, 0);
+	check(svg_buffer_append(&b, "", 0) == SVG_OK && svg_buffer_puts(&b, "") == SVG_OK &&
+		  svg_buffer_escaped(&b, "", 0) == SVG_OK && b.data == NULL && b.len == 0,
+		  "empty appends to a new buffer: SVG_OK, nothing allocated");
+	svg_buffer_free(&b);
 }
 
 /* ------------------------------------------------------------ documents */
