@@ -95,8 +95,8 @@ prove_installcheck:
 # test/valgrind.supp).  Fails on a valgrind error in antares code, reported in
 # valgrind-errors.log, or a failing script.  REGRESS="lightcurve band_stats gp"
 # runs a few (lightcurve loads the data, band_stats defines error_of).
-# Optional and slow, not part of test/run; needs valgrind, and root or the
-# server's OS user.
+# Optional and slow (about 15 minutes for all scripts), not part of test/run;
+# needs valgrind, and root or the server's OS user.
 .PHONY: valgrindcheck
 valgrindcheck:
 	PG_CONFIG=$(PG_CONFIG) test/valgrind.sh $(REGRESS)
