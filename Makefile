@@ -93,8 +93,8 @@ prove_installcheck:
 # make valgrindcheck: the pg_regress scripts against a throw-away server run
 # under valgrind memcheck (test/valgrind.sh; PostgreSQL's own noise is in
 # test/valgrind.supp).  Fails on a valgrind error in antares code, reported in
-# valgrind-errors.log, or a failing script.  REGRESS="lightcurve band_stats gp"
-# runs a few (lightcurve loads the data, band_stats defines error_of).
+# valgrind-errors.log, or a failing script.  REGRESS=gp runs one (each script
+# includes what it needs from sql/fixtures).
 # Optional and slow (about 15 minutes for all scripts), not part of test/run;
 # needs valgrind, and root or the server's OS user.
 .PHONY: valgrindcheck
