@@ -15,7 +15,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import psycopg2  # noqa: E402
 
-DIM = 23        # features, as the seed's
+DIM = 23        # features, as the DSFP exercise's
 CLASSES = 4
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Benchmark: light-curve features in the database against the plain-SQL floor
-and against the seed's per-object numpy computation.
+and against the DSFP exercise's per-object numpy computation.
 
     PGHOST=... PGPORT=... PGUSER=... PGDATABASE=... /usr/bin/python3 bench/features.py [--copies N] [--repeat R] [--keep]
 
@@ -11,7 +11,7 @@ of R runs (default 3):
   floor       SELECT objid, pb, count(*), avg(flux), stddev(flux) FROM big GROUP BY objid, pb
   bands       the six single-band aggregates GROUP BY objid, pb
   features    antares.lc_features(pb, flux, dflux) GROUP BY objid
-  python      the seed-style numpy/scipy computation per object (the formulas of
+  python      the DSFP-exercise-style numpy/scipy computation per object (the formulas of
               test/validation/test_features.py) on the same rows, fetched from the
               database; the fetch and the computation are timed separately
 

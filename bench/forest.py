@@ -2,7 +2,7 @@
 """Benchmark: isolation forests and random forests in the database
 (antares.iforest_train / iforest_score, antares.rf_train / rf_predict /
 rf_predict_proba) against scikit-learn's IsolationForest and
-RandomForestClassifier, and the seed's question 4c (SVM vs random-forest
+RandomForestClassifier, and the DSFP exercise's question 4c (SVM vs random-forest
 training time), measured in one run on the same data.
 
     PGHOST=... PGPORT=... PGUSER=... PGDATABASE=... /usr/bin/python3 bench/forest.py [--rows 20000] [--repeat R] [--keep]

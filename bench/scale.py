@@ -23,7 +23,7 @@ workers, and how the time grows with the number of rows.
                 pb on phot_part (partitionwise, the fits in the workers), every
                 output consumed (scalars summed, arrays through hash_array);
      scoring    svm_predict, iforest_decision and rf_predict of every object's
-                23 seed features (feature_vector) in one query, the feature
+                23 DSFP features (feature_vector) in one query, the feature
                 vectors repeated --score-copies times (default 10) so that
                 the scan lasts long enough to be timed; models trained on the
                 first 2000 objects with their simulated labels (SVM C = 1,

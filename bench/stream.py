@@ -9,7 +9,7 @@ a stored state of H observations (--histories, default 100 and 1000; four
 bands, a smooth curve with noise-like scatter, one state built once and
 stored for every object), and tonight brings `--new` observations (default 2)
 of every object.  The SVM and the isolation forest are trained on the shipped
-training set's seed features.  For each H:
+training set's DSFP features.  For each H:
 
   serial     one process_night over tonight's table (one backend, one core);
   2 sessions tonight's table split by objid into two tables (two shards of

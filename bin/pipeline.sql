@@ -7,10 +7,10 @@
 --       labels, features, GP smoothing, the SVM's and the random forest's
 --       5-fold cross-validation, the test set's classes, its most anomalous
 --       objects (isolation forest), Ia against non-Ia on the test set's
---       supernovae (random forest, accuracy and ROC AUC), and the seed's checks; -v root=DIR names the
+--       supernovae (random forest, accuracy and ROC AUC), and the DSFP exercise's checks; -v root=DIR names the
 --       source tree (default: the current directory), whose test light curves
 --       are read on the client for their #label headers
--- Ends with an error (psql exit status 3) if a seed check fails.
+-- Ends with an error (psql exit status 3) if one of the DSFP exercise's checks fails.
 
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -68,7 +68,7 @@ SELECT 'lcfeats', count(*), count(DISTINCT objid) FROM lcfeats
 UNION ALL
 SELECT 'testfeats', count(*), count(DISTINCT objid) FROM testfeats;
 
-\echo '== Feature vectors (the 23 seed features, -999 where undefined)'
+\echo '== Feature vectors (the DSFP exercise''s 23 features, -999 where undefined)'
 SELECT 'training' AS "set", count(*) AS objects,
        count(*) FILTER (WHERE array_position(antares.feature_vector(f), -999) IS NULL) AS complete,
        count(*) FILTER (WHERE g_minus_r IS NULL) AS "no g-r"
@@ -123,7 +123,7 @@ SELECT count(DISTINCT objid) AS light_curves, count(*) AS bands, sum(n) AS obser
        current_setting('max_parallel_workers_per_gather') AS workers
 FROM testgp, gp_timing GROUP BY seconds;
 
-\echo '== SVM (RBF, C = 1, gamma = 0.1) on the 23 seed features: 5-fold stratified cross-validation'
+\echo '== SVM (RBF, C = 1, gamma = 0.1) on the DSFP exercise''s 23 features: 5-fold stratified cross-validation'
 CREATE TEMP VIEW training AS
 SELECT f.objid, antares.feature_vector(f) AS features, l.label
 FROM lcfeats f JOIN labels l USING (objid);
@@ -135,7 +135,7 @@ SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
        round(stddev_samp(accuracy)::numeric, 3) AS sd
 FROM cv;
 
-\echo '== Random forest (100 trees, seed 1) beside the SVM: the same 5 folds (the seed''s 4c-4e)'
+\echo '== Random forest (100 trees, seed 1) beside the SVM: the same 5 folds (the DSFP exercise''s 4c-4e)'
 CREATE TEMP TABLE cv_rf AS
 SELECT * FROM antares.cross_validate('training', 'features', 'label', 5, 'rf',
                                      '{"n_trees": 100, "seed": 1}', 'objid');
@@ -167,7 +167,7 @@ GROUP BY c.class ORDER BY c.class;
 SELECT count(*) AS test_objects, count(*) FILTER (WHERE predicted = true_label) AS agree
 FROM test_classes;
 
-\echo '== Isolation forest (1000 trees, seed 1) on the test set''s 23 seed features: the 10 most anomalous (the seed''s 6a)'
+\echo '== Isolation forest (1000 trees, seed 1) on the test set''s 23 DSFP features: the 10 most anomalous (the DSFP exercise''s 6a)'
 DROP TABLE IF EXISTS forest_models;
 CREATE TABLE forest_models AS
 SELECT 'test_anomalies'::text AS name, antares.iforest_train(antares.feature_vector(t), 1000, NULL, 1) AS iforest
@@ -238,7 +238,7 @@ SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
        round((SELECT 1 - avg(is_ia) FROM sn_features)::numeric, 3) AS "accuracy of 'never Ia'"
 FROM (SELECT fold, avg((predicted = is_ia)::int) AS accuracy FROM sn_cv GROUP BY fold) s;
 
-\echo '== Seed checks'
+\echo '== The DSFP exercise''s checks'
 CREATE TEMP TABLE seed_checks AS
 SELECT c.ord, c."check", c.expected, c.got, c.got IS NOT DISTINCT FROM c.expected AS pass
 FROM (VALUES
@@ -274,7 +274,7 @@ DECLARE
     n int := (SELECT count(*) FROM seed_checks WHERE NOT pass);
 BEGIN
     IF n > 0 THEN
-        RAISE EXCEPTION '% of the seed checks failed', n;
+        RAISE EXCEPTION '% of the DSFP exercise''s checks failed', n;
     END IF;
 END $$;
-\echo 'all seed checks passed'
+\echo 'all the DSFP exercise''s checks passed'

@@ -164,7 +164,7 @@ CREATE AGGREGATE lc_features(pb text, flux float8, dflux float8) (
 
 -- The model input: for each band of `bands` its std, then amp, MAD, beyond
 -- and skew, then the colours of consecutive bands; NULL becomes `missing`.
--- For 'griz' these are the seed's 23 features in the seed's order.  `f` is
+-- For 'griz' these are the DSFP exercise's 23 features in its order.  `f` is
 -- an antares.features value or any row with its column names (a row of a
 -- table made with (lc_features(...)).*).
 -- Not STRICT: a NULL `missing` keeps undefined features as NULL elements.
@@ -740,7 +740,7 @@ $cv$;
 
 -- Plots: a multi-band light curve as a standalone SVG document (text), for
 -- psql -Atc "SELECT antares.lc_plot(...) FROM ..." > file.svg.  Markers
--- with 1-sigma error bars in one colour per band (the seed's g r i z
+-- with 1-sigma error bars in one colour per band (the DSFP exercise's g r i z
 -- palette), a legend, axes labelled MJD and flux; with smooth, each band's GP
 -- (gp_smooth's fit, 200 points) as its posterior mean over a shaded +-1 sd
 -- band; an optional title line.  Passbands u g r i z y; rows with a NULL are
@@ -861,7 +861,7 @@ SELECT pg_catalog.pg_extension_config_dump('nights', '');
 -- night_start <= t < night_end into object_state; for every object updated
 -- computes its features, class (svm_predict of classifier, if given) and
 -- anomaly decision (iforest_decision of anomaly, if given) on
--- feature_vector(features) (the 23 seed features, -999 where undefined: the
+-- feature_vector(features) (the DSFP exercise's 23 features, -999 where undefined: the
 -- models must be trained on the same); an object whose decision is below
 -- alert_threshold raises an alert: a row in alerts and a notification on
 -- channel antares_alerts with the same row as JSON, sent at commit.  An

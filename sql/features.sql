@@ -1,4 +1,4 @@
--- lc_features, feature_vector and the seed's checks on the shipped light
+-- lc_features, feature_vector and the DSFP exercise's checks on the shipped light
 -- curves (rawphot: the 100 training objects, testphot: the 1000 test objects,
 -- both from sql/fixtures/shipped_data.sql).
 \i sql/fixtures/shipped_data.sql
@@ -6,12 +6,12 @@
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
--- The seed's features table, one statement.
+-- The DSFP exercise's features table, one statement.
 CREATE TABLE lcfeats AS
 SELECT objid, (lc_features(pb, flux, dflux)).* FROM rawphot GROUP BY objid;
 SELECT count(*) AS objects, sum(u_n + g_n + r_n + i_n + z_n + y_n) AS observations FROM lcfeats;
 
--- Seed checks: 9 objects with g amplitude > 2, 2 objects without a g-r
+-- The DSFP exercise's checks: 9 objects with g amplitude > 2, 2 objects without a g-r
 -- colour, FAKE010's mean colours 1.048, -0.191, -0.193.
 SELECT count(*) AS g_amp_over_2 FROM lcfeats WHERE g_amp > 2;
 SELECT objid AS no_g_minus_r, g_n, r_n, round(g_mean::numeric, 4) AS g_mean, round(r_mean::numeric, 4) AS r_mean
@@ -52,7 +52,7 @@ FROM (SELECT objid, pb, count(*) AS n, weighted_mean(flux, dflux) AS mean, norm_
       FROM rawphot GROUP BY objid, pb) s
 JOIN lcfeats l USING (objid);
 
--- The seed's 23 features, in the seed's order.
+-- The DSFP exercise's 23 features, in its order.
 SELECT array_length(feature_vector(l), 1) AS n,
        (SELECT array_agg(round(x::numeric, 4)) FROM unnest(feature_vector(l)) x) AS fake010
 FROM lcfeats l WHERE objid = 10;

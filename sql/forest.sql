@@ -11,7 +11,7 @@
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
--- The seed's features (23, -999 where undefined); training labels by objid;
+-- The DSFP exercise's features (23, -999 where undefined); training labels by objid;
 -- the test set's supernova types from the #sntype header.
 CREATE TABLE forest_train_set AS
 SELECT objid, feature_vector(lc_features(pb, flux, dflux)) AS features,
@@ -25,7 +25,7 @@ GROUP BY t.objid;
 SELECT count(*), min(array_length(features, 1)), max(array_length(features, 1)) FROM forest_test_set;
 
 --
--- Isolation forest: the seed's question 6a, the most anomalous test objects.
+-- Isolation forest: the DSFP exercise's question 6a, the most anomalous test objects.
 --
 CREATE TABLE forest_models (name text PRIMARY KEY, im iforest_model, rm rf_model);
 INSERT INTO forest_models (name, im)
@@ -97,7 +97,7 @@ FROM (VALUES ('{0}'::float8[]), ('{1}'), ('{2}')) v(x);
 RESET antares."verbose";
 
 --
--- Random forest: the seed's classifier comparison (4c-4e).
+-- Random forest: the DSFP exercise's classifier comparison (4c-4e).
 --
 INSERT INTO forest_models (name, rm)
 SELECT 'seed', rf_train(features, label) FROM forest_train_set;
@@ -105,7 +105,7 @@ SELECT rf_info(rm) - 'feature_importances' AS info,
        (SELECT round(sum(v::numeric), 9) FROM jsonb_array_elements_text(rf_info(rm) -> 'feature_importances') v) AS importance_sum,
        jsonb_array_length(rf_info(rm) -> 'feature_importances') AS importances
 FROM forest_models WHERE name = 'seed';
--- the three most important features (of the seed's 23: g std, amp, ..., colours)
+-- the three most important features (of the DSFP exercise's 23: g std, amp, ..., colours)
 SELECT i AS feature, round(v::numeric, 4) AS importance
 FROM forest_models, jsonb_array_elements_text(rf_info(rm) -> 'feature_importances') WITH ORDINALITY a(v, i)
 WHERE name = 'seed' ORDER BY v::float8 DESC, i LIMIT 3;

@@ -27,7 +27,7 @@ SELECT objid,
        raw ~ '^[\n -~]*$' AS ascii_only
 FROM plots ORDER BY objid;
 
--- Each band present: its colour (the seed's palette for g r i z), a group of
+-- Each band present: its colour (the DSFP exercise's palette for g r i z), a group of
 -- points, a legend entry; no colour of an absent band.
 SELECT objid, b.pb, b.color,
        (SELECT count(*) FROM rawphot r WHERE r.objid = p.objid AND r.pb = b.pb) AS n,

@@ -86,7 +86,7 @@ DROP TABLE nights, whole, par_states;
 
 -- process_night: 40 test objects replayed night by night (1-day steps), with
 -- the SVM trained on the training set and an isolation forest trained on
--- the test set, both on the seed's 23 features.
+-- the test set, both on the DSFP exercise's 23 features.
 CREATE TEMP TABLE phot40 AS SELECT * FROM testphot WHERE objid <= 40;
 CREATE TEMP TABLE models AS
 SELECT (SELECT svm_train(feature_vector(f), CASE WHEN objid <= 20 THEN 0 WHEN objid <= 60 THEN 1 ELSE 2 END

@@ -10,7 +10,7 @@
 SET search_path = antares, public;
 SET extra_float_digits = 0;
 
--- The seed's problem: 23 features (-999 where undefined), labels by objid.
+-- The DSFP exercise's problem: 23 features (-999 where undefined), labels by objid.
 CREATE TABLE svm_train_set AS
 SELECT objid, feature_vector(lc_features(pb, flux, dflux)) AS features,
        CASE WHEN objid <= 20 THEN 0 WHEN objid <= 60 THEN 1 ELSE 2 END AS label
@@ -20,7 +20,7 @@ SELECT objid, feature_vector(lc_features(pb, flux, dflux)) AS features
 FROM testphot GROUP BY objid;
 SELECT count(*), min(array_length(features, 1)), max(array_length(features, 1)) FROM svm_train_set;
 
--- The seed's model: C = 1, gamma = 0.1, rows in objid order.
+-- The DSFP exercise's model: C = 1, gamma = 0.1, rows in objid order.
 CREATE TABLE svm_models (name text PRIMARY KEY, m svm_model);
 INSERT INTO svm_models
 SELECT 'seed', svm_train(features, label, 1, 0.1 ORDER BY objid) FROM svm_train_set;

@@ -2,7 +2,7 @@
  * band_stats.h
  *		Per-band light-curve statistics: a plain-C kernel, no PostgreSQL types.
  *
- * The definitions are the LSST DSFP "miniANTARES" seed's, for one passband
+ * The definitions are the LSST DSFP "miniANTARES" exercise's, for one passband
  * with fluxes f_i and 1-sigma uncertainties s_i:
  *
  *	 mean	 weighted mean  sum(f (f/s)^2) / sum((f/s)^2)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The seed's palette for g r i z; u and y in hues far from all four. */
+/* The DSFP exercise's palette for g r i z; u and y in hues far from all four. */
 static const struct
 {
 	const char *band;

@@ -160,7 +160,7 @@ typedef struct SvgPlot
 extern SvgStatus svg_plot_render(const SvgPlot *plot, SvgBuffer *out);
 
 /*
- * The colour of an LSST passband "u" .. "y" (the seed's for g r i z), or NULL
+ * The colour of an LSST passband "u" .. "y" (the DSFP exercise's for g r i z), or NULL
  * for another name.
  */
 extern const char *svg_band_color(const char *band);

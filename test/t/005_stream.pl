@@ -37,7 +37,7 @@ SELECT o AS objid,
 FROM generate_series(1, 20000) o, generate_series(0, 12) k
 WHERE k = 0 OR (o * 13 + k) % 20 < 19;
 ANALYZE phot;
--- models on the seed features of night 1's states, fixed seeds
+-- models on the DSFP features of night 1's states, fixed seeds
 CREATE TABLE models AS
 SELECT antares.svm_train(x, (o % 3), 1, 0.1 ORDER BY o) AS svm,
        antares.iforest_train(x, 50, 256, 3) AS forest

@@ -86,7 +86,7 @@ my ($r2, $o2) = split /\|/, $s2;
 ok($r1 > 0 && $r2 > 0 && $r1 + $r2 == $rows && $o1 + $o2 == $n_objects,
 	"rows split between the shards by objid: $s1 and $s2 of $rows rows, $n_objects objects");
 
-# Models trained on the coordinator on the first 300 objects' seed features,
+# Models trained on the coordinator on the first 300 objects' DSFP features,
 # with the simulated labels; used on the shards as literals.
 $coord->safe_psql(
 	'postgres', q{

@@ -303,7 +303,7 @@ test_documents(void)
 		  strcmp(doc + strlen(doc) - 7, "</svg>\n") == 0, "an XML declaration, one <svg> root");
 	check(strstr(doc, "#78A5A3") && strstr(doc, "#CE5A57") && strstr(doc, "#E1B16A") &&
 		  strstr(doc, "#444C5C") && strstr(doc, "#5E9E3A") && !strstr(doc, "#8E6BBF"),
-		  "the seed's palette; no colour of a band without points");
+		  "the DSFP exercise's palette; no colour of a band without points");
 	check(strcmp(svg_band_color("u"), "#8E6BBF") == 0 && svg_band_color("w") == NULL &&
 		  svg_band_color("") == NULL, "band colours by name");
 	check(count_of(doc, "<g data-series=") == 6 && count_of(doc, "class=\"legend\"") == 1 &&

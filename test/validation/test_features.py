@@ -15,7 +15,7 @@ every file in data/dsfp/training and data/dsfp/test with a plain split and
 sends the rows to the server with COPY (the extension's own parser is not
 involved), then compares what the extension computes with
 
-  * the seed's formulas evaluated with numpy/scipy in float64 (np.sum, np.std
+  * the DSFP exercise's formulas evaluated with numpy/scipy in float64 (np.sum, np.std
     with ddof=1, np.median, scipy.stats.skew, -2.5*np.log10), and
   * the same definitions evaluated in exact rational arithmetic (fractions),
     rounded once at the end, to show how far both float computations are

@@ -11,7 +11,7 @@ antares and drops the extension again at the end; everything else it creates
 lives in temporary tables.
 
 Features and labels are built as test_svm.py builds them (its `load`): the
-shipped light curves, read with a plain split and sent with COPY, the seed's
+shipped light curves, read with a plain split and sent with COPY, the DSFP exercise's
 23 features (antares.feature_vector, -999 where undefined), training labels by
 objid (1-20 -> 0, 21-60 -> 1, 61-100 -> 2).
 

@@ -58,10 +58,10 @@ from dsfp import DATA, read_lightcurve  # noqa: E402
 SVG_NS = "http://www.w3.org/2000/svg"
 BAND_COLOURS = {
     "u": (0x8E, 0x6B, 0xBF),
-    "g": (0x78, 0xA5, 0xA3),  # the seed's
-    "r": (0xCE, 0x5A, 0x57),  # the seed's
-    "i": (0xE1, 0xB1, 0x6A),  # the seed's
-    "z": (0x44, 0x4C, 0x5C),  # the seed's
+    "g": (0x78, 0xA5, 0xA3),  # the DSFP exercise's
+    "r": (0xCE, 0x5A, 0x57),  # the DSFP exercise's
+    "i": (0xE1, 0xB1, 0x6A),  # the DSFP exercise's
+    "z": (0x44, 0x4C, 0x5C),  # the DSFP exercise's
     "y": (0x5E, 0x9E, 0x3A),
 }
 SHADE_ALPHA = 0.2           # fill-opacity of the +-1 sd band

@@ -12,7 +12,7 @@ creates it and drops it at the end.
 
 The 1000 test light curves are read with a plain split (dsfp.py) and sent with
 COPY.  An SVM (C = 1, gamma = 0.1) and an isolation forest (100 trees, seed 1)
-are trained on the training set's seed features; then every night of the test
+are trained on the training set's DSFP features; then every night of the test
 set, in 1-day steps from its first to its last MJD, is processed with alert
 threshold 0, each night committed, while a second connection LISTENs on
 antares_alerts.

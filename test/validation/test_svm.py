@@ -11,7 +11,7 @@ and drops the extension again at the end; everything else it creates lives in
 temporary tables.
 
 The shipped light curves are read with a plain split (dsfp.py) and sent with
-COPY; the features are the seed's 23, antares.feature_vector with -999 for
+COPY; the features are the DSFP exercise's 23, antares.feature_vector with -999 for
 undefined values (their values are validated by test_features.py), fetched
 once and given to scikit-learn as they are.  Training labels by objid:
 1-20 -> 0, 21-60 -> 1, 61-100 -> 2.
