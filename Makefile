@@ -21,8 +21,10 @@ REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
 GSL_LIBS := $(shell pkg-config --libs gsl 2>/dev/null || gsl-config --libs)
-# Avro's C library (Debian libavro-dev) decodes survey alert packets (src/alert_decode.c).
-AVRO_LIBS := $(shell pkg-config --libs avro-c 2>/dev/null || echo -lavro)
+# Avro's C library (Debian libavro-dev) decodes survey alert packets (src/alert_decode.c);
+# zlib inflates their deflate-compressed container blocks.
+AVRO_LIBS := $(shell pkg-config --libs avro-c 2>/dev/null || echo -lavro) \
+	$(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 
 # -Wno-unused-parameter: PostgreSQL's own headers have unused parameters.
 PG_CFLAGS = -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror

@@ -6,8 +6,6 @@
  * Plain C over libavro: no PostgreSQL headers.  Errors come back as an
  * AlertDecodeError that the caller turns into its own kind of report.
  */
-#define _POSIX_C_SOURCE 200809L		/* fmemopen */
-
 #include "alert_decode.h"
 
 #include <avro.h>
@@ -15,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 /*
  * The reader schemas, as tables: the fields the decoder reads, in the order
@@ -129,6 +128,8 @@ typedef struct Decoder
 	avro_value_t resolved;		/* the resolver's view of it */
 	int			have_value;
 	int			have_resolved;
+	uint8_t    *inflated;		/* a deflate block, from the host */
+	size_t		inflated_size;
 } Decoder;
 
 static AlertDecodeStatus fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
@@ -402,6 +403,7 @@ prepare(Decoder *d, avro_schema_t w)
 static void
 decode_release(Decoder *d)
 {
+	host_free(d->host, d->inflated);
 	if (d->have_resolved)
 		avro_value_decref(&d->resolved);
 	if (d->have_value)
@@ -752,35 +754,209 @@ alert_points(Decoder *d)
 
 /* --------------------------------------------------------------- framings */
 
+/*
+ * The object-container framing (Avro 1.x spec, "Object Container Files"):
+ * the magic, a metadata map of bytes (avro.schema, avro.codec), a 16-byte
+ * sync marker, then blocks of (count, size, data, sync).  The kernel reads
+ * this framing itself, with bounds checks, and gives each block's datums to
+ * libavro: libavro's file reader takes a FILE only and leaks what it
+ * allocated when a header is corrupt.  Codecs: null and deflate (zlib).
+ */
+#define SYNC_SIZE 16
+
+/* A zig-zag varint long at *pos; 0 when cut short or longer than 10 bytes. */
+static int
+read_long(const uint8_t *buf, size_t len, size_t *pos, int64_t *out)
+{
+	uint64_t	u = 0;
+
+	for (int shift = 0; shift < 70; shift += 7)
+	{
+		uint8_t		b;
+
+		if (*pos >= len)
+			return 0;
+		b = buf[(*pos)++];
+		u |= (uint64_t) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+		{
+			*out = (int64_t) (u >> 1) ^ -(int64_t) (u & 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A length-prefixed byte string that fits in the buffer. */
+static int
+read_span(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **p, size_t *n)
+{
+	int64_t		l;
+
+	if (!read_long(buf, len, pos, &l) || l < 0 || (uint64_t) l > len - *pos)
+		return 0;
+	*p = buf + *pos;
+	*n = (size_t) l;
+	*pos += *n;
+	return 1;
+}
+
+static int
+span_is(const uint8_t *p, size_t n, const char *s)
+{
+	return n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+/* The header: writer schema and codec spans, sync marker; *pos after it. */
+static AlertDecodeStatus
+read_header(Decoder *d, const uint8_t *buf, size_t len, size_t *pos, const uint8_t **schema,
+			size_t *schema_len, int *deflate, const uint8_t **sync)
+{
+	int64_t		count,
+				size;
+
+	*schema = NULL;
+	*deflate = 0;
+	*pos = 4;
+	for (;;)
+	{
+		if (!read_long(buf, len, pos, &count) || count == INT64_MIN ||
+			(count < 0 && !read_long(buf, len, pos, &size)))
+			return fail(d, ALERT_DECODE_CORRUPT, "container header cut short");
+		if (count == 0)
+			break;
+		for (int64_t i = 0; i < (count < 0 ? -count : count); i++)
+		{
+			const uint8_t *k,
+					   *v;
+			size_t		kn,
+						vn;
+
+			if (!read_span(buf, len, pos, &k, &kn) || !read_span(buf, len, pos, &v, &vn))
+				return fail(d, ALERT_DECODE_CORRUPT, "container header cut short");
+			if (span_is(k, kn, "avro.schema"))
+				*schema = v, *schema_len = vn;
+			else if (span_is(k, kn, "avro.codec") && span_is(v, vn, "deflate"))
+				*deflate = 1;
+			else if (span_is(k, kn, "avro.codec") && !span_is(v, vn, "null"))
+				return fail(d, ALERT_DECODE_BAD_FRAMING, "container codec \"%.*s\" is not null or deflate",
+							(int) (vn < 32 ? vn : 32), (const char *) v);
+		}
+	}
+	if (*schema == NULL)
+		return fail(d, ALERT_DECODE_BAD_SCHEMA, "container header has no avro.schema");
+	if (len - *pos < SYNC_SIZE)
+		return fail(d, ALERT_DECODE_CORRUPT, "container header cut short");
+	*sync = buf + *pos;
+	*pos += SYNC_SIZE;
+	return ALERT_DECODE_OK;
+}
+
+/* A deflate block inflated into d->inflated (host memory, grown as needed). */
+static AlertDecodeStatus
+inflate_block(Decoder *d, const uint8_t *data, size_t n, size_t *out_len)
+{
+	z_stream	z = {0};
+	int			rc;
+
+	if (inflateInit2(&z, -15) != Z_OK)
+		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory inflating a block");
+	z.next_in = (Bytef *) data;
+	z.avail_in = (uInt) n;
+	*out_len = 0;
+	do
+	{
+		if (*out_len == d->inflated_size)
+		{
+			size_t		size = d->inflated_size ? 2 * d->inflated_size : 4 * n + 1024;
+			uint8_t    *grown = size > UINT32_MAX ? NULL : host_alloc(d->host, size);
+
+			if (grown == NULL)
+			{
+				inflateEnd(&z);
+				return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory inflating a block");
+			}
+			if (*out_len > 0)
+				memcpy(grown, d->inflated, *out_len);
+			host_free(d->host, d->inflated);
+			d->inflated = grown;
+			d->inflated_size = size;
+		}
+		z.next_out = d->inflated + *out_len;
+		z.avail_out = (uInt) (d->inflated_size - *out_len);
+		rc = inflate(&z, Z_NO_FLUSH);
+		*out_len = d->inflated_size - z.avail_out;
+	} while (rc == Z_OK);
+	inflateEnd(&z);
+	if (rc != Z_STREAM_END)
+		return fail(d, ALERT_DECODE_CORRUPT, "deflate block is corrupt");
+	return ALERT_DECODE_OK;
+}
+
+/* count datums filling data[0 .. n) exactly. */
+static AlertDecodeStatus
+decode_block(Decoder *d, const uint8_t *data, size_t n, int64_t count)
+{
+	AlertDecodeStatus status = ALERT_DECODE_OK;
+	char		extra;
+	avro_reader_t r = avro_reader_memory((const char *) data, (int64_t) n);
+
+	if (r == NULL)
+		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory reading a block");
+	for (int64_t i = 0; i < count && status == ALERT_DECODE_OK; i++)
+	{
+		int			rval = avro_value_read(r, &d->resolved);
+
+		d->err->alert = d->result->nalerts + 1;
+		status = rval != 0 ? fail_avro(d, rval, ALERT_DECODE_CORRUPT, "reading an alert")
+			: alert_points(d);
+	}
+	if (status == ALERT_DECODE_OK && avro_read(r, &extra, 1) == 0)
+		status = fail(d, ALERT_DECODE_CORRUPT, "bytes after the last alert of a block");
+	avro_reader_free(r);
+	return status;
+}
+
 static AlertDecodeStatus
 decode_container(Decoder *d, const uint8_t *buf, size_t len)
 {
-	FILE	   *fp;
-	avro_file_reader_t fr;
+	const uint8_t *schema = NULL,
+			   *sync = NULL;
+	size_t		schema_len = 0,
+				pos = 0;
+	int			deflate,
+				rval;
 	AlertDecodeStatus status;
-	int			rval;
 
 	if (len < 4 || memcmp(buf, "Obj\x01", 4) != 0)
 		return fail(d, ALERT_DECODE_BAD_FRAMING, "not an Avro object-container file (no \"Obj\\x01\" magic)");
-	fp = fmemopen((void *) buf, len, "rb");
-	if (fp == NULL)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory opening the packet");
-	if ((rval = avro_file_reader_fp(fp, "packet", 1, &fr)) != 0)
-		return fail_avro(d, rval, ALERT_DECODE_CORRUPT, "reading the container header");
-	status = prepare(d, avro_file_reader_get_writer_schema(fr));
-	while (status == ALERT_DECODE_OK)
+	if ((status = read_header(d, buf, len, &pos, &schema, &schema_len, &deflate, &sync)) != ALERT_DECODE_OK)
+		return status;
+	if ((rval = avro_schema_from_json_length((const char *) schema, schema_len, &d->parsed)) != 0)
 	{
-		rval = avro_file_reader_read_value(fr, &d->resolved);
-		if (rval == EOF)
-			break;
-		d->err->alert = d->result->nalerts + 1;
-		if (rval != 0)
-			status = fail_avro(d, rval, ALERT_DECODE_CORRUPT, "reading an alert");
-		else
-			status = alert_points(d);
+		d->parsed = NULL;
+		return fail_avro(d, rval, ALERT_DECODE_BAD_SCHEMA, "parsing the container's writer schema");
 	}
-	avro_file_reader_close(fr);
-	return status;
+	if ((status = prepare(d, d->parsed)) != ALERT_DECODE_OK)
+		return status;
+	while (pos < len)
+	{
+		int64_t		count;
+		const uint8_t *data;
+		size_t		n;
+
+		if (!read_long(buf, len, &pos, &count) || count < 0 || !read_span(buf, len, &pos, &data, &n) ||
+			len - pos < SYNC_SIZE)
+			return fail(d, ALERT_DECODE_CORRUPT, "container block cut short");
+		if (memcmp(buf + pos, sync, SYNC_SIZE) != 0)
+			return fail(d, ALERT_DECODE_CORRUPT, "container block without its sync marker");
+		pos += SYNC_SIZE;
+		if (deflate && (status = inflate_block(d, data, n, &n)) != ALERT_DECODE_OK)
+			return status;
+		if ((status = decode_block(d, deflate ? d->inflated : data, n, count)) != ALERT_DECODE_OK)
+			return status;
+	}
+	return ALERT_DECODE_OK;
 }
 
 static AlertDecodeStatus
