@@ -72,15 +72,18 @@
  * Memory.  Every byte the kernel keeps comes from the host (the points and
  * an inflated deflate block; alert_result_free frees the points); libavro
  * (schemas, resolver, values) and zlib (an inflate state) allocate with
- * their own allocators (malloc unless avro_set_allocator said otherwise),
- * and the kernel frees all of that before it returns, whatever the status:
- * nothing is half-returned, nothing leaks (the unit test runs clean under
- * valgrind --leak-check=full, truncated and corrupt packets included).  The
- * host is polled once per alert and its alloc called while libavro objects
- * are held, so a host must return from both (a stop, or NULL): a server
- * glue polls InterruptPending without leaving and calls
- * CHECK_FOR_INTERRUPTS after the kernel returned, or routes libavro's
- * allocator into a memory context first.
+ * their own allocators, and the kernel frees all of that before it returns,
+ * whatever the status: nothing is half-returned.  libavro itself leaks on
+ * some corrupt input (a string cut short by the end of the buffer), so a
+ * process calls alert_decode_init() once, before any other use of libavro:
+ * libavro then allocates through the kernel, which frees at the end of each
+ * decode what libavro left behind (per thread; the unit test and the fuzz
+ * harness run clean under valgrind --leak-check=full and LeakSanitizer).
+ * A server may instead route libavro's allocator (avro_set_allocator) into
+ * a memory context reset after each call.  The host is polled once per
+ * alert and its alloc called while libavro objects are held, so a host must
+ * return from both (a stop, or NULL): a server glue polls InterruptPending
+ * without leaving and calls CHECK_FOR_INTERRUPTS after the kernel returned.
  *
  * Cost (test_alert_decode's "decode rate" line, -O2, one core of the
  * development machine): the real ZTF 3.2 packet (74 kB, 29 points, three
@@ -179,6 +182,13 @@ extern AlertDecodeStatus alert_decode(const KernelHost *host, const uint8_t *buf
 									  AlertFraming framing, const char *writer_schema,
 									  size_t schema_len, AlertResult *result,
 									  AlertDecodeError *err);
+
+/*
+ * Routes libavro's allocations through the kernel (see alert_decode.c:
+ * libavro leaks on some corrupt input, and the kernel frees what it
+ * leaked).  Call once per process, before any other use of libavro.
+ */
+extern void alert_decode_init(void);
 
 /* Frees what alert_decode returned and empties *result. */
 extern void alert_result_free(const KernelHost *host, AlertResult *result);
