@@ -49,6 +49,7 @@ struct RecordSpec
 };
 
 #define SPEC(fields) {fields, (int) (sizeof(fields) / sizeof(fields[0]))}
+#define FIELD(name, type) {name, type, 0, NULL}
 
 /* ZTF candidate and prv_candidate: one layout. */
 enum
@@ -57,9 +58,9 @@ enum
 	ZS_DIFFMAGLIM, ZS_RA, ZS_DEC
 };
 static const FieldSpec ztf_source_fields[] = {
-	{"candid", F_LONG, 0, NULL}, {"pid", F_LONG, 0, NULL}, {"jd", F_DOUBLE, 0, NULL}, {"fid", F_LONG, 0, NULL},
-	{"magpsf", F_DOUBLE, 0, NULL}, {"sigmapsf", F_DOUBLE, 0, NULL}, {"isdiffpos", F_SIGN, 0, NULL},
-	{"diffmaglim", F_DOUBLE, 0, NULL}, {"ra", F_DOUBLE, 0, NULL}, {"dec", F_DOUBLE, 0, NULL}
+	FIELD("candid", F_LONG), FIELD("pid", F_LONG), FIELD("jd", F_DOUBLE), FIELD("fid", F_LONG),
+	FIELD("magpsf", F_DOUBLE), FIELD("sigmapsf", F_DOUBLE), FIELD("isdiffpos", F_SIGN),
+	FIELD("diffmaglim", F_DOUBLE), FIELD("ra", F_DOUBLE), FIELD("dec", F_DOUBLE)
 };
 static const RecordSpec ztf_source = SPEC(ztf_source_fields);
 
@@ -68,17 +69,17 @@ enum
 	ZF_PID, ZF_JD, ZF_FID, ZF_FLUX, ZF_FLUXUNC, ZF_MAGZP
 };
 static const FieldSpec ztf_forced_fields[] = {
-	{"pid", F_LONG, 0, NULL}, {"jd", F_DOUBLE, 0, NULL}, {"fid", F_LONG, 0, NULL},
-	{"forcediffimflux", F_DOUBLE, 0, NULL}, {"forcediffimfluxunc", F_DOUBLE, 0, NULL}, {"magzpsci", F_DOUBLE, 0, NULL}
+	FIELD("pid", F_LONG), FIELD("jd", F_DOUBLE), FIELD("fid", F_LONG),
+	FIELD("forcediffimflux", F_DOUBLE), FIELD("forcediffimfluxunc", F_DOUBLE), FIELD("magzpsci", F_DOUBLE)
 };
 static const RecordSpec ztf_forced = SPEC(ztf_forced_fields);
 
 enum
 {
-	ZA_OBJECTID, ZA_CANDID, ZA_CANDIDATE, ZA_PRV, ZA_FP, NTOP
+	ZA_OBJECTID, ZA_CANDID, ZA_CANDIDATE, ZA_PRV, ZA_FP
 };
 static const FieldSpec ztf_alert_fields[] = {
-	{"objectId", F_STRING, 0, NULL}, {"candid", F_LONG, 0, NULL}, {"candidate", F_RECORD, 0, &ztf_source},
+	FIELD("objectId", F_STRING), FIELD("candid", F_LONG), {"candidate", F_RECORD, 0, &ztf_source},
 	{"prv_candidates", F_ARRAY, 1, &ztf_source}, {"fp_hists", F_ARRAY, 1, &ztf_forced}
 };
 static const RecordSpec ztf_alert = SPEC(ztf_alert_fields);
@@ -89,15 +90,15 @@ enum
 	RS_ID, RS_OBJECT, RS_MJD, RS_BAND, RS_FLUX, RS_FLUXERR, RS_RA, RS_DEC
 };
 static const FieldSpec rubin_source_fields[] = {
-	{"diaSourceId", F_LONG, 0, NULL}, {"diaObjectId", F_LONG, 0, NULL}, {"midpointMjdTai", F_DOUBLE, 0, NULL},
-	{"band", F_STRING, 0, NULL}, {"psfFlux", F_DOUBLE, 0, NULL}, {"psfFluxErr", F_DOUBLE, 0, NULL},
-	{"ra", F_DOUBLE, 0, NULL}, {"dec", F_DOUBLE, 0, NULL}
+	FIELD("diaSourceId", F_LONG), FIELD("diaObjectId", F_LONG), FIELD("midpointMjdTai", F_DOUBLE),
+	FIELD("band", F_STRING), FIELD("psfFlux", F_DOUBLE), FIELD("psfFluxErr", F_DOUBLE),
+	FIELD("ra", F_DOUBLE), FIELD("dec", F_DOUBLE)
 };
 static const RecordSpec rubin_source = SPEC(rubin_source_fields);
 static const FieldSpec rubin_forced_fields[] = {
-	{"diaForcedSourceId", F_LONG, 0, NULL}, {"diaObjectId", F_LONG, 0, NULL}, {"midpointMjdTai", F_DOUBLE, 0, NULL},
-	{"band", F_STRING, 0, NULL}, {"psfFlux", F_DOUBLE, 0, NULL}, {"psfFluxErr", F_DOUBLE, 0, NULL},
-	{"ra", F_DOUBLE, 0, NULL}, {"dec", F_DOUBLE, 0, NULL}
+	FIELD("diaForcedSourceId", F_LONG), FIELD("diaObjectId", F_LONG), FIELD("midpointMjdTai", F_DOUBLE),
+	FIELD("band", F_STRING), FIELD("psfFlux", F_DOUBLE), FIELD("psfFluxErr", F_DOUBLE),
+	FIELD("ra", F_DOUBLE), FIELD("dec", F_DOUBLE)
 };
 static const RecordSpec rubin_forced = SPEC(rubin_forced_fields);
 
@@ -106,7 +107,7 @@ enum
 	RA_ID, RA_SOURCE, RA_PRV, RA_FORCED
 };
 static const FieldSpec rubin_alert_fields[] = {
-	{"diaSourceId", F_LONG, 0, NULL}, {"diaSource", F_RECORD, 0, &rubin_source},
+	FIELD("diaSourceId", F_LONG), {"diaSource", F_RECORD, 0, &rubin_source},
 	{"prvDiaSources", F_ARRAY, 1, &rubin_source},
 	{"prvDiaForcedSources", F_ARRAY, 1, &rubin_forced}
 };
@@ -120,7 +121,7 @@ typedef struct Decoder
 	AlertResult *result;
 	size_t		capacity;
 	AlertSurvey survey;
-	int			top_index[NTOP];	/* reader index of each top-level field; -1: absent */
+	int			top_index[5];	/* reader index of each top-level field (ZTF 5, Rubin 4); -1: absent */
 	avro_schema_t parsed;		/* writer schema parsed from the caller's text */
 	avro_schema_t reader;
 	avro_value_iface_t *reader_iface;
