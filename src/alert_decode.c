@@ -113,51 +113,6 @@ static const FieldSpec rubin_alert_fields[] = {
 };
 static const RecordSpec rubin_alert = SPEC(rubin_alert_fields);
 
-/* Everything one call holds; decode_release() frees whatever is set. */
-typedef struct Decoder
-{
-	const KernelHost *host;
-	AlertDecodeError *err;
-	AlertResult *result;
-	size_t		capacity;
-	AlertSurvey survey;
-	int			top_index[5];	/* reader index of each top-level field (ZTF 5, Rubin 4); -1: absent */
-	avro_schema_t parsed;		/* writer schema parsed from the caller's text */
-	avro_schema_t reader;
-	avro_value_iface_t *reader_iface;
-	avro_value_iface_t *resolver;
-	avro_value_t value;			/* a reader-schema value */
-	avro_value_t resolved;		/* the resolver's view of it */
-	int			have_value;
-	int			have_resolved;
-	uint8_t    *inflated;		/* a deflate block, from the host */
-	size_t		inflated_size;
-} Decoder;
-
-static AlertDecodeStatus fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-static AlertDecodeStatus
-fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
-{
-	va_list		ap;
-
-	d->err->status = status;
-	va_start(ap, fmt);
-	vsnprintf(d->err->message, sizeof(d->err->message), fmt, ap);
-	va_end(ap);
-	return status;
-}
-
-/* A libavro failure: ENOMEM is NO_MEMORY, anything else the given status. */
-static AlertDecodeStatus
-fail_avro(Decoder *d, int rval, AlertDecodeStatus status, const char *what)
-{
-	if (rval == ENOMEM)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory %s", what);
-	return fail(d, status, "%s: %s", what, avro_strerror());
-}
-
 /* ------------------------------------------------------ libavro's memory */
 
 /*
@@ -170,6 +125,14 @@ fail_avro(Decoder *d, int rval, AlertDecodeStatus status, const char *what)
  * status, the blocks still in the list -- libavro's leaks -- are freed.
  * Outside a decode (a program writing packets with libavro) blocks are not
  * linked.  Cost: 16 bytes and two pointer updates per libavro allocation.
+ *
+ * libavro also allocates a string or bytes value as long as the length the
+ * datum claims before it reads it: a corrupt length asks for gigabytes.  No
+ * value decoded from n bytes needs more than ~32 n (a generic record of a
+ * dozen fields per few bytes of datum, doubled as an array grows), so inside
+ * a decode a libavro allocation above 256 n + 1 MB (n: the packet, or its
+ * largest inflated block, plus the schema text) is refused, and the decode
+ * fails as CORRUPT rather than NO_MEMORY.
  */
 typedef struct AvroBlock
 {
@@ -179,6 +142,18 @@ typedef struct AvroBlock
 
 /* The current decode's list (a ring with a head), or NULL outside a decode. */
 static _Thread_local AvroBlock *avro_blocks;
+static _Thread_local size_t avro_alloc_limit;
+static _Thread_local int avro_alloc_refused;
+
+/* The allocation limit of a decode of n bytes (see above). */
+static void
+set_alloc_limit(size_t n)
+{
+	size_t		limit = n > (SIZE_MAX - (1 << 20)) / 256 ? SIZE_MAX : 256 * n + (1 << 20);
+
+	if (limit > avro_alloc_limit)
+		avro_alloc_limit = limit;
+}
 
 static void
 block_unlink(AvroBlock *b)
@@ -208,7 +183,11 @@ tracking_allocator(void *user_data, void *ptr, size_t osize, size_t nsize)
 			   *grown;
 
 	(void) user_data;
-	(void) osize;
+	if (nsize > osize && avro_blocks != NULL && nsize > avro_alloc_limit)
+	{
+		avro_alloc_refused = 1;
+		return NULL;
+	}
 	if (b)
 		block_unlink(b);
 	if (nsize == 0)
@@ -245,6 +224,56 @@ blocks_free_rest(AvroBlock *head)
 		free(b);
 	}
 	avro_blocks = NULL;
+}
+
+/* Everything one call holds; decode_release() frees whatever is set. */
+typedef struct Decoder
+{
+	const KernelHost *host;
+	AlertDecodeError *err;
+	AlertResult *result;
+	size_t		capacity;
+	AlertSurvey survey;
+	int			top_index[5];	/* reader index of each top-level field (ZTF 5, Rubin 4); -1: absent */
+	avro_schema_t parsed;		/* writer schema parsed from the caller's text */
+	avro_schema_t reader;
+	avro_value_iface_t *reader_iface;
+	avro_value_iface_t *resolver;
+	avro_value_t value;			/* a reader-schema value */
+	avro_value_t resolved;		/* the resolver's view of it */
+	int			have_value;
+	int			have_resolved;
+	uint8_t    *inflated;		/* a deflate block, from the host */
+	size_t		inflated_size;
+} Decoder;
+
+static AlertDecodeStatus fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+static AlertDecodeStatus
+fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
+{
+	va_list		ap;
+
+	d->err->status = status;
+	va_start(ap, fmt);
+	vsnprintf(d->err->message, sizeof(d->err->message), fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/*
+ * A libavro failure: an allocation refused for its size is a corrupt length
+ * (CORRUPT), ENOMEM otherwise NO_MEMORY, anything else the given status.
+ */
+static AlertDecodeStatus
+fail_avro(Decoder *d, int rval, AlertDecodeStatus status, const char *what)
+{
+	if (avro_alloc_refused)
+		return fail(d, ALERT_DECODE_CORRUPT, "%s: a length in the packet exceeds its size", what);
+	if (rval == ENOMEM)
+		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory %s", what);
+	return fail(d, status, "%s: %s", what, avro_strerror());
 }
 
 /* ---------------------------------------------------------------- schemas */
@@ -981,6 +1010,7 @@ inflate_block(Decoder *d, const uint8_t *data, size_t n, size_t *out_len)
 	inflateEnd(&z);
 	if (rc != Z_STREAM_END)
 		return fail(d, ALERT_DECODE_CORRUPT, "deflate block is corrupt");
+	set_alloc_limit(*out_len);
 	return ALERT_DECODE_OK;
 }
 
@@ -1102,6 +1132,9 @@ alert_decode(const KernelHost *host, const uint8_t *buf, size_t len, AlertFramin
 	AvroBlock	head = {&head, &head};
 
 	avro_blocks = &head;
+	avro_alloc_limit = 0;
+	avro_alloc_refused = 0;
+	set_alloc_limit(len + schema_len);
 	*result = (AlertResult) {0};
 	*err = (AlertDecodeError) {0};
 	switch (framing)

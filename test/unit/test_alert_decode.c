@@ -479,6 +479,20 @@ test_rubin(void)
 			ok &= decode(cut, at + 3, ALERT_BARE, schema, &r, &err) == ALERT_DECODE_CORRUPT;
 		check(at > 0 && ok && mallinfo2().uordblks < before + 100000,
 			  "a string cut short: corrupt, libavro's buffer freed");
+
+		/* A length of 12 GB: refused before libavro asks malloc for it. */
+		{
+			uint64_t	z = 2 * 12000000000ULL;	/* zig-zag */
+			size_t		n = at;
+
+			for (; z >= 0x80; z >>= 7)
+				cut[n++] = (uint8_t) (z | 0x80);
+			cut[n++] = (uint8_t) z;
+			cut[n++] = 'r';
+			check(decode(cut, n, ALERT_BARE, schema, &r, &err) == ALERT_DECODE_CORRUPT &&
+				  strstr(err.message, "exceeds") != NULL,
+				  "a string length of 12 GB in a short datum: corrupt, not out of memory");
+		}
 	}
 
 	/* Every allocation of the host failing in turn: a status, nothing held. */
