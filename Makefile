@@ -21,11 +21,15 @@ REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
 GSL_LIBS := $(shell pkg-config --libs gsl 2>/dev/null || gsl-config --libs)
+# Avro's C library (Debian libavro-dev) decodes survey alert packets (src/alert_decode.c);
+# zlib inflates their deflate-compressed container blocks.
+AVRO_LIBS := $(shell pkg-config --libs avro-c 2>/dev/null || echo -lavro) \
+	$(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 
 # -Wno-unused-parameter: PostgreSQL's own headers have unused parameters.
 PG_CFLAGS = -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror
 PG_CPPFLAGS = $(GSL_CFLAGS)
-SHLIB_LINK = $(GSL_LIBS)
+SHLIB_LINK = $(GSL_LIBS) $(AVRO_LIBS)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -52,10 +56,10 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h src/kernel_ho
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
-	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c
+	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
-		$(GSL_LIBS) -lm
+		$(GSL_LIBS) $(AVRO_LIBS) -lm
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)
 	$(PROVE) --exec '' $(UNIT_TESTS)
@@ -79,7 +83,7 @@ installcheck-each:
 UBSAN_TESTS = $(addsuffix _ubsan,$(UNIT_TESTS))
 test/unit/test_%_ubsan: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
-		$(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) $(GSL_LIBS) -lm
+		$(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) $(GSL_LIBS) $(AVRO_LIBS) -lm
 .PHONY: ubsancheck
 ubsancheck: $(UBSAN_TESTS)
 	$(PROVE) --exec '' $(UBSAN_TESTS)
