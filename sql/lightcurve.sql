@@ -181,13 +181,7 @@ WHERE dataset = 'test' GROUP BY 1 ORDER BY 2 DESC, 1;
 
 -- A file name too long for the file system (in all, or one component) is
 -- the caller's error.
-CREATE FUNCTION pg_temp.read_sqlstate(path text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM count(*) FROM antares.read_lightcurve(path);
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE;
-END $$;
-SELECT length(n) AS name_length, pg_temp.read_sqlstate(n) AS sqlstate
+\i sql/fixtures/error_of.sql
+SELECT length(n) AS name_length,
+       split_part(error_of(format('SELECT count(*) FROM antares.read_lightcurve(%L)', n)), ':', 1) AS sqlstate
 FROM (VALUES (repeat('x', 5000)), ('base/' || repeat('x', 300))) v(n);

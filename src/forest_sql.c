@@ -428,10 +428,7 @@ report_forest_status(ForestStatus status, const char *what, Size n_rows)
 					 errmsg("out of memory while growing a forest (%s)", what)));
 			break;
 		case FOREST_INTERRUPTED:
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("%s was cancelled", what)));
-			break;
+			pg_kernel_stopped(what);
 		case FOREST_CORRUPT:
 			elog(ERROR, "%s: unexpected status %s", what, forest_status_message(status));
 			break;

@@ -139,11 +139,8 @@ report_gp_status(GpStatus status)
 {
 	if (status == GP_OK)
 		return;
-	/* not from pg_kernel_host, whose poll raises its own ERROR */
 	if (status == GP_INTERRUPTED)
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("Gaussian-process computation interrupted")));
+		pg_kernel_stopped("Gaussian-process computation");
 	ereport(ERROR,
 			(errcode(status == GP_NUMERICAL_FAILURE ?
 					 ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_INTERNAL_ERROR),

@@ -31,6 +31,14 @@ pg_host_interrupted(void *ctx)
 	return 0;
 }
 
+void
+pg_kernel_stopped(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("%s was cancelled", what)));
+}
+
 KernelHost
 pg_kernel_host(MemoryContext cxt)
 {

@@ -18,4 +18,11 @@
  */
 extern KernelHost pg_kernel_host(MemoryContext cxt);
 
+/*
+ * The ERROR (57014) for a kernel's "interrupted" status.  pg_kernel_host's
+ * poll never returns one (CHECK_FOR_INTERRUPTS raises the cancel itself), so
+ * the glue's switch over statuses ends here only for another host.
+ */
+extern void pg_kernel_stopped(const char *what) pg_attribute_noreturn();
+
 #endif							/* ANTARES_KERNEL_HOST_PG_H */

@@ -116,14 +116,11 @@ survey_args(FunctionCallInfo fcinfo)
 	return a;
 }
 
-/* An interrupted simulation: not from pg_kernel_host, whose poll raises its own ERROR. */
 static void
 check_simulated(SurveyStatus status)
 {
 	if (status == SURVEY_INTERRUPTED)
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("survey simulation interrupted")));
+		pg_kernel_stopped("survey simulation");
 }
 
 /* What simulate_survey keeps between calls. */

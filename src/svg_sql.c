@@ -309,11 +309,7 @@ report_svg_status(SvgStatus status, Size len)
 					 errmsg("light-curve plot exceeds the maximum size of a text value")));
 			break;
 		case SVG_INTERRUPTED:
-			/* not from pg_kernel_host, whose poll raises its own ERROR */
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("light-curve plot interrupted")));
-			break;
+			pg_kernel_stopped("light-curve plot");
 		case SVG_INVALID_INPUT:
 			/* the glue validated every value: a bug, not the user's input */
 			break;

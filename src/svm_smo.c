@@ -1092,14 +1092,6 @@ free_pair(Tmp *t, Kernel *k, Solver *s)
 	tmp_free(t, s->alpha);
 }
 
-static void *
-model_array(const KernelHost *host, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size / 2)
-		return NULL;
-	return host_alloc(host, n * size);
-}
-
 /* libsvm's model: SVs = rows with a non-zero alpha in some pair. */
 static SvmStatus
 build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha,
@@ -1131,9 +1123,9 @@ build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha
 	m->C = params->C;
 	m->gamma = params->gamma;
 	m->n_sv = 0;
-	m->label = model_array(host, k, sizeof(int32_t));
-	m->n_sv_class = model_array(host, k, sizeof(int32_t));
-	m->count = model_array(host, k, sizeof(int32_t));
+	m->label = host_alloc_array(host, k, sizeof(int32_t));
+	m->n_sv_class = host_alloc_array(host, k, sizeof(int32_t));
+	m->count = host_alloc_array(host, k, sizeof(int32_t));
 	nz_start = host_alloc(host, (size_t) k * sizeof(int));
 	if (!m->label || !m->n_sv_class || !m->count || !nz_start)
 	{
@@ -1153,8 +1145,8 @@ build_model(const double *x, int dim, const Groups *g, double *const *pair_alpha
 		nz_start[c] = m->n_sv;
 		m->n_sv += nsv;
 	}
-	m->coef = model_array(host, (size_t) (k - 1) * m->n_sv, sizeof(double));
-	m->sv = model_array(host, (size_t) m->n_sv * dim, sizeof(double));
+	m->coef = host_alloc_array(host, (size_t) (k - 1) * m->n_sv, sizeof(double));
+	m->sv = host_alloc_array(host, (size_t) m->n_sv * dim, sizeof(double));
 	if (!m->coef || !m->sv)
 	{
 		host_free(host, nonzero);
@@ -1272,8 +1264,8 @@ svm_smo_train(const double *x, const int32_t *y, int n, int dim,
 
 	st = SVM_NO_MEMORY;
 	pair_alpha = tmp_array(&t, svm_n_pairs(g.n_class), sizeof(double *));
-	model->rho = model_array(host, svm_n_pairs(g.n_class), sizeof(double));
-	model->iterations = model_array(host, svm_n_pairs(g.n_class), sizeof(int64_t));
+	model->rho = host_alloc_array(host, svm_n_pairs(g.n_class), sizeof(double));
+	model->iterations = host_alloc_array(host, svm_n_pairs(g.n_class), sizeof(int64_t));
 	if (pair_alpha == NULL || model->rho == NULL || model->iterations == NULL)
 		goto done;
 	if ((st = train_pairs(&t, x, dim, &g, params, pair_alpha, model)) != SVM_OK)

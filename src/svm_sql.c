@@ -330,10 +330,7 @@ report_svm_status(SvmStatus status, int n_class)
 					 errmsg("features are too large: their squared norm is beyond the range of double precision")));
 			break;
 		case SVM_CANCELLED:
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("SVM training was cancelled")));
-			break;
+			pg_kernel_stopped("SVM training");
 	}
 }
 

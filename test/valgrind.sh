@@ -33,7 +33,7 @@ if (($# == 0)); then
     exit 2
 fi
 
-# The server: initdb as cluster_start does, then pg_ctl starts a wrapper that
+# The server: cluster_initdb, then pg_ctl starts a wrapper that
 # runs postgres under valgrind (forked backends stay under it).
 CLUSTER_DIR=$(mktemp -d -t antares-vg.XXXXXX)
 at_exit cluster_stop
@@ -45,27 +45,13 @@ mkdir "$vgdir"
 cp "$ROOT/test/valgrind.supp" "$CLUSTER_DIR/valgrind.supp"
 chown "$PG_OS_USER": "$vgdir" "$CLUSTER_DIR/valgrind.supp"
 
-as_pg "$bindir/initdb" -D "$CLUSTER_DIR/data" -U "$PG_OS_USER" --auth=trust \
-    --encoding=UTF8 --locale=C --no-instructions >"$CLUSTER_DIR/initdb.log" 2>&1 || {
-    cat "$CLUSTER_DIR/initdb.log" >&2
-    exit 1
-}
+cluster_initdb "$CLUSTER_DIR" "$port" || exit 1
 # No JIT: memcheck cannot follow generated code.  Child programs (COPY TO
 # PROGRAM's shell) are not traced.
 cat >>"$CLUSTER_DIR/data/postgresql.conf" <<EOF
-
-# antares valgrind cluster
-listen_addresses = ''
-unix_socket_directories = '$CLUSTER_DIR'
-port = $port
 shared_buffers = 128MB
 work_mem = 64MB
 jit = off
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
 EOF
 cat >"$CLUSTER_DIR/postgres-vg" <<EOF
 #!/bin/sh
@@ -88,10 +74,7 @@ export PGHOST=$CLUSTER_DIR PGPORT=$port PGUSER=$PG_OS_USER
 # The scripts run in a copy of the tree owned by the server's OS user, as in test/run.
 tree=$(mktemp -d -t antares-vgtree.XXXXXX)
 at_exit rm -rf "$tree"
-tar -C "$ROOT" --exclude=./.git --exclude=./tmp_check --exclude=./results \
-    --exclude=./log --exclude=./regression.diffs --exclude=./regression.out -cf - . |
-    tar -C "$tree" -xf -
-chown -R "$PG_OS_USER": "$tree"
+copy_tree_for_pg "$ROOT" "$tree"
 
 status=0
 make --no-print-directory -C "$tree" PG_CONFIG="$PG_CONFIG" REGRESS="$*" installcheck || status=$?

@@ -9,6 +9,11 @@
 #   cluster_stop             stop the private server and remove its directory;
 #                            also runs on exit, error and Ctrl-C.
 #   cluster_keep             do not stop it on exit (print how to connect).
+#   cluster_initdb DIR PORT  a new data directory DIR/data for a throw-away
+#                            server on a Unix socket in DIR (cluster_start's;
+#                            the caller appends its sizing to postgresql.conf).
+#   copy_tree_for_pg SRC DST copy the source tree SRC (without .git and test
+#                            output) into DST, owned by the server's OS user.
 #   as_pg CMD...             run CMD as the server's OS user (postgres when root).
 #   at_exit CMD...           run CMD on exit (last registered runs first).
 
@@ -59,6 +64,36 @@ _cluster_create_db() {
     fi
 }
 
+cluster_initdb() {
+    local dir=$1 port=$2
+    as_pg "$(_cluster_bindir)/initdb" -D "$dir/data" -U "$PG_OS_USER" --auth=trust \
+        --encoding=UTF8 --locale=C --no-instructions >"$dir/initdb.log" 2>&1 || {
+        cat "$dir/initdb.log" >&2
+        return 1
+    }
+    # Durability is pointless for a throw-away server.
+    cat >>"$dir/data/postgresql.conf" <<EOF
+
+# antares throw-away cluster
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+wal_level = minimal
+max_wal_senders = 0
+EOF
+}
+
+copy_tree_for_pg() {
+    local src=$1 dst=$2
+    tar -C "$src" --exclude=./.git --exclude=./tmp_check --exclude=./results \
+        --exclude=./log --exclude=./regression.diffs --exclude=./regression.out -cf - . |
+        tar -C "$dst" -xf -
+    chown -R "$PG_OS_USER": "$dst"
+}
+
 cluster_start() {
     local db=${1:-antares} bindir port
     bindir=$(_cluster_bindir)
@@ -80,18 +115,9 @@ cluster_start() {
     port=$(_cluster_free_port)
     echo "cluster: starting a throw-away server on port $port (database $db, in $CLUSTER_DIR) ..."
 
-    as_pg "$bindir/initdb" -D "$CLUSTER_DIR/data" -U "$PG_OS_USER" --auth=trust \
-        --encoding=UTF8 --locale=C --no-instructions >"$CLUSTER_DIR/initdb.log" 2>&1 || {
-        cat "$CLUSTER_DIR/initdb.log" >&2
-        return 1
-    }
-    # Sized for 2 cores / 24 GiB; durability is pointless for a throw-away server.
+    cluster_initdb "$CLUSTER_DIR" "$port" || return 1
+    # Sized for 2 cores / 24 GiB.
     cat >>"$CLUSTER_DIR/data/postgresql.conf" <<EOF
-
-# antares throw-away cluster
-listen_addresses = ''
-unix_socket_directories = '$CLUSTER_DIR'
-port = $port
 shared_buffers = 1GB
 work_mem = 64MB
 maintenance_work_mem = 512MB
@@ -100,11 +126,6 @@ max_worker_processes = 8
 max_parallel_workers = 4
 max_parallel_workers_per_gather = 2
 max_parallel_maintenance_workers = 2
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
 max_wal_size = 4GB
 EOF
     if ! as_pg "$bindir/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w -s start; then

@@ -287,68 +287,88 @@ fill_rubin_alert(avro_value_t *a, int which, const char *err_name)
 	v = some(a, "cutoutDifference"), avro_value_set_bytes(&v, (void *) cutout, sizeof(cutout));
 }
 
-/* One bare datum of alert `which` (1 or 2) under schema text; returns its length. */
-static size_t
-write_bare(const char *text, int which, const char *err_name, uint8_t *out, size_t size)
+/* A writer schema and an empty generic value of it, for the test to fill. */
+typedef struct Datum
 {
-	avro_schema_t s;
+	avro_schema_t schema;
 	avro_value_iface_t *iface;
-	avro_value_t a;
-	avro_writer_t w;
-	size_t		len;
+	avro_value_t value;
+} Datum;
 
-	if (avro_schema_from_json_length(text, strlen(text), &s) != 0)
+static Datum
+datum_new(const char *text)
+{
+	Datum		d;
+
+	if (avro_schema_from_json_length(text, strlen(text), &d.schema) != 0)
 	{
 		fprintf(stderr, "schema: %s\n", avro_strerror());
 		exit(2);
 	}
-	iface = avro_generic_class_from_schema(s);
-	avro_generic_value_new(iface, &a);
-	fill_rubin_alert(&a, which, err_name);
-	w = avro_writer_memory((char *) out, (int64_t) size);
-	if (avro_value_write(w, &a) != 0)
+	d.iface = avro_generic_class_from_schema(d.schema);
+	avro_generic_value_new(d.iface, &d.value);
+	return d;
+}
+
+static void
+datum_free(Datum *d)
+{
+	avro_value_decref(&d->value);
+	avro_value_iface_decref(d->iface);
+	avro_schema_decref(d->schema);
+}
+
+/* Writes d's value as a bare datum into out[0 .. size), frees d; returns the length. */
+static size_t
+datum_write_bare(Datum *d, uint8_t *out, size_t size)
+{
+	avro_writer_t w = avro_writer_memory((char *) out, (int64_t) size);
+	size_t		len;
+
+	if (avro_value_write(w, &d->value) != 0)
 		exit(2);
 	len = (size_t) avro_writer_tell(w);
 	avro_writer_free(w);
-	avro_value_decref(&a);
-	avro_value_iface_decref(iface);
-	avro_schema_decref(s);
+	datum_free(d);
 	return len;
+}
+
+/* One bare datum of alert `which` (1 or 2) under schema text; returns its length. */
+static size_t
+write_bare(const char *text, int which, const char *err_name, uint8_t *out, size_t size)
+{
+	Datum		d = datum_new(text);
+
+	fill_rubin_alert(&d.value, which, err_name);
+	return datum_write_bare(&d, out, size);
 }
 
 /* A container file of alerts 1 and 2 (deflate when codec says so). */
 static Buf
 write_container(const char *text, const char *codec)
 {
-	avro_schema_t s;
-	avro_value_iface_t *iface;
-	avro_value_t a;
+	Datum		d = datum_new(text);
 	avro_file_writer_t fw;
 	char		path[] = "/tmp/antares_alert_XXXXXX";
 	int			fd = mkstemp(path);
 	Buf			b;
 
-	avro_schema_from_json_length(text, strlen(text), &s);
-	iface = avro_generic_class_from_schema(s);
-	avro_generic_value_new(iface, &a);
 	close(fd);
 	remove(path);
-	if (avro_file_writer_create_with_codec(path, s, &fw, codec, 0) != 0)
+	if (avro_file_writer_create_with_codec(path, d.schema, &fw, codec, 0) != 0)
 	{
 		fprintf(stderr, "writer: %s\n", avro_strerror());
 		exit(2);
 	}
 	for (int which = 1; which <= 2; which++)
 	{
-		fill_rubin_alert(&a, which, "psfFluxErr");
-		avro_file_writer_append_value(fw, &a);
+		fill_rubin_alert(&d.value, which, "psfFluxErr");
+		avro_file_writer_append_value(fw, &d.value);
 	}
 	avro_file_writer_close(fw);
 	b = read_file(path);
 	remove(path);
-	avro_value_decref(&a);
-	avro_value_iface_decref(iface);
-	avro_schema_decref(s);
+	datum_free(&d);
 	return b;
 }
 
@@ -641,37 +661,22 @@ static size_t
 write_ztf4(const char *text, const char *object, const char *pos_s, const char *neg_s,
 		   long pos_i, long neg_i, uint8_t *out, size_t size)
 {
-	avro_schema_t s;
-	avro_value_iface_t *iface;
-	avro_value_t a,
-				v,
+	Datum		d = datum_new(text);
+	avro_value_t *a = &d.value;
+	avro_value_t v,
 				arr;
-	avro_writer_t w;
-	size_t		len;
 
-	if (avro_schema_from_json_length(text, strlen(text), &s) != 0)
-		exit(2);
-	iface = avro_generic_class_from_schema(s);
-	avro_generic_value_new(iface, &a);
-	v = fld(&a, "schemavsn"), avro_value_set_string(&v, "4.02");
-	v = fld(&a, "objectId"), avro_value_set_string(&v, object);
-	v = fld(&a, "candid"), avro_value_set_long(&v, 2000000000000000001LL);
-	set_ztf_candidate(fld(&a, "candidate"), 2000000000000000001LL, 2460001.5, 1, 19.0, pos_s, pos_i);
-	arr = some(&a, "prv_candidates");
+	v = fld(a, "schemavsn"), avro_value_set_string(&v, "4.02");
+	v = fld(a, "objectId"), avro_value_set_string(&v, object);
+	v = fld(a, "candid"), avro_value_set_long(&v, 2000000000000000001LL);
+	set_ztf_candidate(fld(a, "candidate"), 2000000000000000001LL, 2460001.5, 1, 19.0, pos_s, pos_i);
+	arr = some(a, "prv_candidates");
 	set_ztf_candidate(append(&arr), 1999000000000000001LL, 2460000.75, 3, 20.0, neg_s, neg_i);
-	arr = some(&a, "fp_hists");
+	arr = some(a, "fp_hists");
 	set_fp(append(&arr), 1234, 100.0);
 	set_fp(append(&arr), 1235, -99999.0);
-	set_null(&a, "cutoutScience");
-	w = avro_writer_memory((char *) out, (int64_t) size);
-	if (avro_value_write(w, &a) != 0)
-		exit(2);
-	len = (size_t) avro_writer_tell(w);
-	avro_writer_free(w);
-	avro_value_decref(&a);
-	avro_value_iface_decref(iface);
-	avro_schema_decref(s);
-	return len;
+	set_null(a, "cutoutScience");
+	return datum_write_bare(&d, out, size);
 }
 
 static void
