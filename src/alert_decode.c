@@ -1324,6 +1324,25 @@ decode_bare(Decoder *d, const uint8_t *buf, size_t len, const char *schema, size
 }
 
 AlertDecodeStatus
+alert_schema_survey(const KernelHost *host, const char *schema, size_t len, AlertSurvey *survey,
+					AlertDecodeError *err)
+{
+	Decoder		d = {.host = host, .err = err};
+	CompiledSchema *c;
+
+	*err = (AlertDecodeError) {0};
+	avro_alloc_limit = 0;
+	avro_alloc_refused = 0;
+	set_alloc_limit(len);
+	c = compile(&d, host, schema, len);
+	if (c == NULL)
+		return err->status;
+	*survey = c->survey;
+	compiled_free(host, c);
+	return ALERT_DECODE_OK;
+}
+
+AlertDecodeStatus
 alert_confluent_schema_id(const uint8_t *buf, size_t len, int32_t *schema_id)
 {
 	if (len < 5 || buf[0] != 0)

@@ -204,6 +204,14 @@ extern void alert_decode_init(void);
 /* Frees what alert_decode returned and empties *result. */
 extern void alert_result_free(const KernelHost *host, AlertResult *result);
 
+/*
+ * Whether the writer schema text compiles into a reader (what a decode
+ * with it would check first): OK and *survey, or the status and err.
+ */
+extern AlertDecodeStatus alert_schema_survey(const KernelHost *host, const char *schema,
+											 size_t len, AlertSurvey *survey,
+											 AlertDecodeError *err);
+
 /* The schema id of a Confluent-framed message, or BAD_FRAMING. */
 extern AlertDecodeStatus alert_confluent_schema_id(const uint8_t *buf, size_t len,
 												   int32_t *schema_id);
