@@ -687,6 +687,15 @@ test_cache(void)
 		  cache_counts.live == calls, "a schema that does not compile is not kept");
 	alert_schema_cache_free(cache);
 	check(cache_counts.live == 0, "the cache returns all its memory");
+	{
+		AlertSurvey survey = 0;
+
+		check(alert_schema_survey(&host, texts[1], strlen(texts[1]), &survey, &err) == ALERT_DECODE_OK &&
+			  survey == ALERT_RUBIN && counts.live == 0, "alert_schema_survey: a Rubin schema");
+		check(alert_schema_survey(&host, texts[0], strlen(texts[0]), &survey, &err) ==
+			  ALERT_DECODE_MISSING_FIELD && strstr(err.message, "psfFluxErr") != NULL && counts.live == 0,
+			  "alert_schema_survey: a schema lacking a field, named");
+	}
 	free(ztf.data);
 }
 
