@@ -137,7 +137,9 @@ registered_schema(FunctionCallInfo fcinfo, int32 id)
 				 errmsg("no writer schema with id %d in %s.alert_schemas", id, nsp),
 				 errhint("Add the schema registry's schema %d: INSERT INTO alert_schemas (id, schema) VALUES (%d, '...').",
 						 id, id)));
-	found = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	/* a schema of a few kB is stored compressed: detoast, then keep a copy */
+	found = PointerGetDatum(DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 1, &isnull)));
 	if (last->schema != NULL)
 		pfree(last->schema);
 	last->schema = (text *) MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
