@@ -29,16 +29,17 @@
  * succeeded, one transaction inserts the staging table's distinct points
  * into the target, skipping those it holds already (ON CONFLICT DO NOTHING),
  * and drops the staging table: the target changes all at once or not at
- * all.  On a failure the staging table is dropped; only a crash of the
- * loader leaves it behind (see usage()).
+ * all.  On a failure or an interruption the staging table is dropped; only
+ * a loader killed otherwise, or cut off from the server, leaves it behind.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -144,8 +146,9 @@ usage(FILE *out)
 			"*.dat, or its *.avro, *.tar.gz, *.tgz and *.tar files; one load takes\n"
 			"light-curve files or alerts, not both.\n"
 			"Alerts are first copied into an UNLOGGED table antares_load_DATE_TIME_PID in\n"
-			"the target's schema, dropped at the end of the load; only a crash of the\n"
-			"loader leaves it behind: drop it with DROP TABLE.\n"
+			"the target's schema, dropped at the end of the load, failed, interrupted\n"
+			"(SIGINT, SIGTERM, SIGHUP) or not; only a loader killed otherwise, or cut\n"
+			"off from the server, leaves it behind: drop it with DROP TABLE.\n"
 			"\n"
 			"  -d, --dbname=CONNSTR    database name or connection string (default: libpq\n"
 			"                          environment, PGHOST, PGDATABASE, ...)\n"
@@ -1178,6 +1181,68 @@ create_staging(PGconn *conn, char **staging_sql)
 	return rc;
 }
 
+/* ---------------------------------------------------------------------------
+ * Alert loads: the end, and an interruption
+ * ------------------------------------------------------------------------- */
+
+/* The merge's cancel handle while it runs, under queue.lock. */
+static PGcancel *merge_cancel;
+
+static void
+set_merge_cancel(PGcancel *cancel)
+{
+	pthread_mutex_lock(&queue.lock);
+	if (merge_cancel != NULL)
+		PQfreeCancel(merge_cancel);
+	merge_cancel = cancel;
+	pthread_mutex_unlock(&queue.lock);
+}
+
+/*
+ * SIGINT, SIGTERM or SIGHUP stops an alert load like a failure, so that its
+ * staging table is dropped: every thread blocks them (the mask is inherited)
+ * and this one waits for them, fails the load and cancels a running merge.
+ * A second signal ends the loader at once.
+ */
+static void *
+signal_main(void *arg)
+{
+	const sigset_t *set = arg;
+	int			sig;
+	char		error[256];
+
+	if (sigwait(set, &sig) != 0)
+		return NULL;
+	fprintf(stderr, PROGNAME ": %s: stopping the load\n", strsignal(sig));
+	fail_load();
+	pthread_mutex_lock(&queue.lock);
+	if (merge_cancel != NULL)
+		PQcancel(merge_cancel, error, sizeof(error));
+	pthread_mutex_unlock(&queue.lock);
+	if (sigwait(set, &sig) == 0)
+		_exit(128 + sig);
+	return NULL;
+}
+
+static void
+start_signal_thread(void)
+{
+	static sigset_t set;
+	pthread_t	thread;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+		pthread_create(&thread, NULL, signal_main, &set) != 0)
+	{
+		fprintf(stderr, PROGNAME ": could not start a thread\n");
+		exit(1);
+	}
+	pthread_detach(thread);
+}
+
 /*
  * One transaction: the staging table's points, one per key (that of the
  * earliest alert), into the target unless there already, and the staging
@@ -1197,11 +1262,14 @@ merge_staging(PGconn *conn, const char *staging_sql, long long *new_points)
 
 	if (run_or_report(conn, "BEGIN") != 0)
 		goto done;
+	set_merge_cancel(PQgetCancel(conn));
 	res = PQexec(conn, sql);
+	set_merge_cancel(NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		fprintf(stderr, PROGNAME ": inserting the loaded points into %s failed: %s",
 				opt.table, PQerrorMessage(conn));
-	else if (run_or_report(conn, drop) == 0 && run_or_report(conn, "COMMIT") == 0)
+	else if (run_or_report(conn, drop) == 0 && !atomic_load(&load_failed) &&
+			 run_or_report(conn, "COMMIT") == 0)
 	{
 		*new_points = atoll(PQcmdTuples(res));
 		rc = 0;
@@ -1417,7 +1485,10 @@ main(int argc, char **argv)
 	if (opt.table == NULL)
 		opt.table = loading_alerts ? "alertphot" : "rawphot";
 	if (loading_alerts)
+	{
 		alert_decode_init();
+		start_signal_thread();
+	}
 
 	jobs = count_jobs(files, nfiles);
 	workers = calloc((size_t) jobs, sizeof(Worker));

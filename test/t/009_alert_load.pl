@@ -4,8 +4,8 @@
 # archives made here; each point stored once however often it arrives (the
 # same packet twice, overlapping loads, 100 copies over two jobs); the stored
 # rows are what the packets hold; and a corrupt packet, an archive member
-# that is not Avro, a truncated archive or a target without the key leave
-# the target as it was and no staging table behind.
+# that is not Avro, a truncated archive, a target without the key or an
+# interruption leave the target as it was and no staging table behind.
 #
 # The packets' values were read with Debian's python3-avro
 # (avro.datafile.DataFileReader), as in test/unit/test_alert_decode.c.
@@ -17,8 +17,11 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Fcntl qw(O_WRONLY O_NONBLOCK);
 use File::Copy;
 use IPC::Run;
+use POSIX ();
+use Time::HiRes qw(sleep);
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use AntaresTest;
@@ -251,6 +254,36 @@ sql('CREATE TABLE nokey (objid bigint, t float8, pb text, flux float8, dflux flo
 is($status, 1, 'a target without the key (objid, kind, source_id): exit status 1');
 like($err, qr/no unique or exclusion constraint matching the ON CONFLICT/, 'a target without the key: the message');
 is(sql('SELECT count(*) FROM nokey') . ' ' . staging_tables(), '0 0', 'a target without the key: unchanged, no staging table');
+
+# 6. SIGINT stops a load like a failure.  The loader's reader blocks on a
+# FIFO given as an .avro file, so the signal comes while the load runs.
+my $fifo = "$tmp/pipe.avro";
+POSIX::mkfifo($fifo, 0600) or die "mkfifo: $!";
+($out, $err) = ('', '');
+my $h = IPC::Run::start([ $loader, '-d', $connstr, '-t', 'from_files', $b, $fifo ], '>', \$out, '2>', \$err);
+my $running = 0;
+for (1 .. 600)
+{
+	last if ($running = staging_tables() == 1);
+	sleep 0.05;
+}
+ok($running, 'an interrupted load: its staging table exists while it runs');
+$h->signal('INT');
+# end the FIFO (open it for writing, close it) once the reader has it open
+for (1 .. 600)
+{
+	if (sysopen(my $w, $fifo, O_WRONLY | O_NONBLOCK))
+	{
+		close $w;
+		last;
+	}
+	last unless $h->pumpable;
+	sleep 0.05;
+}
+$h->finish;
+is($h->full_result(0), 1 << 8, 'an interrupted load: exit status 1, not killed by the signal');
+like($err, qr/Interrupt: stopping the load\n.*nothing loaded/s, 'an interrupted load: the message');
+is(state('from_files') . ' ' . staging_tables(), "$expected 0", 'an interrupted load: the target unchanged, no staging table');
 
 $node->stop;
 done_testing();
