@@ -34,7 +34,7 @@ decode_once(const uint8_t *data, size_t size, AlertFraming framing, const char *
 	AlertResult r;
 	AlertDecodeError err;
 
-	if (alert_decode(&host, data, size, framing, schema, schema ? strlen(schema) : 0, &r,
+	if (alert_decode(&host, NULL, data, size, framing, schema, schema ? strlen(schema) : 0, &r,
 					 &err) == ALERT_DECODE_OK)
 	{
 		for (size_t i = 0; i < r.npoints; i++)
