@@ -895,14 +895,15 @@ format_point(Buffer *out, const AlertPoint *p)
 
 /* Decodes one packet and sends its points; 0, or -1 with w->error set. */
 static int
-send_packet(Worker *w, const Packet *p, Buffer *out)
+send_packet(Worker *w, AlertSchemaCache *cache, const Packet *p, Buffer *out)
 {
 	AlertResult r;
 	AlertDecodeError err;
 	AlertDecodeStatus status;
 	size_t		i;
 
-	status = alert_decode(&heap_host, p->data, p->len, ALERT_CONTAINER, NULL, 0, &r, &err);
+	status = alert_decode(&heap_host, cache, p->data, p->len, ALERT_CONTAINER, NULL, 0,
+						  &r, &err);
 	if (status != ALERT_DECODE_OK)
 	{
 		char		alert[32] = "";
@@ -928,21 +929,32 @@ send_packet(Worker *w, const Packet *p, Buffer *out)
 	return 0;
 }
 
-/* Sends the points of the packets it takes from the queue; the caller ends the COPY. */
+/*
+ * Sends the points of the packets it takes from the queue; the caller ends
+ * the COPY.  The thread's schema cache compiles a writer schema once (ZTF
+ * embeds 23 kB of it in every packet), not once per packet.
+ */
 static void
 stream_packets(Worker *w)
 {
+	AlertSchemaCache *cache = alert_schema_cache_new(&heap_host);
 	Buffer		out = {0};
 	Packet	   *p;
 
+	if (cache == NULL)
+	{
+		w->error = xstrdup("out of memory for the alert schema cache");
+		return;
+	}
 	while ((p = queue_take()) != NULL)
 	{
-		int			failed = send_packet(w, p, &out);
+		int			failed = send_packet(w, cache, p, &out);
 
 		free_packet(p);
 		if (failed)
 			break;
 	}
+	alert_schema_cache_free(cache);
 	free(out.data);
 }
 
