@@ -31,6 +31,13 @@
  * and drops the staging table: the target changes all at once or not at
  * all.  On a failure or an interruption the staging table is dropped; only
  * a loader killed otherwise, or cut off from the server, leaves it behind.
+ *
+ * Cost (2,000 copies of the two ZTF packets, 74 and 67 kB, in one archive,
+ * into a local server; the shared 2-core development machine, so ranges):
+ * a .tar 2,600-4,200 alerts/s, a .tar.gz 1,300-2,500 alerts/s, -j 2 no
+ * faster than -j 1: the loader's CPU is 0.16-0.22 ms per alert from a .tar,
+ * twice that from a .tar.gz, whose inflate (one stream, read by one thread;
+ * the packets' gzipped cutouts do not compress again) bounds the rate.
  */
 #define _POSIX_C_SOURCE 200809L
 
