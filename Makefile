@@ -48,10 +48,13 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 all: bin/antares_load
 
-# The bulk loader is a libpq client that shares the light-curve parser kernel.
-bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h src/kernel_host.h
+# The bulk loader is a libpq client that shares the light-curve parser and
+# alert decoding kernels; libarchive (Debian libarchive-dev) reads tar archives of alerts.
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+bin/antares_load: bin/antares_load.c src/lc_parse.c src/alert_decode.c $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
-		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+		-o $@ bin/antares_load.c src/lc_parse.c src/alert_decode.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
