@@ -53,6 +53,14 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h src/kernel_ho
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
 
+# The alert generator writes Rubin-format packets with the alert encoding kernel.
+all: bin/antares_alertgen
+EXTRA_CLEAN += bin/antares_alertgen
+bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c src/alert_encode.h src/alert_decode.h \
+		src/kernel_host.h
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c src/alert_encode.c \
+		$(AVRO_LIBS) -lm
+
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
