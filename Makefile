@@ -16,7 +16,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
 # loads data/dsfp into tables once per database).
-REGRESS = lightcurve band_stats features stream gp plot svm forest survey catalog
+REGRESS = lightcurve band_stats features stream gp plot svm forest survey alerts catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -48,10 +48,13 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 all: bin/antares_load
 
-# The bulk loader is a libpq client that shares the light-curve parser kernel.
-bin/antares_load: bin/antares_load.c src/lc_parse.c src/lc_parse.h src/kernel_host.h
+# The bulk loader is a libpq client that shares the light-curve parser and
+# alert decoding kernels; libarchive (Debian libarchive-dev) reads tar archives of alerts.
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+bin/antares_load: bin/antares_load.c src/lc_parse.c src/alert_decode.c $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
-		-o $@ bin/antares_load.c src/lc_parse.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread
+		-o $@ bin/antares_load.c src/lc_parse.c src/alert_decode.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
 
 # The alert generator writes Rubin-format packets with the alert encoding kernel.
 all: bin/antares_alertgen

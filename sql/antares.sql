@@ -1340,3 +1340,44 @@ COMMENT ON FUNCTION simulate_survey_truth(integer, bigint, bigint, float8, float
     'Rows (objid, label, class, params): the parameters each object of simulate_survey with the same arguments was drawn with';
 COMMENT ON FUNCTION simulate_survey_support(internal) IS 'Planner support function of simulate_survey (row estimates)';
 COMMENT ON FUNCTION simulate_survey_truth_support(internal) IS 'Planner support function of simulate_survey_truth (row estimates)';
+
+-- Survey alert packets (ZTF and Rubin Avro) to photometry (alert_sql.c,
+-- alert_decode.c).  Fluxes in nJy, bands u g r i z y, times in MJD, for
+-- both surveys; the rules are in README.md, "Alert packets".
+
+CREATE FUNCTION alert_schema_survey(writer_schema text) RETURNS text
+AS 'MODULE_PATHNAME', 'pg_alert_schema_survey' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Writer schemas by Confluent schema id, as the schema registry serves
+-- them: a Confluent-framed message without a writer_schema argument takes
+-- its schema from here.  The CHECK refuses a schema the decoder cannot read
+-- when it is added, not when its first message arrives.
+CREATE TABLE alert_schemas (
+    id integer PRIMARY KEY,
+    schema text NOT NULL CHECK (alert_schema_survey(schema) IS NOT NULL),
+    added timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('alert_schemas', '');
+
+CREATE FUNCTION alert_photometry(packet bytea, writer_schema text DEFAULT NULL,
+                                 framing text DEFAULT 'auto')
+RETURNS TABLE(alert_id bigint, objid bigint, object_name text, source_id bigint, kind text,
+              t float8, pb text, flux float8, dflux float8, ra float8, "dec" float8)
+AS 'MODULE_PATHNAME', 'alert_photometry'
+LANGUAGE C STABLE PARALLEL SAFE COST 1000 ROWS 30;
+
+CREATE FUNCTION ztf_object_id(name text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'ztf_object_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION ztf_object_name(objid bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'ztf_object_name' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION alert_schema_survey(text) IS
+    'ztf or rubin: the survey of an Avro writer schema the alert decoder can read; an ERROR naming what is missing otherwise';
+COMMENT ON TABLE alert_schemas IS
+    'Avro writer schemas by Confluent schema id (from the schema registry), for alert_photometry of Confluent-framed messages';
+COMMENT ON FUNCTION alert_photometry(bytea, text, text) IS
+    'Rows (alert_id, objid, object_name, source_id, kind, t, pb, flux, dflux, ra, dec) of a ZTF or Rubin alert packet: an Avro container file, a Confluent-framed message or a bare datum (framing auto, container, confluent or bare); fluxes in nJy, t in MJD, kind detection, history, forced or upper_limit';
+COMMENT ON FUNCTION ztf_object_id(text) IS
+    'The number of a ZTF object id (ZTFyyabcdefg: yy * 26^7 + the letters in base 26), the objid alert_photometry gives ZTF objects';
+COMMENT ON FUNCTION ztf_object_name(bigint) IS
+    'The ZTF object id (ZTFyyabcdefg) of a number from ztf_object_id';

@@ -65,8 +65,8 @@
  * ZTF forced photometry).
  *
  * Skipped, never a NaN: an entry whose time, flux or error is null or not
- * finite, whose error is negative, or (Rubin) whose band or diaObjectId is
- * null (a solar-system source has no diaObject).  Skipping is counted
+ * finite, whose error is negative, or (Rubin) whose band is null or that
+ * has no object (a solar-system source without a diaObject).  Skipping is counted
  * (AlertResult.nskipped).  An unknown fid or band string is INVALID_VALUE.
  *
  * Memory.  Every byte the kernel keeps comes from the host (the points and
@@ -85,15 +85,15 @@
  * return from both (a stop, or NULL): a server glue polls InterruptPending
  * without leaving and calls CHECK_FOR_INTERRUPTS after the kernel returned.
  *
- * Cost (test_alert_decode's "decode rate" line, -O2, one core of the
- * shared development machine): the real ZTF 3.2 packet (74 kB, 29 points,
- * three ~20 kB cutouts skipped) 0.8-0.9 ms, 1,100-1,300 alerts/s; a Rubin
- * bare datum of 3 sources ~0.12 ms, 8,000-9,000 alerts/s.  Per call, not
- * per point, dominates: parsing the writer schema's JSON (ZTF embeds 23 kB
- * of it in every packet) and building the reader and resolver -- perf on
- * the ZTF packet: jansson 35%, malloc and free 35%, libavro 16%.  Caching
- * the resolver by writer schema text is the next step, for containers and
- * for a stream of Confluent messages that share one schema.
+ * Schema cache.  Most of a call's cost is per writer schema, not per
+ * alert: parsing the schema's JSON (ZTF embeds 23 kB of it in every packet)
+ * and building the reader and resolver -- perf on the real ZTF 3.2 packet
+ * without a cache: jansson 35%, malloc and free 35%, libavro 16%.  An
+ * AlertSchemaCache keeps the compiled schemas of the last 8 schema texts
+ * seen (one cache per thread; its memory from the host it was made with),
+ * so a stream or archive of one schema compiles it once.
+ *
+ * Cost: see alert_decode.c, "Cost".
  */
 #ifndef ANTARES_ALERT_DECODE_H
 #define ANTARES_ALERT_DECODE_H
@@ -173,16 +173,26 @@ typedef struct AlertDecodeError
 	char		message[ALERT_DECODE_MESSAGE_SIZE];
 } AlertDecodeError;
 
+typedef struct AlertSchemaCache AlertSchemaCache;
+
 /*
  * Decodes buf[0 .. len) in the given framing into *result (zeroed first).
  * writer_schema (JSON text, schema_len bytes, need not be NUL-terminated) is
  * required for ALERT_CONFLUENT and ALERT_BARE and ignored for a container.
- * On any status but OK, *result is empty and err says why.
+ * cache may be NULL (the schema is compiled for this call only).  On any
+ * status but OK, *result is empty and err says why.
  */
-extern AlertDecodeStatus alert_decode(const KernelHost *host, const uint8_t *buf, size_t len,
-									  AlertFraming framing, const char *writer_schema,
-									  size_t schema_len, AlertResult *result,
-									  AlertDecodeError *err);
+extern AlertDecodeStatus alert_decode(const KernelHost *host, AlertSchemaCache *cache,
+									  const uint8_t *buf, size_t len, AlertFraming framing,
+									  const char *writer_schema, size_t schema_len,
+									  AlertResult *result, AlertDecodeError *err);
+
+/*
+ * A cache of compiled writer schemas, its memory from host (which must
+ * outlive it); NULL when out of memory.  Not shared between threads.
+ */
+extern AlertSchemaCache *alert_schema_cache_new(const KernelHost *host);
+extern void alert_schema_cache_free(AlertSchemaCache *cache);
 
 /*
  * Routes libavro's allocations through the kernel (see alert_decode.c:
@@ -193,6 +203,14 @@ extern void alert_decode_init(void);
 
 /* Frees what alert_decode returned and empties *result. */
 extern void alert_result_free(const KernelHost *host, AlertResult *result);
+
+/*
+ * Whether the writer schema text compiles into a reader (what a decode
+ * with it would check first): OK and *survey, or the status and err.
+ */
+extern AlertDecodeStatus alert_schema_survey(const KernelHost *host, const char *schema,
+											 size_t len, AlertSurvey *survey,
+											 AlertDecodeError *err);
 
 /* The schema id of a Confluent-framed message, or BAD_FRAMING. */
 extern AlertDecodeStatus alert_confluent_schema_id(const uint8_t *buf, size_t len,

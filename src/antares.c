@@ -16,6 +16,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "alert_decode.h"
 #include "antares.h"
 #include "model.h"
 
@@ -36,6 +37,8 @@ model_cache_assign(int newval, void *extra)
 void
 _PG_init(void)
 {
+	/* libavro allocates through the alert decoder, which frees its leaks */
+	alert_decode_init();
 	DefineCustomBoolVariable("antares.verbose",
 							 "Reports the progress of long computations (SVM training) as NOTICE messages.",
 							 NULL, &antares_verbose, false, PGC_USERSET, 0,

@@ -31,6 +31,21 @@ pg_host_interrupted(void *ctx)
 	return 0;
 }
 
+/* A pending cancel or termination says stop; the glue raises it afterwards. */
+static int
+pg_host_cancel_pending(void *ctx)
+{
+	return QueryCancelPending || ProcDiePending;
+}
+
+KernelHost
+pg_kernel_host_returning(MemoryContext cxt)
+{
+	KernelHost	host = {pg_host_alloc, pg_host_free, pg_host_cancel_pending, cxt};
+
+	return host;
+}
+
 void
 pg_kernel_stopped(const char *what)
 {

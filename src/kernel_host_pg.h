@@ -19,6 +19,15 @@
 extern KernelHost pg_kernel_host(MemoryContext cxt);
 
 /*
+ * pg_kernel_host, but whose poll returns: it says stop when a cancel or a
+ * termination is pending, and leaves the raising to the glue.  For kernels
+ * holding what an ERROR's longjmp would not free (libavro's objects): the
+ * kernel releases them and returns its "interrupted" status, then the glue
+ * calls CHECK_FOR_INTERRUPTS (or pg_kernel_stopped).
+ */
+extern KernelHost pg_kernel_host_returning(MemoryContext cxt);
+
+/*
  * The ERROR (57014) for a kernel's "interrupted" status.  pg_kernel_host's
  * poll never returns one (CHECK_FOR_INTERRUPTS raises the cancel itself), so
  * the glue's switch over statuses ends here only for another host.

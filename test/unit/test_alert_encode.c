@@ -150,7 +150,7 @@ test_message(AlertFraming framing, const char *schema, const char *what)
 	if (framing == ALERT_CONFLUENT)
 		check(out[0] == 0 && alert_confluent_schema_id(out, len, &id) == ALERT_DECODE_OK &&
 			  id == 123456, "Confluent: zero byte and the schema id");
-	check(alert_decode(&host, out, len, framing, schema, strlen(schema), &r, &derr) == ALERT_DECODE_OK,
+	check(alert_decode(&host, NULL, out, len, framing, schema, strlen(schema), &r, &derr) == ALERT_DECODE_OK,
 		  (snprintf(msg, sizeof(msg), "%s: decodes", what), msg));
 	check(r.nalerts == 1 && r.npoints == 11 && r.nskipped == 0 && alert_points_ok(&r, &at, &a),
 		  (snprintf(msg, sizeof(msg), "%s: every field of the 11 points as written", what), msg));
@@ -197,7 +197,7 @@ test_container(int deflate, int with_forced)
 	snprintf(msg, sizeof(msg), "container (%s%s): 300 alerts written, %zu bytes",
 			 deflate ? "deflate" : "null", with_forced ? ", forced" : "", len);
 	check(ok, msg);
-	check(alert_decode(&host, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
+	check(alert_decode(&host, NULL, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
 		  r.nalerts == 300 && r.npoints == npoints, "container: 300 alerts decode, every point");
 	for (int obj = 1; obj <= 300; obj++)
 	{
@@ -211,13 +211,47 @@ test_container(int deflate, int with_forced)
 	make_alert(&a, 9, 3, 20, with_forced, NULL, 0);
 	check(alert_encode(e, &a.packet, &err) == ALERT_ENCODE_OK &&
 		  alert_encoder_take(e, &out, &len, &err) == ALERT_ENCODE_OK &&
-		  alert_decode(&host, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
+		  alert_decode(&host, NULL, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
 		  r.nalerts == 1 && (at = 0, alert_points_ok(&r, &at, &a)), "container: a new file after a take");
 	alert_result_free(&host, &r);
 	check(alert_encoder_take(e, &out, &len, &err) == ALERT_ENCODE_OK &&
-		  alert_decode(&host, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
+		  alert_decode(&host, NULL, out, len, ALERT_CONTAINER, NULL, 0, &r, &derr) == ALERT_DECODE_OK &&
 		  r.nalerts == 0, "container: an empty file decodes to no alert");
 	alert_result_free(&host, &r);
+	alert_encoder_free(e);
+}
+
+/*
+ * A stream of Confluent messages, as a Kafka consumer reads them: each its
+ * own alert, all decoded through one schema cache.
+ */
+static void
+test_stream(const char *schema)
+{
+	static TestAlert a;
+	AlertEncoder *e = encoder(ALERT_CONFLUENT, 0);
+	AlertSchemaCache *cache = alert_schema_cache_new(&host);
+	AlertEncodeError err;
+	AlertDecodeError derr;
+	AlertResult r;
+	const uint8_t *out;
+	size_t		len,
+				at;
+	int			ok = cache != NULL;
+
+	for (int k = 0; ok && k < 50; k++)
+	{
+		make_alert(&a, 77, k, 20, 1, NULL, 0);
+		at = 0;
+		ok &= alert_encode(e, &a.packet, &err) == ALERT_ENCODE_OK &&
+			alert_encoder_take(e, &out, &len, &err) == ALERT_ENCODE_OK &&
+			alert_decode(&host, cache, out, len, ALERT_CONFLUENT, schema, strlen(schema), &r,
+						 &derr) == ALERT_DECODE_OK &&
+			r.nalerts == 1 && alert_points_ok(&r, &at, &a) && at == r.npoints;
+		alert_result_free(&host, &r);
+	}
+	check(ok, "50 Confluent messages of one object decoded through a schema cache, every point");
+	alert_schema_cache_free(cache);
 	alert_encoder_free(e);
 }
 
@@ -240,7 +274,7 @@ test_no_history(const char *schema)
 		p.history = p.forced = empty ? &s : NULL;
 		ok &= alert_encode(e, &p, &err) == ALERT_ENCODE_OK &&
 			alert_encoder_take(e, &out, &len, &err) == ALERT_ENCODE_OK &&
-			alert_decode(&host, out, len, ALERT_BARE, schema, strlen(schema), &r, &derr) == ALERT_DECODE_OK &&
+			alert_decode(&host, NULL, out, len, ALERT_BARE, schema, strlen(schema), &r, &derr) == ALERT_DECODE_OK &&
 			r.npoints == 1 && point_is(&r.points[0], &s, ALERT_DETECTION, s.id, 5);
 		alert_result_free(&host, &r);
 	}
@@ -441,6 +475,7 @@ main(void)
 	test_message(ALERT_CONTAINER, schema, "container");
 	test_container(0, 0);
 	test_container(1, 1);
+	test_stream(schema);
 	test_no_history(schema);
 	test_bad_input();
 	test_no_memory();
