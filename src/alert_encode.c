@@ -149,7 +149,6 @@ static const FieldDef mpc_orbits[] = {
 	F("id", T_INT, V_NULL), F("designation", T_STRING, V_NULL)
 };
 
-#define ALERT_FIELDS 12
 enum
 {
 	A_ID, A_REASON, A_TARGET, A_SOURCE, A_PRV, A_FORCED, A_OBJECT, A_SS, A_MPC, A_CUTOUTS
@@ -801,10 +800,14 @@ alert_encoder_new(const KernelHost *host, const AlertEncodeOptions *options, Ale
 		return fail(err, ALERT_ENCODE_NO_MEMORY, "out of memory for the writer schema");
 	}
 	alert_encode_schema(e->schema_text, e->schema_len + 1);
-	if ((rc = avro_schema_from_json_length(e->schema_text, e->schema_len, &e->schema)) != 0 ||
-		(e->iface = avro_generic_class_from_schema(e->schema)) == NULL ||
-		(rc = avro_generic_value_new(e->iface, &e->value)) != 0 ||
-		(e->have_value = 1, e->writer = avro_writer_memory(dummy, sizeof(dummy))) == NULL)
+	if ((rc = avro_schema_from_json_length(e->schema_text, e->schema_len, &e->schema)) == 0 &&
+		(e->iface = avro_generic_class_from_schema(e->schema)) != NULL &&
+		(rc = avro_generic_value_new(e->iface, &e->value)) == 0)
+	{
+		e->have_value = 1;
+		e->writer = avro_writer_memory(dummy, sizeof(dummy));
+	}
+	if (e->writer == NULL)
 	{
 		alert_encoder_free(e);
 		return fail_avro(err, rc ? rc : ENOMEM, "building the writer schema");

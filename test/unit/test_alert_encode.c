@@ -206,6 +206,20 @@ test_container(int deflate, int with_forced)
 	}
 	check(ok && at == r.npoints, "container: every field of every point as written");
 	alert_result_free(&host, &r);
+	{
+		AlertEncoder *again = encoder(ALERT_CONTAINER, deflate);
+		const uint8_t *out2;
+		size_t		len2;
+
+		for (int obj = 1; obj <= 300; obj++)
+		{
+			make_alert(&a, obj, obj % 30, 20, with_forced, NULL, 0);
+			ok &= alert_encode(again, &a.packet, &err) == ALERT_ENCODE_OK;
+		}
+		check(ok && alert_encoder_take(again, &out2, &len2, &err) == ALERT_ENCODE_OK && len2 == len &&
+			  memcmp(out, out2, len) == 0, "container: the same alerts give the same bytes");
+		alert_encoder_free(again);
+	}
 
 	/* The encoder starts a new file after a take; an empty one is a header alone. */
 	make_alert(&a, 9, 3, 20, with_forced, NULL, 0);
