@@ -56,10 +56,19 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/alert_decode.c $(wildcar
 		-o $@ bin/antares_load.c src/lc_parse.c src/alert_decode.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
 
+# The alert generator writes Rubin-format packets with the alert encoding kernel.
+all: bin/antares_alertgen
+EXTRA_CLEAN += bin/antares_alertgen
+bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c src/alert_encode.h src/alert_decode.h \
+		src/kernel_host.h
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c src/alert_encode.c \
+		$(AVRO_LIBS) -lm
+
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
-	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c
+	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
+	src/alert_encode.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) $(AVRO_LIBS) -lm
