@@ -4,7 +4,9 @@ EXTENSION = antares
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = antares
-OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+# src/alert_encode.c (alert packets written, for bin/antares_alertgen and the
+# tests) is not part of the server module.
+OBJS = $(patsubst %.c,%.o,$(filter-out src/alert_encode.c,$(wildcard src/*.c)))
 
 # Released install scripts are kept as they shipped (sql/antares--0.1.0.sql);
 # the current version's is built from sql/antares.sql; upgrade scripts
