@@ -356,6 +356,13 @@ RETURNS TABLE(alert_id bigint, objid bigint, object_name text, source_id bigint,
 AS 'MODULE_PATHNAME', 'alert_photometry'
 LANGUAGE C STABLE PARALLEL SAFE COST 1000 ROWS 30;
 
+CREATE FUNCTION alert_points(packets bytea[], writer_schema text DEFAULT NULL,
+                             framing text DEFAULT 'auto')
+RETURNS TABLE(objid bigint, t float8, pb text, flux float8, dflux float8, kind text,
+              source_id bigint, alert_id bigint, ra float8, "dec" float8)
+AS 'MODULE_PATHNAME', 'alert_points'
+LANGUAGE C STABLE PARALLEL SAFE COST 10000 ROWS 1000;
+
 CREATE FUNCTION ztf_object_id(name text) RETURNS bigint
 AS 'MODULE_PATHNAME', 'ztf_object_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION ztf_object_name(objid bigint) RETURNS text
@@ -367,6 +374,8 @@ COMMENT ON TABLE alert_schemas IS
     'Avro writer schemas by Confluent schema id (from the schema registry), for alert_photometry of Confluent-framed messages';
 COMMENT ON FUNCTION alert_photometry(bytea, text, text) IS
     'Rows (alert_id, objid, object_name, source_id, kind, t, pb, flux, dflux, ra, dec) of a ZTF or Rubin alert packet: an Avro container file, a Confluent-framed message or a bare datum (framing auto, container, confluent or bare); fluxes in nJy, t in MJD, kind detection, history, forced or upper_limit';
+COMMENT ON FUNCTION alert_points(bytea[], text, text) IS
+    'Rows (objid, t, pb, flux, dflux, kind, source_id, alert_id, ra, dec) of a batch of alert packets as a photometry table stores them: each (objid, kind, source_id) once, a history entry as the detection it was, with the lowest alert_id that carried it';
 COMMENT ON FUNCTION ztf_object_id(text) IS
     'The number of a ZTF object id (ZTFyyabcdefg: yy * 26^7 + the letters in base 26), the objid alert_photometry gives ZTF objects';
 COMMENT ON FUNCTION ztf_object_name(bigint) IS
