@@ -38,23 +38,35 @@ SELECT (SELECT count(*) FROM alert_files, alert_photometry(packet, NULL, 'contai
 -- A NULL packet has no points.
 SELECT count(*) AS null_packet FROM alert_photometry(NULL);
 
--- Loading: each (object, kind, source) once, a history entry stored as the
--- detection it was; loading a packet again, or a later packet repeating
--- the history, adds nothing.
-CREATE TEMP TABLE alert_points (
+-- Loading: alert_points gives a batch's points as a table stores them,
+-- each (objid, kind, source_id) once, a history entry as the detection it
+-- was, with the lowest alert_id that carried it; with the table's key and
+-- ON CONFLICT DO NOTHING, loading again (or a later packet repeating the
+-- history) adds nothing.
+CREATE TEMP TABLE alertphot (
     objid bigint, t float8, pb text, flux float8, dflux float8,
     kind text, source_id bigint, alert_id bigint, ra float8, "dec" float8,
     PRIMARY KEY (objid, kind, source_id));
-CREATE TEMP VIEW alert_rows AS
-SELECT p.objid, p.t, p.pb, p.flux, p.dflux,
-       CASE p.kind WHEN 'history' THEN 'detection' ELSE p.kind END AS kind,
-       p.source_id, p.alert_id, p.ra, p."dec"
-FROM alert_files f, alert_photometry(f.packet) p;
-INSERT INTO alert_points SELECT * FROM alert_rows ON CONFLICT DO NOTHING;
-SELECT kind, count(*) FROM alert_points GROUP BY kind ORDER BY kind;
-INSERT INTO alert_points SELECT * FROM alert_rows ON CONFLICT DO NOTHING;
-SELECT count(*) AS after_second_load FROM alert_points;
-
+INSERT INTO alertphot
+SELECT * FROM alert_points(ARRAY(SELECT packet FROM alert_files ORDER BY name)) ON CONFLICT DO NOTHING;
+SELECT kind, count(*), count(DISTINCT alert_id) AS alerts FROM alertphot GROUP BY kind ORDER BY kind;
+INSERT INTO alertphot
+SELECT * FROM alert_points(ARRAY(SELECT packet FROM alert_files)) ON CONFLICT DO NOTHING;
+SELECT count(*) AS after_second_load FROM alertphot;
+-- The same as alert_photometry's rows with history stored as detection.
+SELECT count(*) AS differences FROM (
+  (SELECT * FROM alertphot EXCEPT
+   SELECT objid, t, pb, flux, dflux, CASE kind WHEN 'history' THEN 'detection' ELSE kind END,
+          source_id, alert_id, ra, "dec" FROM alert_files, alert_photometry(packet))
+  UNION ALL
+  (SELECT objid, t, pb, flux, dflux, CASE kind WHEN 'history' THEN 'detection' ELSE kind END,
+          source_id, alert_id, ra, "dec" FROM alert_files, alert_photometry(packet)
+   EXCEPT SELECT * FROM alertphot)) d;
+-- A packet repeated in a batch, NULL elements, an empty batch, no batch.
+SELECT (SELECT count(*) FROM alert_points(ARRAY(SELECT packet FROM alert_files, generate_series(1, 3)))) AS thrice,
+       (SELECT count(*) FROM alert_points(ARRAY[NULL, (SELECT packet FROM alert_files WHERE name LIKE '4722%'), NULL])) AS with_nulls,
+       (SELECT count(*) FROM alert_points('{}')) AS empty,
+       (SELECT count(*) FROM alert_points(NULL)) AS no_batch;
 -- Writer schemas by Confluent id: a schema the decoder cannot read is
 -- refused when it is added.
 SELECT public.error_of(q) FROM (VALUES
@@ -75,6 +87,8 @@ SELECT public.error_of(q) FROM (VALUES
   ($$SELECT * FROM alert_photometry(substring((SELECT packet FROM alert_files WHERE name LIKE '4722%') FROM 1 FOR 30000))$$),
   ($$SELECT * FROM alert_photometry((SELECT packet FROM alert_files WHERE name LIKE '4722%') || '\x00'::bytea)$$),
   ($$SELECT * FROM alert_photometry('\x0102'::bytea, '{"type":"record","name":"x","fields":[{"name":"a","type":"long"}]}', 'bare')$$),
+  ($$SELECT * FROM alert_points(ARRAY[(SELECT packet FROM alert_files LIMIT 1), '\x0102'::bytea])$$),
+  ($$SELECT * FROM alert_points(ARRAY['\x0102'::bytea], NULL, NULL)$$),
   ($$SELECT ztf_object_id('ZTF17aaaCxxf')$$),
   ($$SELECT ztf_object_name(-1)$$)
 ) AS v(q);

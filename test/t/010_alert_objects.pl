@@ -1,7 +1,7 @@
 # Alert packets of 10,000 objects with overlapping histories: every alert
 # repeats its object's previous points (up to 20) as prvDiaSources and again as
 # prvDiaForcedSources, so each point arrives in up to 21 packets.  Loaded
-# by bin/antares_load and by alert_photometry in SQL, each point is stored
+# by bin/antares_load and by alert_points in SQL, each point is stored
 # once, the two tables are the same, and every object's lc_features over
 # its stored detections equals lc_features over the de-duplicated points
 # (the simulated ones, rounded to float32 as Rubin's psfFlux is), exactly.
@@ -73,10 +73,11 @@ for my $f (@files)
 	my $name = $f =~ s{.*/}{}r;
 	$node->safe_psql('postgres', "INSERT INTO packets VALUES ('$name', pg_read_binary_file('$f'))");
 }
+# One batch of all the files, the last first: of a point's copies
+# alert_points must keep the lowest alert_id, as the loader does.
 my $load_sql = q{INSERT INTO by_sql
-SELECT objid, t, pb, flux, dflux, CASE kind WHEN 'history' THEN 'detection' ELSE kind END,
-       source_id, alert_id, ra, "dec"
-FROM packets, alert_photometry(packet) ORDER BY alert_id ON CONFLICT DO NOTHING};
+SELECT * FROM alert_points(ARRAY(SELECT packet FROM packets ORDER BY name DESC))
+ON CONFLICT DO NOTHING};
 sql($load_sql);
 
 # Each point once: every point is one detection; every point but its
