@@ -25,11 +25,12 @@
  * 'detection' and the key keeps one.  The main thread reads the inputs (an
  * archive member by member) into a bounded queue; JOBS threads, each with its
  * own connection, decode packets from it and COPY the points into one
- * UNLOGGED staging table made for this load, and commit there.  When all
- * succeeded, one transaction inserts the staging table's distinct points
- * into the target, skipping those it holds already (ON CONFLICT DO NOTHING),
- * and drops the staging table: the target changes all at once or not at
- * all.  On a failure or an interruption the staging table is dropped; only
+ * UNLOGGED staging table made for this load, and commit there; each skips
+ * the points it has sent already (see SentKeys), so that a 20-source Rubin
+ * alert sends 1 point, not 21.  When all succeeded, one transaction inserts
+ * the staging table's distinct points into the target, skipping those it
+ * holds already (ON CONFLICT DO NOTHING), and drops the staging table: the
+ * target changes all at once or not at all.  On a failure or an interruption the staging table is dropped; only
  * a loader killed otherwise, or cut off from the server, leaves it behind.
  *
  * Cost (2,000 copies of the two ZTF packets, 74 and 67 kB, in one archive,
@@ -121,9 +122,10 @@ typedef struct Options
 	int			create;
 	const char *objid_key;
 	int			quiet;
+	size_t		dedup_keys;		/* an alert worker's sent keys: see SentKeys */
 } Options;
 
-static Options opt = {NULL, NULL, 1, 0, NULL, 0};
+static Options opt = {NULL, NULL, 1, 0, NULL, 0, 0};
 static char *table_sql;			/* opt.table, quoted for SQL */
 
 /* What the workers COPY into: the target, or the alerts' staging table. */
@@ -168,7 +170,11 @@ usage(FILE *out)
 			"                          name (default); \"header:KEY\": the integer value of\n"
 			"                          the file's \"#KEY:value\" header line\n"
 			"  -q, --quiet             do not print the summary line\n"
-			"  -h, --help              show this help and exit\n");
+			"  -h, --help              show this help and exit\n"
+			"\n"
+			"Each job skips the alert points it has sent already, remembering up to\n"
+			"ANTARES_LOAD_DEDUP_KEYS of them (default: 3000000, about 128 MB a job at\n"
+			"most; 0: none), then forgetting them all and going on.\n");
 }
 
 static void *
@@ -900,9 +906,132 @@ format_point(Buffer *out, const AlertPoint *p)
 	append_double(out, p->dec, "\n");
 }
 
+/* ---------------------------------------------------------------------------
+ * Alert packets: the keys a worker has sent
+ *
+ * Every alert repeats its object's history, so most points a worker decodes
+ * (20 of 21 for 20-source Rubin alerts) were sent already, in an earlier
+ * alert.  Each worker keeps the keys (objid, stored kind, source_id) it sent
+ * in this load, with the lowest alert_id it sent for each, and skips a point
+ * whose key went with an alert_id <= its own: the merge's DISTINCT ON ...
+ * ORDER BY alert_id would have dropped it.  A point of an earlier alert,
+ * arriving later, is sent (and its alert_id kept): the merge still picks the
+ * lowest alert_id across workers, so the stored rows are those of a load
+ * without the set; only fewer rows cross the wire and the staging table.
+ *
+ * Open addressing with linear probing over a power-of-two array of 32-byte
+ * slots, at most 3/4 full (grown by doubling): 43 to 85 bytes per key.
+ * When the set reaches its limit (opt.dedup_keys: SENT_KEYS_LIMIT, or the
+ * environment's ANTARES_LOAD_DEDUP_KEYS; 0 turns the set off) it is emptied
+ * (one memset) and fills again: points skipped before are sent again, once,
+ * and the merge's DISTINCT ON drops them, so the result is the same.  The default limit, 3,000,000 keys, keeps a worker's array at
+ * 2^22 slots, 128 MB, at most.
+ * ------------------------------------------------------------------------- */
+
+#define SENT_KEYS_LIMIT 3000000
+#define SENT_KEYS_MIN_SLOTS 1024
+
+typedef struct SentKey
+{
+	int64_t		objid;
+	int64_t		source_id;
+	int64_t		alert_id;		/* the lowest sent with this key */
+	uint8_t		kind;			/* stored AlertKind + 1; 0: an empty slot */
+} SentKey;
+
+typedef struct SentKeys
+{
+	SentKey    *slots;
+	size_t		mask;			/* number of slots - 1; slots NULL: 0 */
+	size_t		count;
+	size_t		limit;			/* emptied when count reaches it */
+} SentKeys;
+
+/* splitmix64's finalizer over the key: every input bit moves every output bit. */
+static size_t
+sent_key_hash(int64_t objid, int64_t source_id, uint8_t kind)
+{
+	uint64_t	h = (uint64_t) objid * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t) source_id ^
+		((uint64_t) kind << 62);
+
+	h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return (size_t) (h ^ (h >> 31));
+}
+
+/* The slot holding the key, or the empty slot where it goes. */
+static SentKey *
+sent_key_slot(SentKey *slots, size_t mask, int64_t objid, int64_t source_id, uint8_t kind)
+{
+	size_t		i = sent_key_hash(objid, source_id, kind) & mask;
+
+	while (slots[i].kind != 0 &&
+		   (slots[i].objid != objid || slots[i].source_id != source_id || slots[i].kind != kind))
+		i = (i + 1) & mask;
+	return &slots[i];
+}
+
+/* Doubles the array (or makes the first), moving every key. */
+static void
+sent_keys_grow(SentKeys *s)
+{
+	size_t		nslots = s->slots == NULL ? SENT_KEYS_MIN_SLOTS : 2 * (s->mask + 1);
+	SentKey    *slots = calloc(nslots, sizeof(SentKey));
+
+	if (slots == NULL)
+	{
+		fprintf(stderr, PROGNAME ": out of memory (%zu bytes)\n", nslots * sizeof(SentKey));
+		exit(1);
+	}
+	for (size_t i = 0; s->slots != NULL && i <= s->mask; i++)
+		if (s->slots[i].kind != 0)
+			*sent_key_slot(slots, nslots - 1, s->slots[i].objid, s->slots[i].source_id,
+						   s->slots[i].kind) = s->slots[i];
+	free(s->slots);
+	s->slots = slots;
+	s->mask = nslots - 1;
+}
+
+/*
+ * Whether point p must be sent: its key is new, or was sent with a higher
+ * alert_id (then p's is kept).  Cost: one hash and a probe or two.
+ */
+static int
+sent_keys_add(SentKeys *s, const AlertPoint *p)
+{
+	uint8_t		kind = (uint8_t) ((p->kind == ALERT_HISTORY ? ALERT_DETECTION : p->kind) + 1);
+	SentKey    *e;
+
+	if (s->count >= s->limit)
+	{
+		/* the limit: forget every key (the merge's DISTINCT ON keeps the result) */
+		if (s->slots != NULL)
+			memset(s->slots, 0, (s->mask + 1) * sizeof(SentKey));
+		s->count = 0;
+		if (s->limit == 0)
+			return 1;
+	}
+	if (s->slots == NULL || 4 * (s->count + 1) > 3 * (s->mask + 1))
+		sent_keys_grow(s);
+	e = sent_key_slot(s->slots, s->mask, p->object_id, p->source_id, kind);
+	if (e->kind != 0)
+	{
+		if (e->alert_id <= p->alert_id)
+			return 0;
+		e->alert_id = p->alert_id;
+		return 1;
+	}
+	e->objid = p->object_id;
+	e->source_id = p->source_id;
+	e->alert_id = p->alert_id;
+	e->kind = kind;
+	s->count++;
+	return 1;
+}
+
 /* Decodes one packet and sends its points; 0, or -1 with w->error set. */
 static int
-send_packet(Worker *w, AlertSchemaCache *cache, const Packet *p, Buffer *out)
+send_packet(Worker *w, AlertSchemaCache *cache, SentKeys *sent, const Packet *p, Buffer *out)
 {
 	AlertResult r;
 	AlertDecodeError err;
@@ -923,7 +1052,8 @@ send_packet(Worker *w, AlertSchemaCache *cache, const Packet *p, Buffer *out)
 	}
 	out->len = 0;
 	for (i = 0; i < r.npoints; i++)
-		format_point(out, &r.points[i]);
+		if (sent_keys_add(sent, &r.points[i]))
+			format_point(out, &r.points[i]);
 	w->alerts += (long long) r.nalerts;
 	w->rows += (long long) r.npoints;
 	w->skipped += (long long) r.nskipped;
@@ -945,6 +1075,7 @@ static void
 stream_packets(Worker *w)
 {
 	AlertSchemaCache *cache = alert_schema_cache_new(&heap_host);
+	SentKeys	sent = {.limit = opt.dedup_keys};
 	Buffer		out = {0};
 	Packet	   *p;
 
@@ -955,13 +1086,14 @@ stream_packets(Worker *w)
 	}
 	while ((p = queue_take()) != NULL)
 	{
-		int			failed = send_packet(w, cache, p, &out);
+		int			failed = send_packet(w, cache, &sent, p, &out);
 
 		free_packet(p);
 		if (failed)
 			break;
 	}
 	alert_schema_cache_free(cache);
+	free(sent.slots);
 	free(out.data);
 }
 
@@ -1389,6 +1521,28 @@ reported_before(const Worker *workers, int j)
 	return 0;
 }
 
+/*
+ * opt.dedup_keys: ANTARES_LOAD_DEDUP_KEYS if set (a whole number, 0 turns
+ * the sent keys' set off; small ones test its emptying), else the default.
+ */
+static int
+dedup_keys_from_env(void)
+{
+	const char *env = getenv("ANTARES_LOAD_DEDUP_KEYS");
+	long long	n;
+
+	opt.dedup_keys = SENT_KEYS_LIMIT;
+	if (env == NULL)
+		return 0;
+	if (parse_int64(env, strlen(env), &n) != 0 || n < 0)
+	{
+		fprintf(stderr, PROGNAME ": invalid ANTARES_LOAD_DEDUP_KEYS \"%s\" (0 or more keys)\n", env);
+		return -1;
+	}
+	opt.dedup_keys = (size_t) n;
+	return 0;
+}
+
 static int
 parse_options(int argc, char **argv)
 {
@@ -1460,7 +1614,7 @@ parse_options(int argc, char **argv)
 		fprintf(stderr, PROGNAME ": empty table name\n");
 		return -1;
 	}
-	return 0;
+	return dedup_keys_from_env();
 }
 
 /* For an alert load: with archives every job may get work, else one file is one job's. */

@@ -2,16 +2,18 @@
 # bin/antares_load on survey alert packets: the two real ZTF packets of
 # test/data/alerts/ztf loaded as files, from their directory and from tar
 # archives made here; each point stored once however often it arrives (the
-# same packet twice, overlapping loads, 100 copies over two jobs); the stored
-# rows are what the packets hold; and a corrupt packet, an archive member
-# that is not Avro, a truncated archive, a target without the key or an
-# interruption leave the target as it was and no staging table behind.
+# same packet twice, overlapping loads, 100 copies over two jobs, Rubin alerts
+# in and out of order, a loader's set of sent keys emptied every 10 keys or
+# turned off); the stored rows are what the packets hold; and a corrupt
+# packet, an archive member that is not Avro, a truncated archive, a target
+# without the key or an interruption leave the target as it was and no
+# staging table behind.
 #
 # The packets' values were read with Debian's python3-avro
 # (avro.datafile.DataFileReader), as in test/unit/test_alert_decode.c.
 #
-# Needs bin/antares_load built (make); run with make prove_installcheck (see
-# 001_parallel_features.pl).
+# Needs bin/antares_load and bin/antares_alertgen built (make); run with make
+# prove_installcheck (see 001_parallel_features.pl).
 
 use strict;
 use warnings;
@@ -198,6 +200,49 @@ is(load_summary('--create', '-t', 'copies', '-j', '2', $copies), '100 2050 41 20
 is(state('copies'), $expected, '100 copies over 2 jobs: the rows of one load of both');
 is(load_summary('-t', 'copies', '-j', '2', $copies, $a), '101 2079 0 2079 0 2', 'loading them again adds nothing');
 is(staging_tables(), 0, 'no staging table left after the loads');
+
+# 4b. Each worker skips the points it sent already, unless they come now
+# with a lower alert_id; its set of sent keys, emptied when it holds
+# ANTARES_LOAD_DEDUP_KEYS keys, changes nothing stored.  Rubin alerts from
+# antares_alertgen, 2 objects of 6 points, one alert a file, named by alert
+# id: in name order every history entry comes after the alert that first
+# carried it, in reverse order before it.
+my $csv = "$tmp/points.csv";
+{
+	open my $outf, '>', $csv or die;
+	for my $objid (7, 9)
+	{
+		printf $outf "%d,%.1f,%s,%d,%d\n", $objid, 60000 + $_, $_ % 2 ? 'g' : 'r', 100 * $objid + $_, 5 for 0 .. 5;
+	}
+	close $outf or die;
+}
+IPC::Run::run([ "$root/bin/antares_alertgen", '--history=20', '--forced', '-o', "$tmp/gen", $csv ])
+  or die "antares_alertgen failed";
+my @gen = sort glob("$tmp/gen/*.avro");
+is(load_summary('--create', '-t', 'gen', @gen), '12 72 22 50 0 1',
+	'12 Rubin alerts in order: 72 points decoded, 22 new (12 detections, 10 forced), 50 duplicates');
+is(sql("SELECT count(*) FROM gen WHERE alert_id <> (CASE WHEN kind = 'detection' THEN source_id "
+		  . "ELSE source_id - 1000000000000000000 + 1 END)"),
+	0, 'each point with the alert that first carried it');
+my $gen = state('gen');
+is(load_summary('--create', '-t', 'gen_reversed', reverse @gen), '12 72 22 50 0 1', 'the same alerts in reverse order');
+is(state('gen_reversed'), $gen, 'in reverse order: the same rows, each with the lowest alert_id');
+{
+	local $ENV{ANTARES_LOAD_DEDUP_KEYS} = '10';
+	is(load_summary('--create', '-t', 'gen_small_set', reverse @gen), '12 72 22 50 0 1',
+		'reverse order, the sent keys emptied at 10 keys');
+	is(state('gen_small_set'), $gen, 'reverse order, the sent keys emptied at 10 keys: the same rows');
+	is(load_summary('--create', '-t', 'copies_small_set', '-j', '2', $copies), '100 2050 41 2009 0 2',
+		'100 ZTF copies over 2 jobs, the sent keys emptied at 10 keys');
+	is(state('copies_small_set'), $expected, '100 ZTF copies, the sent keys emptied at 10 keys: the same rows');
+	$ENV{ANTARES_LOAD_DEDUP_KEYS} = '0';
+	is(load_summary('--create', '-t', 'gen_no_set', reverse @gen), '12 72 22 50 0 1', 'no sent keys (0)');
+	is(state('gen_no_set'), $gen, 'no sent keys: the same rows');
+	$ENV{ANTARES_LOAD_DEDUP_KEYS} = 'ten';
+	my ($status, $out, $err) = load('-t', 'gen', @gen);
+	is($status, 2, 'ANTARES_LOAD_DEDUP_KEYS=ten: exit status 2');
+	like($err, qr/invalid ANTARES_LOAD_DEDUP_KEYS "ten"/, 'ANTARES_LOAD_DEDUP_KEYS=ten: the message');
+}
 
 # 5. Failures: non-zero exit, a message naming the input, the target
 # unchanged, the staging table gone.
