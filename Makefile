@@ -61,8 +61,7 @@ bin/antares_load: bin/antares_load.c src/lc_parse.c src/alert_decode.c $(wildcar
 # The alert generator writes Rubin-format packets with the alert encoding kernel.
 all: bin/antares_alertgen
 EXTRA_CLEAN += bin/antares_alertgen
-bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c src/alert_encode.h src/alert_decode.h \
-		src/kernel_host.h
+bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c src/alert_encode.c \
 		$(AVRO_LIBS) -lm
 

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "alert_decode.h"
+#include "kernel_host_heap.h"
 
 typedef struct Bytes
 {
@@ -69,24 +70,6 @@ static double
 shorter(double a, double b)
 {
 	return a < b ? a : b;
-}
-
-static void *
-plain_alloc(void *ctx, size_t size)
-{
-	return malloc(size);
-}
-
-static void
-plain_free(void *ctx, void *ptr)
-{
-	free(ptr);
-}
-
-static int
-never_stop(void *ctx)
-{
-	return 0;
 }
 
 /* The messages of the stream: offsets and lengths into it. */
@@ -140,7 +123,7 @@ main(int argc, char **argv)
 	avro_schema_t schema;
 	avro_value_iface_t *iface;
 	avro_value_t value;
-	KernelHost	host = {plain_alloc, plain_free, never_stop, NULL};
+	const KernelHost *host = &kernel_heap_host;
 	AlertSchemaCache *cache;
 	int			repeat;
 	double		best_bare = 1e300,
@@ -163,7 +146,7 @@ main(int argc, char **argv)
 	}
 	iface = avro_generic_class_from_schema(schema);
 	avro_generic_value_new(iface, &value);
-	cache = alert_schema_cache_new(&host);
+	cache = alert_schema_cache_new(host);
 
 	for (int r = 0; r < repeat; r++)
 	{
@@ -191,14 +174,14 @@ main(int argc, char **argv)
 			AlertResult res;
 			AlertDecodeError err;
 
-			if (alert_decode(&host, cache, stream.data + m.at[i], m.len[i], ALERT_CONFLUENT,
+			if (alert_decode(host, cache, stream.data + m.at[i], m.len[i], ALERT_CONFLUENT,
 							 (const char *) schema_text.data, schema_text.len, &res, &err) != ALERT_DECODE_OK)
 			{
 				fprintf(stderr, "alert_rates: message %zu: %s\n", i, err.message);
 				return 2;
 			}
 			points += res.npoints;
-			alert_result_free(&host, &res);
+			alert_result_free(host, &res);
 		}
 		best_kernel = shorter(best_kernel, now() - t0);
 	}

@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "alert_encode.h"
+#include "kernel_host_heap.h"
 
 #define PROGNAME "antares_alertgen"
 #define MAX_POINTS_PER_OBJECT 99999
@@ -389,29 +390,6 @@ point_order(const void *a, const void *b)
 
 /* -------------------------------------------------------------------- output */
 
-static void *
-host_malloc(void *ctx, size_t size)
-{
-	(void) ctx;
-	return malloc(size);
-}
-
-static void
-host_release(void *ctx, void *ptr)
-{
-	(void) ctx;
-	free(ptr);
-}
-
-static int
-host_never(void *ctx)
-{
-	(void) ctx;
-	return 0;
-}
-
-static const KernelHost host = {host_malloc, host_release, host_never, NULL};
-
 typedef struct Writer
 {
 	AlertEncoder *encoder;
@@ -588,7 +566,7 @@ open_output(Writer *w)
 	AlertEncodeOptions o = {opt.framing, opt.schema_id, opt.deflate};
 	AlertEncodeError err;
 
-	if (alert_encoder_new(&host, &o, &w->encoder, &err) != ALERT_ENCODE_OK)
+	if (alert_encoder_new(&kernel_heap_host, &o, &w->encoder, &err) != ALERT_ENCODE_OK)
 		die(1, "%s", err.message);
 	if (opt.framing == ALERT_CONTAINER)
 	{

@@ -62,6 +62,7 @@
 #include <archive_entry.h>
 
 #include "alert_decode.h"
+#include "kernel_host_heap.h"
 #include "libpq-fe.h"
 #include "lc_parse.h"
 
@@ -565,30 +566,6 @@ format_row(Buffer *out, long long objid, const LcRow *row)
 	buf_append(out, "\n", 1);
 }
 
-/* The parser's host: the C heap, and nothing to poll (a signal ends the client). */
-static void *
-heap_alloc(void *ctx, size_t size)
-{
-	(void) ctx;
-	return malloc(size);
-}
-
-static void
-heap_free(void *ctx, void *ptr)
-{
-	(void) ctx;
-	free(ptr);
-}
-
-static int
-never_interrupted(void *ctx)
-{
-	(void) ctx;
-	return 0;
-}
-
-static const KernelHost heap_host = {heap_alloc, heap_free, never_interrupted, NULL};
-
 /*
  * Reads, parses and formats one file into out (replacing its contents);
  * returns its row count, or -1 with *error set.
@@ -606,7 +583,7 @@ prepare_file(const char *path, Buffer *content, Parsed *parsed, Buffer *out,
 		return -1;
 	parsed->nrows = 0;
 	parsed->objid_lineno = 0;
-	if (lc_parse(content->data, content->len, &cb, &heap_host, &err) != LC_PARSE_OK)
+	if (lc_parse(content->data, content->len, &cb, &kernel_heap_host, &err) != LC_PARSE_OK)
 	{
 		size_t		n = lc_parse_format_error(&err, path, NULL, 0);
 
@@ -1038,7 +1015,7 @@ send_packet(Worker *w, AlertSchemaCache *cache, SentKeys *sent, const Packet *p,
 	AlertDecodeStatus status;
 	size_t		i;
 
-	status = alert_decode(&heap_host, cache, p->data, p->len, ALERT_CONTAINER, NULL, 0,
+	status = alert_decode(&kernel_heap_host, cache, p->data, p->len, ALERT_CONTAINER, NULL, 0,
 						  &r, &err);
 	if (status != ALERT_DECODE_OK)
 	{
@@ -1057,7 +1034,7 @@ send_packet(Worker *w, AlertSchemaCache *cache, SentKeys *sent, const Packet *p,
 	w->alerts += (long long) r.nalerts;
 	w->rows += (long long) r.npoints;
 	w->skipped += (long long) r.nskipped;
-	alert_result_free(&heap_host, &r);
+	alert_result_free(&kernel_heap_host, &r);
 	if (send_copy_data(w->conn, out->data, out->len) != 0)
 	{
 		w->error = server_error("could not send COPY data", w->conn);
@@ -1074,7 +1051,7 @@ send_packet(Worker *w, AlertSchemaCache *cache, SentKeys *sent, const Packet *p,
 static void
 stream_packets(Worker *w)
 {
-	AlertSchemaCache *cache = alert_schema_cache_new(&heap_host);
+	AlertSchemaCache *cache = alert_schema_cache_new(&kernel_heap_host);
 	SentKeys	sent = {.limit = opt.dedup_keys};
 	Buffer		out = {0};
 	Packet	   *p;
