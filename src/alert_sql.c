@@ -130,7 +130,7 @@ registered_schema(FunctionCallInfo fcinfo, int32 id)
 	SchemaLookup *last = fcinfo->flinfo->fn_extra;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(id)};
-	char	   *nsp = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	char	   *nsp;
 	bool		isnull;
 	Datum		found;
 
@@ -139,6 +139,7 @@ registered_schema(FunctionCallInfo fcinfo, int32 id)
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SchemaLookup));
 	if (last->schema != NULL && last->id == id)
 		return last->schema;
+	nsp = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT schema FROM %s.alert_schemas WHERE id = $1",
 									   quote_identifier(nsp)),
