@@ -7,7 +7,7 @@
 # (the simulated ones, rounded to float32 as Rubin's psfFlux is), exactly.
 # Also: a container of many alerts is stopped by statement_timeout between
 # two alerts, long before its end, and the backend decodes as before
-# afterwards.
+# afterwards; alert_schemas' rows survive pg_dump and pg_restore.
 #
 # The packets are written by bin/antares_alertgen from simulate_survey's
 # points (Rubin's format, the project's own writer schema).  Needs
@@ -149,6 +149,31 @@ RESET statement_timeout; SELECT count(*) FROM big, alert_photometry(packet);},
 	on_error_stop => 0);
 like($stderr2, qr/statement timeout/, 'a session stopped in the decoding');
 is($stdout, $count, "decodes the container afterwards: $count points, as a fresh session");
+
+# alert_schemas is extension configuration: pg_dump keeps its rows, and the
+# restored database decodes a Confluent message by its schema id.
+IPC::Run::run([ 'head', '-n', '20', "$tmp/points.csv" ], '>', "$tmp/few.csv");
+ok( IPC::Run::run(
+		[ "$root/bin/antares_alertgen", '--framing=confluent', '--schema-id=7',
+			"--schema-out=$tmp/schema.json", '-o', "$tmp/messages.bin", "$tmp/few.csv" ],
+		'>', \$out, '2>', \$err),
+	'Confluent messages')
+  or diag($err);
+$node->safe_psql('postgres', 'CREATE DATABASE schemas');
+my $first_message = q{SELECT substring(f FROM 5 FOR (get_byte(f, 0) << 24) | (get_byte(f, 1) << 16)
+                                            | (get_byte(f, 2) << 8) | get_byte(f, 3)) AS m
+FROM pg_read_binary_file('} . "$tmp/messages.bin" . q{') f};
+$node->safe_psql('schemas', "CREATE EXTENSION antares;
+INSERT INTO antares.alert_schemas (id, schema) VALUES (7, pg_read_file('$tmp/schema.json'));
+CREATE TABLE message AS $first_message;");
+my $decoded = 'SELECT count(*) || \' \' || sum(p.flux) FROM message, antares.alert_photometry(m) p';
+my $in_source = $node->safe_psql('schemas', $decoded);
+command_ok([ 'pg_dump', '-Fc', '-f', "$tmp/schemas.dump", '-d', $node->connstr('schemas') ],
+	'pg_dump of a database with a registered schema');
+$node->safe_psql('postgres', 'CREATE DATABASE schemas_restored');
+command_ok([ 'pg_restore', '-d', $node->connstr('schemas_restored'), "$tmp/schemas.dump" ], 'pg_restore');
+is($node->safe_psql('schemas_restored', $decoded), $in_source,
+	"the restored database decodes the message with the restored schema ($in_source)");
 
 $node->stop;
 done_testing();
