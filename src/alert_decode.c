@@ -10,11 +10,14 @@
  * shared development machine).  Per call with the schema compiled each
  * time: the real ZTF 3.2 packet (74 kB, 29 points, three ~20 kB cutouts
  * skipped) ~0.8 ms, 1,200 alerts/s; a Rubin bare datum of 3 sources ~0.13
- * ms.  With the schema cached: the ZTF packet ~0.12 ms, 8,000 alerts/s (the
- * rest is hashing the schema text, inflating nothing, and skipping the
- * cutouts' bytes); the Rubin datum ~7 us, 140,000 alerts/s.  Per alert,
- * then, the cost is linear in the datum's bytes (libavro walks every
- * field, read or skipped) plus ~0.2 us per point kept.
+ * ms.  With the schema cached: the ZTF packet ~0.11 ms, 8,000-9,000
+ * alerts/s (comparing its 23 kB schema text with the cached one, skipping
+ * the cutouts' bytes); the Rubin datum ~7 us, 130,000-140,000 alerts/s; a
+ * Rubin-format alert of 20 full-size sources (7 kB) ~87 us, as fast as
+ * libavro decoding it into a generic value without resolution
+ * (bench/alerts.py).  Per alert, then, the cost is linear in the datum's
+ * bytes (libavro walks every field, read or skipped) plus ~0.2 us per
+ * point kept.
  */
 #include "alert_decode.h"
 
