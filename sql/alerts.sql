@@ -73,7 +73,9 @@ SELECT public.error_of(q) FROM (VALUES
   ($$INSERT INTO alert_schemas (id, schema) VALUES (1, 'not json')$$),
   ($$INSERT INTO alert_schemas (id, schema) VALUES (1, '"long"')$$),
   ($$INSERT INTO alert_schemas (id, schema) VALUES (1, '{"type":"record","name":"exposure","fields":[{"name":"x","type":"long"}]}')$$),
-  ($$INSERT INTO alert_schemas (id, schema) VALUES (1, '{"type":"record","name":"alert","fields":[{"name":"diaSourceId","type":"long"},{"name":"diaSource","type":{"type":"record","name":"diaSource","fields":[{"name":"diaSourceId","type":"long"}]}}]}')$$)
+  ($$INSERT INTO alert_schemas (id, schema) VALUES (1, '{"type":"record","name":"alert","fields":[{"name":"diaSourceId","type":"long"},{"name":"diaSource","type":{"type":"record","name":"diaSource","fields":[{"name":"diaSourceId","type":"long"}]}}]}')$$),
+  -- a history source's ra a string (libavro's resolver would crash on it)
+  ($$INSERT INTO alert_schemas (id, schema) VALUES (1, '{"type":"record","name":"alert","fields":[{"name":"diaSourceId","type":"long"},{"name":"diaSource","type":{"type":"record","name":"diaSource","fields":[{"name":"diaSourceId","type":"long"},{"name":"diaObjectId","type":"long"},{"name":"midpointMjdTai","type":"double"},{"name":"band","type":"string"},{"name":"psfFlux","type":"float"},{"name":"psfFluxErr","type":"float"},{"name":"ra","type":"double"},{"name":"dec","type":"double"}]}},{"name":"prvDiaSources","type":{"type":"array","items":{"type":"record","name":"prvDiaSource","fields":[{"name":"diaSourceId","type":"long"},{"name":"diaObjectId","type":"long"},{"name":"midpointMjdTai","type":"double"},{"name":"band","type":"string"},{"name":"psfFlux","type":"float"},{"name":"psfFluxErr","type":"float"},{"name":"ra","type":"string"},{"name":"dec","type":"double"}]}}}]}')$$)
 ) AS v(q);
 -- Bad packets: a clear ERROR with its SQLSTATE, nothing returned.
 SELECT public.error_of(q) FROM (VALUES

@@ -507,6 +507,26 @@ test_rubin(void)
 			  strstr(err.message, "lsst.v11_0.diaSource") != NULL,
 			  "writer lacking psfFluxErr: missing field, named with its schema");
 	}
+	{
+		/*
+		 * A forced source's ra a string: libavro's resolver would crash on
+		 * an array's item record that does not resolve (found by
+		 * test/fuzz); the decoder refuses the schema before.
+		 */
+		static char text[4096],
+					bad[4096];
+		const char *ra = "{\"name\":\"ra\",\"type\":\"double\"},{\"name\":\"dec\",\"type\":\"double\"},"
+			"{\"name\":\"visit\"";
+		char	   *at;
+
+		rubin_schema("psfFluxErr", text);
+		at = strstr(text, ra);
+		snprintf(bad, sizeof(bad), "%.*s{\"name\":\"ra\",\"type\":\"string\"}%s", (int) (at - text), text,
+				 at + strlen("{\"name\":\"ra\",\"type\":\"double\"}"));
+		check(decode(bare, len, ALERT_BARE, bad, &r, &err) == ALERT_DECODE_NOT_AN_ALERT &&
+			  strstr(err.message, "prvDiaForcedSources.ra") != NULL && strstr(err.message, "string") != NULL,
+			  "a forced source's ra a string: not an alert, the field named (no crash in libavro)");
+	}
 
 	/*
 	 * A string whose length runs past the end: libavro keeps the buffer it
