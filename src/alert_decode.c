@@ -365,7 +365,12 @@ unlink_schema(avro_schema_t s)
 	return s;
 }
 
-/* The record a writer field holds: itself, a union's branch, an array's items. */
+/*
+ * The record a writer field holds: itself, or the one non-null branch of a
+ * union; an array's items when array.  A union of null and several other
+ * types is refused (NULL): libavro would resolve every branch, and its
+ * resolver crashes on an array branch whose items do not resolve.
+ */
 static avro_schema_t
 writer_record(avro_schema_t s, int array)
 {
@@ -373,21 +378,23 @@ writer_record(avro_schema_t s, int array)
 	if (is_avro_union(s))
 	{
 		size_t		n = avro_schema_union_size(s);
+		avro_schema_t only = NULL;
 
 		for (size_t i = 0; i < n; i++)
 		{
 			avro_schema_t b = unlink_schema(avro_schema_union_branch(s, (int) i));
 
-			if (array ? is_avro_array(b) : is_avro_record(b))
-			{
-				s = b;
-				break;
-			}
+			if (is_avro_null(b))
+				continue;
+			if (only != NULL)
+				return NULL;
+			only = b;
 		}
+		s = only;
 	}
 	if (array)
-		s = is_avro_array(s) ? unlink_schema(avro_schema_array_items(s)) : NULL;
-	return is_avro_record(s) ? s : NULL;
+		s = s != NULL && is_avro_array(s) ? unlink_schema(avro_schema_array_items(s)) : NULL;
+	return s != NULL && is_avro_record(s) ? s : NULL;
 }
 
 /*

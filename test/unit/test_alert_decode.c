@@ -527,6 +527,21 @@ test_rubin(void)
 			  strstr(err.message, "prvDiaForcedSources.ra") != NULL && strstr(err.message, "string") != NULL,
 			  "a forced source's ra a string: not an alert, the field named (no crash in libavro)");
 	}
+	{
+		/* prvDiaSources a union of null and two arrays: refused, not resolved. */
+		static char text[4096],
+					bad[4096];
+		const char *prv = "\"items\":\"lsst.v11_0.diaSource\"}";
+		char	   *at;
+
+		rubin_schema("psfFluxErr", text);
+		at = strstr(text, prv);
+		snprintf(bad, sizeof(bad), "%.*s%s,{\"type\":\"array\",\"items\":\"string\"}%s", (int) (at - text),
+				 text, prv, at + strlen(prv));
+		check(decode(bare, len, ALERT_BARE, bad, &r, &err) == ALERT_DECODE_NOT_AN_ALERT &&
+			  strstr(err.message, "prvDiaSources") != NULL,
+			  "prvDiaSources a union of two arrays: not an alert, the field named");
+	}
 
 	/*
 	 * A string whose length runs past the end: libavro keeps the buffer it
