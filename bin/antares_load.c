@@ -844,13 +844,6 @@ queue_drain(void)
  * Alert packets: decode, format as COPY text
  * ------------------------------------------------------------------------- */
 
-/* A history entry is the same point as the detection it repeats. */
-static const char *
-stored_kind(AlertKind kind)
-{
-	return kind == ALERT_HISTORY ? alert_kind_name(ALERT_DETECTION) : alert_kind_name(kind);
-}
-
 /* Appends a double that survives the text round trip (17 digits), NaN as NULL. */
 static void
 append_double(Buffer *out, double x, const char *end)
@@ -876,7 +869,7 @@ format_point(Buffer *out, const AlertPoint *p)
 	buf_append(out, text, (size_t) n);
 	append_double(out, p->flux, "\t");
 	append_double(out, p->dflux, "\t");
-	n = snprintf(text, sizeof(text), "%s\t%lld\t%lld\t", stored_kind(p->kind),
+	n = snprintf(text, sizeof(text), "%s\t%lld\t%lld\t", alert_kind_name(alert_stored_kind(p->kind)),
 				 (long long) p->source_id, (long long) p->alert_id);
 	buf_append(out, text, (size_t) n);
 	append_double(out, p->ra, "\t");
@@ -976,7 +969,7 @@ sent_keys_grow(SentKeys *s)
 static int
 sent_keys_add(SentKeys *s, const AlertPoint *p)
 {
-	uint8_t		kind = (uint8_t) ((p->kind == ALERT_HISTORY ? ALERT_DETECTION : p->kind) + 1);
+	uint8_t		kind = (uint8_t) (alert_stored_kind(p->kind) + 1);
 	SentKey    *e;
 
 	if (s->count >= s->limit)

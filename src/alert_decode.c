@@ -175,6 +175,15 @@ set_alloc_limit(size_t n)
 		avro_alloc_limit = limit;
 }
 
+/* A call's start: the limit of n bytes, nothing refused yet. */
+static void
+reset_alloc_limit(size_t n)
+{
+	avro_alloc_limit = 0;
+	avro_alloc_refused = 0;
+	set_alloc_limit(n);
+}
+
 static void
 block_unlink(AvroBlock *b)
 {
@@ -1410,9 +1419,7 @@ alert_schema_survey(const KernelHost *host, const char *schema, size_t len, Aler
 	CompiledSchema *c;
 
 	*err = (AlertDecodeError) {0};
-	avro_alloc_limit = 0;
-	avro_alloc_refused = 0;
-	set_alloc_limit(len);
+	reset_alloc_limit(len);
 	c = compile(&d, host, schema, len);
 	if (c == NULL)
 		return err->status;
@@ -1442,9 +1449,7 @@ alert_decode(const KernelHost *host, AlertSchemaCache *cache, const uint8_t *buf
 	AvroBlock	head = {&head, &head};
 
 	avro_blocks = &head;
-	avro_alloc_limit = 0;
-	avro_alloc_refused = 0;
-	set_alloc_limit(len + schema_len);
+	reset_alloc_limit(len + schema_len);
 	*result = (AlertResult) {0};
 	*err = (AlertDecodeError) {0};
 	switch (framing)
@@ -1546,6 +1551,12 @@ alert_decode_status_name(AlertDecodeStatus status)
 			return "interrupted";
 	}
 	return "unknown status";
+}
+
+AlertKind
+alert_stored_kind(AlertKind kind)
+{
+	return kind == ALERT_HISTORY ? ALERT_DETECTION : kind;
 }
 
 const char *

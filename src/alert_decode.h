@@ -59,8 +59,10 @@
  *	   - diaSource: DETECTION, source_id = diaSourceId;
  *	   - prvDiaSources: HISTORY, source_id = diaSourceId;
  *	   - prvDiaForcedSources: FORCED, source_id = diaForcedSourceId.
- * (object_id, source_id, kind) identifies a point across alerts (every alert
- * repeats its object's history): the key to de-duplicate on.
+ * Every alert repeats its object's history, so a point arrives in many
+ * alerts, first as an alert's DETECTION, then as HISTORY in the object's
+ * later ones: (object_id, source_id, alert_stored_kind(kind)) identifies a
+ * point across alerts, the key to de-duplicate and store it on.
  * ra and dec (degrees) are NaN where the entry has none (upper limits,
  * ZTF forced photometry).
  *
@@ -224,6 +226,9 @@ extern AlertDecodeStatus alert_confluent_schema_id(const uint8_t *buf, size_t le
  */
 extern int64_t alert_ztf_object_number(const char *name, size_t len);
 extern int	alert_ztf_object_name(int64_t number, char name[ALERT_OBJECT_NAME_SIZE]);
+
+/* The kind a point is stored under: HISTORY is the DETECTION it repeats. */
+extern AlertKind alert_stored_kind(AlertKind kind);
 
 extern const char *alert_decode_status_name(AlertDecodeStatus status);
 extern const char *alert_kind_name(AlertKind kind);

@@ -300,9 +300,9 @@ alert_photometry(PG_FUNCTION_ARGS)
 }
 
 /*
- * alert_points' de-duplication key: a history entry is the detection it
- * was (AlertKind DETECTION for both).  Zeroed before it is filled, since
- * the hash table hashes its bytes, padding included.
+ * alert_points' de-duplication key (alert_decode.h: the stored kind).
+ * Zeroed before it is filled, since the hash table hashes its bytes,
+ * padding included.
  */
 typedef struct PointKey
 {
@@ -340,8 +340,7 @@ keep_new_points(HTAB *seen, KeptPoints *kept, const AlertResult *r)
 		PointEntry *e;
 		bool		found;
 
-		if (p.kind == ALERT_HISTORY)
-			p.kind = ALERT_DETECTION;
+		p.kind = alert_stored_kind(p.kind);
 		memset(&key, 0, sizeof(key));
 		key.objid = p.object_id;
 		key.source_id = p.source_id;
