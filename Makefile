@@ -53,10 +53,24 @@ all: bin/antares_load
 # The bulk loader is a libpq client that shares the light-curve parser and
 # alert decoding kernels; libarchive (Debian libarchive-dev) reads tar archives of alerts.
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
-bin/antares_load: bin/antares_load.c src/lc_parse.c src/alert_decode.c $(wildcard src/*.h)
+# bin/alert_copy.c: what it shares with the stream consumer (a point's COPY text, the keys sent).
+bin/antares_load: bin/antares_load.c bin/alert_copy.c src/lc_parse.c src/alert_decode.c \
+		bin/alert_copy.h $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
-		-o $@ bin/antares_load.c src/lc_parse.c src/alert_decode.c \
+		-o $@ bin/antares_load.c bin/alert_copy.c src/lc_parse.c src/alert_decode.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
+
+# The Kafka alert-stream consumer (docs/streaming-kafka.md): a libpq client
+# over librdkafka (Debian librdkafka-dev) sharing the alert decoding kernel.
+all: bin/antares_stream
+EXTRA_CLEAN += bin/antares_stream
+RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)
+RDKAFKA_LIBS := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
+bin/antares_stream: bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
+		bin/alert_copy.h $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) \
+		-o $@ bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(RDKAFKA_LIBS) $(AVRO_LIBS) -lm
 
 # The alert generator writes Rubin-format packets with the alert encoding kernel.
 all: bin/antares_alertgen

@@ -26,7 +26,7 @@
  * archive member by member) into a bounded queue; JOBS threads, each with its
  * own connection, decode packets from it and COPY the points into one
  * UNLOGGED staging table made for this load, and commit there; each skips
- * the points it has sent already (see SentKeys), so that a 20-source Rubin
+ * the points it has sent already (see SentKeys in alert_copy.c), so that a 20-source Rubin
  * alert sends 1 point, not 21.  When all succeeded, one transaction inserts
  * the staging table's distinct points into the target, skipping those it
  * holds already (ON CONFLICT DO NOTHING), and drops the staging table: the
@@ -61,12 +61,15 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "alert_copy.h"
 #include "alert_decode.h"
 #include "kernel_host_heap.h"
 #include "libpq-fe.h"
 #include "lc_parse.h"
 
 #define PROGNAME "antares_load"
+
+const char progname[] = PROGNAME;
 
 typedef enum InputKind
 {
@@ -81,14 +84,6 @@ typedef struct InputFile
 	long long	size;
 	InputKind	kind;
 } InputFile;
-
-/* Growable byte buffer. */
-typedef struct Buffer
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} Buffer;
 
 /* What one file's parse keeps: rows point into the file's bytes. */
 typedef struct Parsed
@@ -176,90 +171,6 @@ usage(FILE *out)
 			"Each job skips the alert points it has sent already, remembering up to\n"
 			"ANTARES_LOAD_DEDUP_KEYS of them (default: 3000000, about 128 MB a job at\n"
 			"most; 0: none), then forgetting them all and going on.\n");
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, PROGNAME ": out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (p == NULL)
-	{
-		fprintf(stderr, PROGNAME ": out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	size_t		n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
-}
-
-static char *
-xasprintf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static char *
-xasprintf(const char *fmt,...)
-{
-	va_list		ap;
-	char		small[256];
-	int			n;
-	char	   *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return xstrdup("(message could not be formatted)");
-	s = xmalloc((size_t) n + 1);
-	if ((size_t) n < sizeof(small))
-		return memcpy(s, small, (size_t) n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t) n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-static void
-buf_reserve(Buffer *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return;
-	b->cap = b->cap * 2 > b->len + more ? b->cap * 2 : b->len + more + 4096;
-	b->data = xrealloc(b->data, b->cap);
-}
-
-static void
-buf_append(Buffer *b, const char *s, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-}
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---------------------------------------------------------------------------
@@ -624,22 +535,6 @@ run_command(PGconn *conn, const char *sql, char **error)
 	return ok ? 0 : -1;
 }
 
-/* PQputCopyData takes an int length: send big files in pieces. */
-static int
-send_copy_data(PGconn *conn, const char *data, size_t len)
-{
-	while (len > 0)
-	{
-		size_t		n = len < (1 << 20) ? len : (1 << 20);
-
-		if (PQputCopyData(conn, data, (int) n) != 1)
-			return -1;
-		data += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Sends the worker's files; the caller ends the COPY. */
 static void
 stream_files(Worker *w)
@@ -840,166 +735,13 @@ queue_drain(void)
 	queue.count = queue.bytes = 0;
 }
 
-/* ---------------------------------------------------------------------------
- * Alert packets: decode, format as COPY text
- * ------------------------------------------------------------------------- */
-
-/* Appends a double that survives the text round trip (17 digits), NaN as NULL. */
-static void
-append_double(Buffer *out, double x, const char *end)
-{
-	char		text[40];
-	int			n = isnan(x) ? snprintf(text, sizeof(text), "\\N%s", end)
-		: snprintf(text, sizeof(text), "%.17g%s", x, end);
-
-	buf_append(out, text, (size_t) n);
-}
-
-/* One COPY text line in the alert table's column order; no field needs escaping. */
-static void
-format_point(Buffer *out, const AlertPoint *p)
-{
-	char		text[96];
-	int			n;
-
-	n = snprintf(text, sizeof(text), "%lld\t", (long long) p->object_id);
-	buf_append(out, text, (size_t) n);
-	append_double(out, p->mjd, "\t");
-	n = snprintf(text, sizeof(text), "%c\t", p->band);
-	buf_append(out, text, (size_t) n);
-	append_double(out, p->flux, "\t");
-	append_double(out, p->dflux, "\t");
-	n = snprintf(text, sizeof(text), "%s\t%lld\t%lld\t", alert_kind_name(alert_stored_kind(p->kind)),
-				 (long long) p->source_id, (long long) p->alert_id);
-	buf_append(out, text, (size_t) n);
-	append_double(out, p->ra, "\t");
-	append_double(out, p->dec, "\n");
-}
-
-/* ---------------------------------------------------------------------------
- * Alert packets: the keys a worker has sent
- *
- * Every alert repeats its object's history, so most points a worker decodes
- * (20 of 21 for 20-source Rubin alerts) were sent already, in an earlier
- * alert.  Each worker keeps the keys (objid, stored kind, source_id) it sent
- * in this load, with the lowest alert_id it sent for each, and skips a point
- * whose key went with an alert_id <= its own: the merge's DISTINCT ON ...
- * ORDER BY alert_id would have dropped it.  A point of an earlier alert,
- * arriving later, is sent (and its alert_id kept): the merge still picks the
- * lowest alert_id across workers, so the stored rows are those of a load
- * without the set; only fewer rows cross the wire and the staging table.
- *
- * Open addressing with linear probing over a power-of-two array of 32-byte
- * slots, at most 3/4 full (grown by doubling): 43 to 85 bytes per key.
- * When the set reaches its limit (opt.dedup_keys: SENT_KEYS_LIMIT, or the
- * environment's ANTARES_LOAD_DEDUP_KEYS; 0 turns the set off) it is emptied
- * (one memset) and fills again: points skipped before are sent again, once,
- * and the merge's DISTINCT ON drops them, so the result is the same.  The default limit, 3,000,000 keys, keeps a worker's array at
- * 2^22 slots, 128 MB, at most.
- * ------------------------------------------------------------------------- */
-
-#define SENT_KEYS_LIMIT 3000000
-#define SENT_KEYS_MIN_SLOTS 1024
-
-typedef struct SentKey
-{
-	int64_t		objid;
-	int64_t		source_id;
-	int64_t		alert_id;		/* the lowest sent with this key */
-	uint8_t		kind;			/* stored AlertKind + 1; 0: an empty slot */
-} SentKey;
-
-typedef struct SentKeys
-{
-	SentKey    *slots;
-	size_t		mask;			/* number of slots - 1; slots NULL: 0 */
-	size_t		count;
-	size_t		limit;			/* emptied when count reaches it */
-} SentKeys;
-
-/* splitmix64's finalizer over the key: every input bit moves every output bit. */
-static size_t
-sent_key_hash(int64_t objid, int64_t source_id, uint8_t kind)
-{
-	uint64_t	h = (uint64_t) objid * UINT64_C(0x9e3779b97f4a7c15) ^ (uint64_t) source_id ^
-		((uint64_t) kind << 62);
-
-	h = (h ^ (h >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	h = (h ^ (h >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return (size_t) (h ^ (h >> 31));
-}
-
-/* The slot holding the key, or the empty slot where it goes. */
-static SentKey *
-sent_key_slot(SentKey *slots, size_t mask, int64_t objid, int64_t source_id, uint8_t kind)
-{
-	size_t		i = sent_key_hash(objid, source_id, kind) & mask;
-
-	while (slots[i].kind != 0 &&
-		   (slots[i].objid != objid || slots[i].source_id != source_id || slots[i].kind != kind))
-		i = (i + 1) & mask;
-	return &slots[i];
-}
-
-/* Doubles the array (or makes the first), moving every key. */
-static void
-sent_keys_grow(SentKeys *s)
-{
-	size_t		nslots = s->slots == NULL ? SENT_KEYS_MIN_SLOTS : 2 * (s->mask + 1);
-	SentKey    *slots = calloc(nslots, sizeof(SentKey));
-
-	if (slots == NULL)
-	{
-		fprintf(stderr, PROGNAME ": out of memory (%zu bytes)\n", nslots * sizeof(SentKey));
-		exit(1);
-	}
-	for (size_t i = 0; s->slots != NULL && i <= s->mask; i++)
-		if (s->slots[i].kind != 0)
-			*sent_key_slot(slots, nslots - 1, s->slots[i].objid, s->slots[i].source_id,
-						   s->slots[i].kind) = s->slots[i];
-	free(s->slots);
-	s->slots = slots;
-	s->mask = nslots - 1;
-}
-
 /*
- * Whether point p must be sent: its key is new, or was sent with a higher
- * alert_id (then p's is kept).  Cost: one hash and a probe or two.
+ * Decodes one packet and sends its points, but those the worker has sent
+ * with an alert_id as low (SentKeys, alert_copy.c): the merge's DISTINCT ON
+ * ... ORDER BY alert_id would have dropped them, so the stored rows are those
+ * of a load without the set; only fewer rows cross the wire and the staging
+ * table.  Returns 0, or -1 with w->error set.
  */
-static int
-sent_keys_add(SentKeys *s, const AlertPoint *p)
-{
-	uint8_t		kind = (uint8_t) (alert_stored_kind(p->kind) + 1);
-	SentKey    *e;
-
-	if (s->count >= s->limit)
-	{
-		/* the limit: forget every key (the merge's DISTINCT ON keeps the result) */
-		if (s->slots != NULL)
-			memset(s->slots, 0, (s->mask + 1) * sizeof(SentKey));
-		s->count = 0;
-		if (s->limit == 0)
-			return 1;
-	}
-	if (s->slots == NULL || 4 * (s->count + 1) > 3 * (s->mask + 1))
-		sent_keys_grow(s);
-	e = sent_key_slot(s->slots, s->mask, p->object_id, p->source_id, kind);
-	if (e->kind != 0)
-	{
-		if (e->alert_id <= p->alert_id)
-			return 0;
-		e->alert_id = p->alert_id;
-		return 1;
-	}
-	e->objid = p->object_id;
-	e->source_id = p->source_id;
-	e->alert_id = p->alert_id;
-	e->kind = kind;
-	s->count++;
-	return 1;
-}
-
-/* Decodes one packet and sends its points; 0, or -1 with w->error set. */
 static int
 send_packet(Worker *w, AlertSchemaCache *cache, SentKeys *sent, const Packet *p, Buffer *out)
 {
@@ -1063,7 +805,7 @@ stream_packets(Worker *w)
 			break;
 	}
 	alert_schema_cache_free(cache);
-	free(sent.slots);
+	sent_keys_free(&sent);
 	free(out.data);
 }
 
@@ -1225,10 +967,6 @@ connect_db(void)
 
 #define LC_COLUMNS "objid, t, pb, flux, dflux"
 #define LC_COLUMN_TYPES "objid bigint, t float8, pb text, flux float8, dflux float8"
-#define ALERT_COLUMNS LC_COLUMNS ", kind, source_id, alert_id, ra, dec"
-#define ALERT_COLUMN_TYPES LC_COLUMN_TYPES \
-	", kind text, source_id bigint, alert_id bigint, ra float8, dec float8"
-#define ALERT_KEY "objid, kind, source_id"
 
 /* Runs sql on conn, printing the error; 0 on success. */
 static int

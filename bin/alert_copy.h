@@ -1,0 +1,96 @@
+/*
+ * alert_copy.h
+ *		What the libpq clients that send alert points share (bin/antares_load,
+ *		bin/antares_stream): a growable buffer, the COPY text line of an
+ *		AlertPoint, and the bounded set of point keys already sent.
+ *
+ * Each program defines `const char progname[]` (its name in messages);
+ * running out of memory prints it and exits with status 1.
+ */
+#ifndef ANTARES_ALERT_COPY_H
+#define ANTARES_ALERT_COPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert_decode.h"
+#include "libpq-fe.h"
+
+extern const char progname[];
+
+/* Growable byte buffer. */
+typedef struct Buffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} Buffer;
+
+extern void *xmalloc(size_t n);
+extern void *xrealloc(void *p, size_t n);
+extern char *xstrdup(const char *s);
+extern char *xasprintf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+extern void buf_reserve(Buffer *b, size_t more);
+extern void buf_append(Buffer *b, const char *s, size_t n);
+
+/* CLOCK_MONOTONIC in seconds. */
+extern double now_seconds(void);
+
+/* The alert points' columns, in the order format_point writes them. */
+#define ALERT_COLUMNS "objid, t, pb, flux, dflux, kind, source_id, alert_id, ra, dec"
+#define ALERT_COLUMN_TYPES "objid bigint, t float8, pb text, flux float8, dflux float8" \
+	", kind text, source_id bigint, alert_id bigint, ra float8, dec float8"
+#define ALERT_KEY "objid, kind, source_id"
+
+/*
+ * Appends one COPY text line of p in ALERT_COLUMNS' order: doubles with 17
+ * significant digits (they survive the text round trip), NaN as NULL, the
+ * stored kind (alert_stored_kind: history is the detection it repeats).
+ */
+extern void format_point(Buffer *out, const AlertPoint *p);
+
+/* PQputCopyData takes an int length: sends data in pieces; 0, or -1. */
+extern int	send_copy_data(PGconn *conn, const char *data, size_t len);
+
+/*
+ * The keys (objid, stored kind, source_id) of points sent, each with the
+ * lowest alert_id sent with it; see alert_copy.c.
+ */
+typedef struct SentKey
+{
+	int64_t		objid;
+	int64_t		source_id;
+	int64_t		alert_id;		/* the lowest sent with this key */
+	uint8_t		kind;			/* stored AlertKind + 1; 0: an empty slot */
+} SentKey;
+
+typedef struct SentKeys
+{
+	SentKey    *slots;
+	size_t		mask;			/* number of slots - 1; slots NULL: 0 */
+	size_t		count;
+	size_t		limit;			/* emptied when count reaches it */
+} SentKeys;
+
+/* The default limit: 2^22 slots, 128 MB, at most. */
+#define SENT_KEYS_LIMIT 3000000
+
+/*
+ * Whether point p must be sent: its key is new to s, or was sent with a
+ * higher alert_id; either way s then holds p's key with p's alert_id.
+ */
+extern int	sent_keys_add(SentKeys *s, const AlertPoint *p);
+
+/* Whether s holds p's key with an alert_id <= p's (p need not be sent). */
+extern int	sent_keys_covers(const SentKeys *s, const AlertPoint *p);
+
+/* Adds every key of from to into (keeping the lower alert_id of each). */
+extern void sent_keys_merge(SentKeys *into, const SentKeys *from);
+
+/* Forgets every key (keeps the array). */
+extern void sent_keys_clear(SentKeys *s);
+
+extern void sent_keys_free(SentKeys *s);
+
+#endif							/* ANTARES_ALERT_COPY_H */

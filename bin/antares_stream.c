@@ -1,0 +1,1844 @@
+/*
+ * antares_stream.c
+ *		Kafka consumer of survey alert packets into a named stream, exactly
+ *		once (docs/streaming-kafka.md is its reference).
+ *
+ *	 antares_stream --stream NAME -b BROKERS -t TOPIC [-t TOPIC]... [-g GROUP]
+ *					[-d CONNSTR] [--batch N] [--linger MS]
+ *					[--framing auto|container|confluent|bare] [--writer-schema FILE]
+ *					[--schema ID=FILE]... [-X key=value]... [-F FILE] [--once]
+ *					[--progress SECONDS] [--no-publish]
+ *
+ * Messages are taken in micro-batches (up to --batch messages, or what came
+ * within --linger ms of the batch's first), decoded with the alert kernel
+ * (src/alert_decode.c), and in ONE PostgreSQL transaction: their points
+ * COPYed into a temporary table and merged by antares.stream_process, the
+ * corrupt packets kept by antares.stream_reject, and the partitions' next
+ * offsets moved by antares.stream_advance.  Kafka's own offset commits are
+ * not used: on every assignment, and after every failure, the consumer seeks
+ * to the offsets stored in the stream, so whatever is killed and when, each
+ * message is applied once.  stream_advance checks that the stored offsets
+ * are those this consumer started the batch from (SQLSTATE 40001 if another
+ * consumer moved them: the batch is dropped and the partitions sought
+ * again).  After each commit the stream's outbox is published by a producer
+ * (idempotent, acks=all), rows deleted only once every delivery is reported.
+ *
+ * Points are de-duplicated before they are sent: every alert repeats its
+ * object's history, so a key (objid, kind, source_id) committed already, with
+ * an alert_id as low, is not sent again (SentKeys, bin/alert_copy.c; the set
+ * is bounded, and a key enters it only once its batch committed, so a batch
+ * rolled back sends its points again).  stream_process is idempotent
+ * anyway: the set only saves the wire and the merge their work.
+ *
+ * Exit status: 0 after SIGTERM or SIGINT (the batch in hand committed and
+ * published first), or with --once when every assigned partition is at its
+ * end and the outbox is empty; 2 on a message whose Confluent schema id is
+ * in no --schema and not in antares.alert_schemas (what came before it is
+ * committed, nothing after); 1 on bad usage or a fatal error.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "alert_copy.h"
+#include "alert_decode.h"
+#include "kernel_host_heap.h"
+#include "libpq-fe.h"
+
+#define PROGNAME "antares_stream"
+
+const char	progname[] = PROGNAME;
+
+#define EXIT_FATAL 1
+#define EXIT_UNKNOWN_SCHEMA 2
+
+#define FRAMING_AUTO (-1)
+#define POLL_MS 100				/* the longest a poll blocks: signals are seen within it */
+#define OUTBOX_ROWS 10000		/* published per transaction */
+#define BACKOFF_MIN 0.1			/* seconds, doubled up to BACKOFF_MAX */
+#define BACKOFF_MAX 10.0
+
+typedef struct KafkaSetting
+{
+	char	   *key;
+	char	   *value;
+} KafkaSetting;
+
+typedef struct SchemaFile
+{
+	int32_t		id;
+	const char *path;
+} SchemaFile;
+
+static struct
+{
+	const char *stream;
+	const char *brokers;
+	const char **topics;
+	int			ntopics;
+	const char *group;
+	const char *conninfo;
+	long		batch;
+	long		linger_ms;
+	int			framing;		/* an AlertFraming, or FRAMING_AUTO */
+	const char *writer_schema_file;
+	SchemaFile *schemas;
+	int			nschemas;
+	KafkaSetting *settings;
+	int			nsettings;
+	int			once;
+	double		progress;		/* seconds between progress lines; 0: none */
+	int			publish;
+	size_t		dedup_keys;
+} opt = {.batch = 10000, .linger_ms = 200, .framing = FRAMING_AUTO, .progress = 10, .publish = 1};
+
+/* Set by SIGTERM and SIGINT: finish the batch, commit, publish, exit. */
+static volatile sig_atomic_t stop_requested;
+
+/* ---------------------------------------------------------------------------
+ * Partitions
+ * ------------------------------------------------------------------------- */
+
+typedef struct Part
+{
+	char	   *topic;
+	int32_t		partition;
+	int64_t		stored;			/* next_offset in the stream's offsets; -1: none */
+	int			assigned;
+	int			at_eof;			/* the consumer reported the partition's end at position */
+	int64_t		position;		/* the next offset to take; -1: any (none stored) */
+	int64_t		batch_to;		/* the batch's next offset; -1: not in the batch */
+} Part;
+
+static Part *parts;
+static size_t nparts;
+
+static Part *
+part_find(const char *topic, int32_t partition, int create)
+{
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].partition == partition && strcmp(parts[i].topic, topic) == 0)
+			return &parts[i];
+	if (!create)
+		return NULL;
+	parts = xrealloc(parts, (nparts + 1) * sizeof(Part));
+	parts[nparts] = (Part) {xstrdup(topic), partition, -1, 0, 0, -1, -1};
+	return &parts[nparts++];
+}
+
+static size_t
+parts_assigned(void)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < nparts; i++)
+		n += parts[i].assigned;
+	return n;
+}
+
+/* ---------------------------------------------------------------------------
+ * Statistics
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Latencies (Kafka timestamp to commit) in a histogram of buckets 2% wide
+ * (bucket 0: under 1 ms), so that a night's 10^7 messages cost 16 kB: the
+ * percentiles are the buckets' geometric middles, within 1%.
+ */
+#define LATENCY_BUCKETS 2048
+#define LATENCY_RATIO 1.02
+
+static struct
+{
+	long long	alerts;			/* messages committed, rejects included */
+	long long	rejects;
+	long long	points;			/* decoded */
+	long long	sent;			/* COPYed, after de-duplication */
+	long long	new_points;		/* stream_process's points_new */
+	long long	batches;
+	long long	published;
+	long long	latency[LATENCY_BUCKETS];
+	long long	nlatency;
+	double		decode;			/* seconds decoding */
+	double		postgres;		/* seconds in PostgreSQL calls */
+	double		wait;			/* seconds in the consumer's poll */
+	double		publish;		/* seconds waiting for delivery reports */
+	double		start;
+	double		last_batch_latency; /* first message taken to commit, seconds */
+} stats;
+
+static void
+latency_add(double ms)
+{
+	int			b = ms < 1 ? 0 : 1 + (int) (log(ms) / log(LATENCY_RATIO));
+
+	stats.latency[b < LATENCY_BUCKETS ? b : LATENCY_BUCKETS - 1]++;
+	stats.nlatency++;
+}
+
+/* The q-quantile of the latencies in ms; 0 with none. */
+static double
+latency_quantile(double q)
+{
+	long long	rank = (long long) ceil(q * (double) stats.nlatency);
+	long long	seen = 0;
+
+	for (int b = 0; b < LATENCY_BUCKETS && stats.nlatency > 0; b++)
+	{
+		seen += stats.latency[b];
+		if (seen >= rank && stats.latency[b] > 0)
+			return b == 0 ? 0.5 : pow(LATENCY_RATIO, b - 0.5);
+	}
+	return 0;
+}
+
+static double
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+print_summary(void)
+{
+	double		seconds = now_seconds() - stats.start;
+	double		share = seconds > 0 ? 100 / seconds : 0;
+
+	fprintf(stderr, PROGNAME ": alerts=%lld rejects=%lld points=%lld sent=%lld new=%lld "
+			"batches=%lld published=%lld seconds=%.3f alerts_per_s=%.0f "
+			"latency_p50_ms=%.1f latency_p99_ms=%.1f decode=%.1f%% postgres=%.1f%% wait=%.1f%% "
+			"publish=%.1f%%\n",
+			stats.alerts, stats.rejects, stats.points, stats.sent, stats.new_points,
+			stats.batches, stats.published, seconds, seconds > 0 ? stats.alerts / seconds : 0,
+			latency_quantile(0.50), latency_quantile(0.99), stats.decode * share,
+			stats.postgres * share, stats.wait * share, stats.publish * share);
+}
+
+/* ---------------------------------------------------------------------------
+ * PostgreSQL
+ * ------------------------------------------------------------------------- */
+
+static PGconn *conn;
+static char *stream_sql;		/* the stream's schema name, quoted */
+
+typedef enum DbFailure
+{
+	DB_OK,
+	DB_TRANSIENT,				/* connection lost, server shutting down, ...: reconnect */
+	DB_CONFLICT,				/* 40001 from stream_advance: re-read offsets, seek */
+	DB_FATAL					/* anything else: a bug or a broken stream */
+} DbFailure;
+
+static DbFailure db_failure;
+static char *db_error;			/* the last failure's message */
+
+static void
+db_fail(const char *what, PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	free(db_error);
+	db_error = xasprintf("%s: %s", what, PQerrorMessage(conn));
+	if (state != NULL && strcmp(state, "40001") == 0)
+		db_failure = DB_CONFLICT;
+	else if (PQstatus(conn) != CONNECTION_OK || state == NULL ||
+			 strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
+			 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+			 strncmp(state, "58", 2) == 0)
+		db_failure = DB_TRANSIENT;
+	else
+		db_failure = DB_FATAL;
+}
+
+/*
+ * Runs sql with text parameters (formats NULL) or the given formats; the
+ * result if its status is expect, else NULL with db_failure and db_error set.
+ */
+static PGresult *
+db_exec(const char *sql, int nparams, const char *const *values, const int *lengths,
+		const int *formats, ExecStatusType expect)
+{
+	double		t0 = now_seconds();
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, values, lengths, formats, 0);
+
+	stats.postgres += now_seconds() - t0;
+	if (PQresultStatus(res) == expect)
+		return res;
+	db_fail(sql, res);
+	PQclear(res);
+	return NULL;
+}
+
+static int
+db_command(const char *sql)
+{
+	PGresult   *res = db_exec(sql, 0, NULL, NULL, NULL, PGRES_COMMAND_OK);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+/* After a failure inside a transaction; harmless outside one. */
+static void
+db_rollback(void)
+{
+	if (PQstatus(conn) == CONNECTION_OK)
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+#define BATCH_TABLE "antares_stream_batch"
+
+/* A connection and its temporary table; 0, or -1 with db_error set. */
+static int
+db_connect(void)
+{
+	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {opt.conninfo, PROGNAME, NULL};
+
+	PQfinish(conn);
+	conn = PQconnectdbParams(keywords, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		free(db_error);
+		db_error = xasprintf("could not connect: %s", PQerrorMessage(conn));
+		db_failure = DB_TRANSIENT;
+		return -1;
+	}
+	return db_command("CREATE TEMP TABLE IF NOT EXISTS " BATCH_TABLE " (" ALERT_COLUMN_TYPES
+					  ") ON COMMIT DELETE ROWS");
+}
+
+/* Sleeps up to seconds, waking early on a stop request. */
+static void
+sleep_unless_stopped(double seconds)
+{
+	double		end = now_seconds() + seconds;
+
+	while (!stop_requested && now_seconds() < end)
+	{
+		struct timespec ts = {0, 20 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Connects again, backing off from 0.1 s to 10 s; -1 if stopped first. */
+static int
+db_reconnect(void)
+{
+	double		backoff = BACKOFF_MIN;
+
+	while (!stop_requested)
+	{
+		if (db_connect() == 0)
+			return 0;
+		fprintf(stderr, PROGNAME ": %s%s(retrying in %.1f s)\n", db_error,
+				db_error[strlen(db_error) - 1] == '\n' ? "" : " ", backoff);
+		sleep_unless_stopped(backoff);
+		backoff = backoff * 2 < BACKOFF_MAX ? backoff * 2 : BACKOFF_MAX;
+	}
+	return -1;
+}
+
+/* Every partition's stored next offset; 0, or -1 with db_error set. */
+static int
+read_offsets(void)
+{
+	char	   *sql = xasprintf("SELECT topic, partition, next_offset FROM %s.offsets", stream_sql);
+	PGresult   *res = db_exec(sql, 0, NULL, NULL, NULL, PGRES_TUPLES_OK);
+
+	free(sql);
+	if (res == NULL)
+		return -1;
+	for (size_t i = 0; i < nparts; i++)
+		parts[i].stored = -1;
+	for (int r = 0; r < PQntuples(res); r++)
+	{
+		Part	   *p = part_find(PQgetvalue(res, r, 0), (int32_t) atol(PQgetvalue(res, r, 1)), 1);
+
+		p->stored = PQgetisnull(res, r, 2) ? -1 : atoll(PQgetvalue(res, r, 2));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Writer schemas
+ * ------------------------------------------------------------------------- */
+
+typedef struct Schema
+{
+	int32_t		id;
+	char	   *text;
+} Schema;
+
+static Schema *schemas;
+static int	nschemas;
+static Buffer writer_schema;	/* --writer-schema's text, for bare messages */
+
+/* Reads a whole file, NUL-terminated; 0, or -1 with a message printed. */
+static int
+read_text_file(const char *path, Buffer *b)
+{
+	FILE	   *f = fopen(path, "rb");
+	char		chunk[65536];
+	size_t		n;
+
+	b->len = 0;
+	if (f == NULL)
+	{
+		fprintf(stderr, PROGNAME ": could not open file \"%s\": %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(b, chunk, n);
+	if (ferror(f))
+	{
+		fprintf(stderr, PROGNAME ": could not read file \"%s\": %s\n", path, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf_append(b, "", 1);
+	b->len--;
+	return 0;
+}
+
+/* antares.alert_schemas into schemas; 0, or -1 with db_error set. */
+static int
+load_schemas(void)
+{
+	PGresult   *res = db_exec("SELECT id, schema FROM antares.alert_schemas", 0, NULL, NULL, NULL,
+							  PGRES_TUPLES_OK);
+
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < nschemas; i++)
+		free(schemas[i].text);
+	nschemas = PQntuples(res);
+	schemas = xrealloc(schemas, (size_t) nschemas * sizeof(Schema));
+	for (int i = 0; i < nschemas; i++)
+	{
+		schemas[i].id = (int32_t) atol(PQgetvalue(res, i, 0));
+		schemas[i].text = xstrdup(PQgetvalue(res, i, 1));
+	}
+	PQclear(res);
+	return 0;
+}
+
+static const Schema *
+find_schema(int32_t id)
+{
+	for (int i = 0; i < nschemas; i++)
+		if (schemas[i].id == id)
+			return &schemas[i];
+	return NULL;
+}
+
+/*
+ * --schema ID=FILE: stored unless the id is stored with this text already;
+ * the id stored with another text is an error.  0, or -1 with a message.
+ */
+static int
+register_schemas(void)
+{
+	for (int i = 0; i < opt.nschemas; i++)
+	{
+		Buffer		text = {0};
+		char		id[16];
+		const char *values[2] = {id, NULL};
+		PGresult   *res;
+		int			same;
+
+		if (read_text_file(opt.schemas[i].path, &text) != 0)
+			return -1;
+		snprintf(id, sizeof(id), "%d", (int) opt.schemas[i].id);
+		values[1] = text.data;
+		res = db_exec("WITH added AS (INSERT INTO antares.alert_schemas (id, schema) VALUES ($1, $2) "
+					  "ON CONFLICT (id) DO NOTHING RETURNING schema) "
+					  "SELECT coalesce((SELECT schema FROM added), "
+					  "(SELECT schema FROM antares.alert_schemas WHERE id = $1)) = $2",
+					  2, values, NULL, NULL, PGRES_TUPLES_OK);
+		free(text.data);
+		if (res == NULL)
+		{
+			fprintf(stderr, PROGNAME ": --schema %d=%s: %s", (int) opt.schemas[i].id,
+					opt.schemas[i].path, PQerrorMessage(conn));
+			return -1;
+		}
+		same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		PQclear(res);
+		if (!same)
+		{
+			fprintf(stderr, PROGNAME ": --schema %d=%s: schema id %d is stored in "
+					"antares.alert_schemas with another text\n", (int) opt.schemas[i].id,
+					opt.schemas[i].path, (int) opt.schemas[i].id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Kafka
+ * ------------------------------------------------------------------------- */
+
+static rd_kafka_t *consumer;
+static rd_kafka_t *producer;
+static volatile sig_atomic_t kafka_fatal;
+
+/* Set from the rebalance callback: the batch in hand is dropped and every
+ * assigned partition sought to its stored offset. */
+static int	need_reseek;
+static int	need_db;			/* the connection failed: reconnect, then reseek */
+
+static int
+is_secret(const char *key)
+{
+	return strstr(key, "password") != NULL || strstr(key, "secret") != NULL ||
+		strstr(key, "sasl.oauthbearer.config") != NULL;
+}
+
+static void
+kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void) rk;
+	(void) level;
+	fprintf(stderr, PROGNAME ": kafka %s: %s\n", fac, buf);
+}
+
+static void
+kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	char		fatal[512];
+
+	(void) opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+	{
+		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		fprintf(stderr, PROGNAME ": kafka: fatal error: %s\n", fatal);
+		kafka_fatal = 1;
+		return;
+	}
+	fprintf(stderr, PROGNAME ": kafka: %s (%s)\n", reason,
+			rd_kafka_err2name((rd_kafka_resp_err_t) err));
+}
+
+/*
+ * Assignments: each partition starts at its stored offset (the beginning
+ * when none is stored), read from the stream now, so that a partition moved
+ * here from another consumer resumes where that one committed.  Any
+ * rebalance drops the batch in hand (its messages are taken again).
+ */
+static void
+kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+				rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+	int			cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	(void) opaque;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+	{
+		if (!need_db && read_offsets() != 0)
+		{
+			fprintf(stderr, PROGNAME ": %s", db_error);
+			need_db = 1;
+		}
+		for (int i = 0; i < list->cnt; i++)
+		{
+			Part	   *p = part_find(list->elems[i].topic, list->elems[i].partition, 1);
+
+			p->assigned = 1;
+			list->elems[i].offset = p->stored >= 0 ? p->stored : RD_KAFKA_OFFSET_BEGINNING;
+		}
+		if (cooperative)
+			error = rd_kafka_incremental_assign(rk, list);
+		else
+			e = rd_kafka_assign(rk, list);
+	}
+	else
+	{
+		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			fprintf(stderr, PROGNAME ": kafka: rebalance failed: %s\n", rd_kafka_err2str(err));
+		for (int i = 0; i < list->cnt; i++)
+		{
+			Part	   *p = part_find(list->elems[i].topic, list->elems[i].partition, 0);
+
+			if (p != NULL)
+				p->assigned = 0;
+		}
+		if (cooperative && err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+			error = rd_kafka_incremental_unassign(rk, list);
+		else
+			e = rd_kafka_assign(rk, NULL);
+	}
+	if (error != NULL)
+	{
+		fprintf(stderr, PROGNAME ": kafka: assignment failed: %s\n", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	else if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		fprintf(stderr, PROGNAME ": kafka: assignment failed: %s\n", rd_kafka_err2str(e));
+	need_reseek = 1;
+}
+
+/* Delivery reports of one outbox transaction. */
+static struct
+{
+	long		pending;
+	long		failed;
+	char		error[256];
+} delivery;
+
+static void
+kafka_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	(void) rk;
+	(void) opaque;
+	delivery.pending--;
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && delivery.failed++ == 0)
+		snprintf(delivery.error, sizeof(delivery.error), "%s", rd_kafka_err2str(m->err));
+}
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+	char		errstr[512];
+
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return 0;
+	if (is_secret(key))
+		fprintf(stderr, PROGNAME ": invalid Kafka setting %s (value not shown)\n", key);
+	else
+		fprintf(stderr, PROGNAME ": invalid Kafka setting %s=%s: %s\n", key, value, errstr);
+	return -1;
+}
+
+/*
+ * A client's configuration: -X and -F settings in order, "consumer.KEY" and
+ * "producer.KEY" to that client only, the others to both; then what
+ * exactly-once needs, which no setting overrides.  NULL after a message.
+ */
+static rd_kafka_conf_t *
+kafka_conf(int is_consumer)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *own = is_consumer ? "consumer." : "producer.";
+	const char *other = is_consumer ? "producer." : "consumer.";
+	int			rc = 0;
+
+	rc |= conf_set(conf, "bootstrap.servers", opt.brokers);
+	rc |= conf_set(conf, "log.connection.close", "false");
+	for (int i = 0; i < opt.nsettings && rc == 0; i++)
+	{
+		const char *key = opt.settings[i].key;
+
+		if (strncmp(key, other, strlen(other)) == 0)
+			continue;
+		if (strncmp(key, own, strlen(own)) == 0)
+			key += strlen(own);
+		rc |= conf_set(conf, key, opt.settings[i].value);
+	}
+	if (is_consumer)
+	{
+		rc |= conf_set(conf, "group.id", opt.group);
+		rc |= conf_set(conf, "enable.auto.commit", "false");
+		rc |= conf_set(conf, "enable.auto.offset.store", "false");
+		rc |= conf_set(conf, "enable.partition.eof", "true");
+		rc |= conf_set(conf, "auto.offset.reset", "earliest");
+		rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance);
+	}
+	else
+	{
+		rc |= conf_set(conf, "enable.idempotence", "true");
+		rc |= conf_set(conf, "acks", "all");
+		rd_kafka_conf_set_dr_msg_cb(conf, kafka_delivered);
+	}
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	rd_kafka_conf_set_error_cb(conf, kafka_error);
+	if (rc != 0)
+	{
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static rd_kafka_t *
+kafka_new(int is_consumer)
+{
+	rd_kafka_conf_t *conf = kafka_conf(is_consumer);
+	char		errstr[512];
+	rd_kafka_t *rk;
+
+	if (conf == NULL)
+		return NULL;
+	rk = rd_kafka_new(is_consumer ? RD_KAFKA_CONSUMER : RD_KAFKA_PRODUCER, conf, errstr,
+					  sizeof(errstr));
+	if (rk == NULL)
+	{
+		fprintf(stderr, PROGNAME ": could not create the Kafka %s: %s\n",
+				is_consumer ? "consumer" : "producer", errstr);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+static int
+kafka_subscribe(void)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(opt.ntopics);
+	rd_kafka_resp_err_t err;
+
+	for (int i = 0; i < opt.ntopics; i++)
+		rd_kafka_topic_partition_list_add(list, opt.topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_poll_set_consumer(consumer);
+	err = rd_kafka_subscribe(consumer, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		fprintf(stderr, PROGNAME ": could not subscribe: %s\n", rd_kafka_err2str(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The batch in hand
+ * ------------------------------------------------------------------------- */
+
+static rd_kafka_message_t **batch;
+static size_t nbatch;
+static double batch_first;		/* when its first message was taken */
+
+static AlertSchemaCache *schema_cache;
+static SentKeys sent;			/* keys committed */
+static SentKeys pending;		/* keys of the batch, not yet committed */
+static Buffer copy_text;
+
+/* Drops the batch: its messages are taken again after the seek. */
+static void
+drop_batch(void)
+{
+	for (size_t i = 0; i < nbatch; i++)
+		rd_kafka_message_destroy(batch[i]);
+	nbatch = 0;
+	sent_keys_clear(&pending);
+}
+
+/*
+ * Drops the batch, reads the stored offsets and seeks every assigned
+ * partition there; 0, or -1 if PostgreSQL failed (need_db set) or the seek.
+ */
+static int
+reseek(void)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_error_t *error;
+	int			rc = 0;
+
+	drop_batch();
+	if (read_offsets() != 0)
+	{
+		fprintf(stderr, PROGNAME ": %s", db_error);
+		need_db = 1;
+		return -1;
+	}
+	list = rd_kafka_topic_partition_list_new((int) nparts);
+	for (size_t i = 0; i < nparts; i++)
+	{
+		Part	   *p = &parts[i];
+
+		p->position = p->stored;
+		p->at_eof = 0;
+		if (p->assigned)
+			rd_kafka_topic_partition_list_add(list, p->topic, p->partition)->offset =
+				p->stored >= 0 ? p->stored : RD_KAFKA_OFFSET_BEGINNING;
+	}
+	if (list->cnt > 0 && (error = rd_kafka_seek_partitions(consumer, list, 10000)) != NULL)
+	{
+		fprintf(stderr, PROGNAME ": kafka: seek failed: %s\n", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		rc = -1;
+	}
+	for (int i = 0; rc == 0 && i < list->cnt; i++)
+		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			fprintf(stderr, PROGNAME ": kafka: seek of %s [%d] failed: %s\n", list->elems[i].topic,
+					(int) list->elems[i].partition, rd_kafka_err2str(list->elems[i].err));
+			rc = -1;
+		}
+	rd_kafka_topic_partition_list_destroy(list);
+	need_reseek = rc != 0;
+	return rc;
+}
+
+/*
+ * With --once: every assigned partition is at its end: the consumer said so
+ * at the position, or the high watermark is there (asked from the broker).
+ */
+static int
+all_at_end(void)
+{
+	if (parts_assigned() == 0)
+		return 0;
+	for (size_t i = 0; i < nparts; i++)
+	{
+		Part	   *p = &parts[i];
+		int64_t		low,
+					high;
+
+		if (!p->assigned || p->at_eof)
+			continue;
+		if (rd_kafka_query_watermark_offsets(consumer, p->topic, p->partition, &low, &high,
+											 1000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			(p->position >= 0 ? p->position : low) < high)
+			return 0;
+	}
+	return 1;
+}
+
+static void progress_maybe(void);
+
+/*
+ * Takes messages into the batch until it is full, --linger ms passed since
+ * its first, a stop is requested, a rebalance or failure needs a seek, or
+ * (--once) nothing is left.
+ */
+static void
+collect(void)
+{
+	while (nbatch < (size_t) opt.batch && !stop_requested && !need_reseek && !need_db &&
+		   !kafka_fatal)
+	{
+		int			timeout = POLL_MS;
+		rd_kafka_message_t *m;
+		Part	   *p;
+		double		t0;
+
+		if (nbatch > 0)
+		{
+			double		left = opt.linger_ms - (now_seconds() - batch_first) * 1e3;
+
+			if (left <= 0)
+				break;
+			timeout = left < POLL_MS ? (int) ceil(left) : POLL_MS;
+		}
+		progress_maybe();
+		t0 = now_seconds();
+		m = rd_kafka_consumer_poll(consumer, timeout);
+		stats.wait += now_seconds() - t0;
+		if (m == NULL)
+		{
+			if (opt.once && nbatch == 0 && all_at_end())
+				break;
+			continue;
+		}
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			{
+				p = part_find(rd_kafka_topic_name(m->rkt), m->partition, 0);
+				if (p != NULL && (p->position < 0 || m->offset >= p->position))
+					p->at_eof = 1;
+			}
+			else
+				fprintf(stderr, PROGNAME ": kafka: %s\n", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		p = part_find(rd_kafka_topic_name(m->rkt), m->partition, 0);
+		if (p == NULL || !p->assigned || (p->position >= 0 && m->offset < p->position))
+		{
+			/* fetched before a seek, or taken already */
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		p->position = m->offset + 1;
+		p->at_eof = 0;
+		if (nbatch == 0)
+		{
+			batch = batch ? batch : xmalloc((size_t) opt.batch * sizeof(*batch));
+			batch_first = now_seconds();
+		}
+		batch[nbatch++] = m;
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Decoding
+ * ------------------------------------------------------------------------- */
+
+typedef struct Reject
+{
+	size_t		index;			/* in batch */
+	char	   *error;
+} Reject;
+
+static Reject *rejects;
+static size_t nrejects;
+
+/* What stopped the batch: a message whose schema id is unknown. */
+static struct
+{
+	int			found;
+	char	   *topic;
+	int32_t		partition;
+	int64_t		offset;
+	int32_t		id;
+} unknown_schema;
+
+static int
+framing_of(const uint8_t *buf, size_t len)
+{
+	if (opt.framing != FRAMING_AUTO)
+		return opt.framing;
+	if (len >= 4 && memcmp(buf, "Obj\x01", 4) == 0)
+		return ALERT_CONTAINER;
+	if (len >= 5 && buf[0] == 0)
+		return ALERT_CONFLUENT;
+	return ALERT_BARE;
+}
+
+typedef enum DecodeOutcome
+{
+	DECODED,
+	REJECTED,
+	UNKNOWN_SCHEMA,
+	DECODE_DB_FAILED			/* re-reading the schemas failed */
+} DecodeOutcome;
+
+/*
+ * Decodes message i into copy_text (points not sent before), or a reject.
+ * A Confluent id not known is looked up once more in antares.alert_schemas.
+ */
+static DecodeOutcome
+decode_message(size_t i)
+{
+	const rd_kafka_message_t *m = batch[i];
+	const uint8_t *buf = m->payload;
+	size_t		len = m->len;
+	int			framing = framing_of(buf, len);
+	const char *schema = NULL;
+	size_t		schema_len = 0;
+	AlertResult r;
+	AlertDecodeError err = {0};
+	AlertDecodeStatus status;
+
+	if (framing == ALERT_CONFLUENT)
+	{
+		int32_t		id;
+		const Schema *s;
+
+		if (alert_confluent_schema_id(buf, len, &id) == ALERT_DECODE_OK)
+		{
+			if ((s = find_schema(id)) == NULL)
+			{
+				if (load_schemas() != 0)
+					return DECODE_DB_FAILED;
+				if ((s = find_schema(id)) == NULL)
+				{
+					unknown_schema.found = 1;
+					unknown_schema.topic = xstrdup(rd_kafka_topic_name(m->rkt));
+					unknown_schema.partition = m->partition;
+					unknown_schema.offset = m->offset;
+					unknown_schema.id = id;
+					return UNKNOWN_SCHEMA;
+				}
+			}
+			schema = s->text;
+			schema_len = strlen(s->text);
+		}
+	}
+	else if (framing == ALERT_BARE && writer_schema.data != NULL)
+	{
+		schema = writer_schema.data;
+		schema_len = writer_schema.len;
+	}
+
+	if (framing == ALERT_BARE && schema == NULL)
+	{
+		status = ALERT_DECODE_BAD_SCHEMA;
+		snprintf(err.message, sizeof(err.message),
+				 "a bare message needs a writer schema (--writer-schema)");
+	}
+	else
+		status = alert_decode(&kernel_heap_host, schema_cache, buf, len, (AlertFraming) framing,
+							  schema, schema_len, &r, &err);
+	if (status != ALERT_DECODE_OK)
+	{
+		char		alert[32] = "";
+
+		if (err.alert > 0)
+			snprintf(alert, sizeof(alert), "alert %zu: ", err.alert);
+		rejects = xrealloc(rejects, (nrejects + 1) * sizeof(Reject));
+		rejects[nrejects++] = (Reject) {i, xasprintf("%s%s: %s", alert,
+													 alert_decode_status_name(status), err.message)};
+		return REJECTED;
+	}
+	for (size_t k = 0; k < r.npoints; k++)
+		if (!sent_keys_covers(&sent, &r.points[k]) && sent_keys_add(&pending, &r.points[k]))
+		{
+			format_point(&copy_text, &r.points[k]);
+			stats.sent++;
+		}
+	stats.points += (long long) r.npoints;
+	alert_result_free(&kernel_heap_host, &r);
+	return DECODED;
+}
+
+/* ---------------------------------------------------------------------------
+ * One batch, one transaction
+ * ------------------------------------------------------------------------- */
+
+/* Appends a text[] element, double-quoted. */
+static void
+append_array_text(Buffer *b, const char *s)
+{
+	buf_append(b, "\"", 1);
+	for (; *s; s++)
+	{
+		if (*s == '"' || *s == '\\')
+			buf_append(b, "\\", 1);
+		buf_append(b, s, 1);
+	}
+	buf_append(b, "\"", 1);
+}
+
+static void
+append_number(Buffer *b, long long x)
+{
+	char		text[32];
+
+	if (x < 0)
+		buf_append(b, "NULL", 4);
+	else
+		buf_append(b, text, (size_t) snprintf(text, sizeof(text), "%lld", x));
+}
+
+/* stream_advance over the partitions with messages among the first n. */
+static int
+advance_offsets(size_t n, const char *stream_param)
+{
+	Buffer		arrays[4] = {{0}};
+	const char *values[5];
+	PGresult   *res;
+
+	for (size_t i = 0; i < nparts; i++)
+		parts[i].batch_to = -1;
+	for (size_t i = 0; i < n; i++)
+	{
+		Part	   *p = part_find(rd_kafka_topic_name(batch[i]->rkt), batch[i]->partition, 0);
+
+		if (batch[i]->offset + 1 > p->batch_to)
+			p->batch_to = batch[i]->offset + 1;
+	}
+	for (int a = 0; a < 4; a++)
+		buf_append(&arrays[a], "{", 1);
+	for (size_t i = 0; i < nparts; i++)
+	{
+		if (parts[i].batch_to < 0)
+			continue;
+		if (arrays[0].len > 1)
+			for (int a = 0; a < 4; a++)
+				buf_append(&arrays[a], ",", 1);
+		append_array_text(&arrays[0], parts[i].topic);
+		append_number(&arrays[1], parts[i].partition);
+		append_number(&arrays[2], parts[i].stored);
+		append_number(&arrays[3], parts[i].batch_to);
+	}
+	values[0] = stream_param;
+	for (int a = 0; a < 4; a++)
+	{
+		buf_append(&arrays[a], "}", 2);
+		values[a + 1] = arrays[a].data;
+	}
+	res = db_exec("SELECT antares.stream_advance($1, $2::text[], $3::int[], $4::bigint[], $5::bigint[])",
+				  5, values, NULL, NULL, PGRES_TUPLES_OK);
+	for (int a = 0; a < 4; a++)
+		free(arrays[a].data);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+static int
+copy_points(void)
+{
+	PGresult   *res;
+	double		t0;
+	int			failed = 0;
+
+	if (copy_text.len == 0)
+		return 0;
+	res = db_exec("COPY " BATCH_TABLE " (" ALERT_COLUMNS ") FROM STDIN", 0, NULL, NULL, NULL,
+				  PGRES_COPY_IN);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	t0 = now_seconds();
+	if (send_copy_data(conn, copy_text.data, copy_text.len) != 0 || PQputCopyEnd(conn, NULL) != 1)
+	{
+		db_fail("COPY " BATCH_TABLE, NULL);
+		failed = 1;
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			db_fail("COPY " BATCH_TABLE, res);
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	stats.postgres += now_seconds() - t0;
+	return failed ? -1 : 0;
+}
+
+static int
+reject_messages(const char *stream_param)
+{
+	for (size_t k = 0; k < nrejects; k++)
+	{
+		const rd_kafka_message_t *m = batch[rejects[k].index];
+		char		partition[16];
+		char		offset[32];
+		const char *values[6] = {stream_param, rd_kafka_topic_name(m->rkt), partition, offset,
+		rejects[k].error, m->payload ? m->payload : ""};
+		int			lengths[6] = {0, 0, 0, 0, 0, (int) m->len};
+		int			formats[6] = {0, 0, 0, 0, 0, 1};
+		PGresult   *res;
+
+		snprintf(partition, sizeof(partition), "%d", (int) m->partition);
+		snprintf(offset, sizeof(offset), "%lld", (long long) m->offset);
+		res = db_exec("SELECT antares.stream_reject($1, $2, $3::int, $4::bigint, $5, $6::bytea)",
+					  6, values, lengths, formats, PGRES_TUPLES_OK);
+		if (res == NULL)
+			return -1;
+		PQclear(res);
+	}
+	return 0;
+}
+
+/* BEGIN ... COMMIT of the first n messages; 0, or -1 (rolled back) with db_failure. */
+static int
+commit_batch(size_t n)
+{
+	const char *stream_param = opt.stream;
+	const char *process = "SELECT points_new FROM antares.stream_process($1, '" BATCH_TABLE "')";
+	PGresult   *res = NULL;
+	double		committed;
+
+	if (db_command("BEGIN") != 0 || copy_points() != 0 ||
+		(res = db_exec(process, 1, &stream_param, NULL, NULL, PGRES_TUPLES_OK)) == NULL ||
+		reject_messages(stream_param) != 0 || advance_offsets(n, stream_param) != 0 ||
+		db_command("COMMIT") != 0)
+	{
+		PQclear(res);
+		db_rollback();
+		return -1;
+	}
+	committed = wall_ms();
+	stats.new_points += atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		rd_kafka_timestamp_type_t type;
+		int64_t		ts = rd_kafka_message_timestamp(batch[i], &type);
+
+		if (ts >= 0)
+			latency_add(committed - (double) ts > 0 ? committed - (double) ts : 0);
+	}
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].batch_to >= 0)
+			parts[i].stored = parts[i].batch_to;
+	sent_keys_merge(&sent, &pending);
+	stats.alerts += (long long) n;
+	stats.rejects += (long long) nrejects;
+	stats.batches++;
+	stats.last_batch_latency = now_seconds() - batch_first;
+	return 0;
+}
+
+static void
+clear_rejects(void)
+{
+	for (size_t k = 0; k < nrejects; k++)
+		free(rejects[k].error);
+	nrejects = 0;
+}
+
+typedef enum BatchOutcome
+{
+	BATCH_COMMITTED,
+	BATCH_FAILED,				/* rolled back: db_failure says why */
+	BATCH_UNKNOWN_SCHEMA		/* committed up to the message named by unknown_schema */
+} BatchOutcome;
+
+/*
+ * Decodes the batch, up to a message of unknown schema, and commits that
+ * much.  The batch is dropped either way: after a failure the caller seeks.
+ */
+static BatchOutcome
+process_batch(void)
+{
+	size_t		n = nbatch;
+	double		t0 = now_seconds();
+	BatchOutcome outcome = BATCH_COMMITTED;
+	double		pg_before = stats.postgres;
+
+	copy_text.len = 0;
+	clear_rejects();
+	sent_keys_clear(&pending);
+	for (size_t i = 0; i < nbatch; i++)
+	{
+		DecodeOutcome d = decode_message(i);
+
+		if (d == DECODE_DB_FAILED)
+		{
+			outcome = BATCH_FAILED;
+			break;
+		}
+		if (d == UNKNOWN_SCHEMA)
+		{
+			n = i;
+			outcome = BATCH_UNKNOWN_SCHEMA;
+			break;
+		}
+	}
+	stats.decode += now_seconds() - t0 - (stats.postgres - pg_before);
+	if (outcome != BATCH_FAILED && n > 0 && commit_batch(n) != 0)
+		outcome = BATCH_FAILED;
+	drop_batch();
+	clear_rejects();
+	return outcome;
+}
+
+/* ---------------------------------------------------------------------------
+ * Publishing the outbox
+ * ------------------------------------------------------------------------- */
+
+/* Sends one row; waits for room in the producer's queue. */
+static void
+produce_row(PGresult *res, int r)
+{
+	const char *topic = PQgetvalue(res, r, 1);
+	const char *key = PQgetvalue(res, r, 2);
+	int			tombstone = PQgetisnull(res, r, 3);
+	const char *value = tombstone ? NULL : PQgetvalue(res, r, 3);
+	size_t		value_len = tombstone ? 0 : (size_t) PQgetlength(res, r, 3);
+	rd_kafka_resp_err_t err;
+
+	delivery.pending++;
+	while ((err = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
+									RD_KAFKA_V_KEY(key, strlen(key)),
+									RD_KAFKA_V_VALUE((void *) value, value_len),
+									RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+									RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+		rd_kafka_poll(producer, POLL_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		delivery.pending--;
+		if (delivery.failed++ == 0)
+			snprintf(delivery.error, sizeof(delivery.error), "%s", rd_kafka_err2str(err));
+	}
+}
+
+/*
+ * Sends the outbox, OUTBOX_ROWS rows a transaction, deleting the rows once
+ * every delivery is reported (a crash before that sends them again: at
+ * least once).  1 when the outbox is empty, 0 when a delivery failed (tried
+ * again later), -1 when PostgreSQL failed (need_db set).
+ */
+static int
+publish(void)
+{
+	char	   *select = xasprintf("SELECT seq, topic, key, payload::text FROM %s.outbox "
+								   "ORDER BY seq LIMIT %d FOR UPDATE SKIP LOCKED",
+								   stream_sql, OUTBOX_ROWS);
+	char	   *delete = xasprintf("DELETE FROM %s.outbox WHERE seq = ANY($1::bigint[])",
+								   stream_sql);
+	int			rc = -1;
+
+	for (;;)
+	{
+		PGresult   *res;
+		PGresult   *done;
+		Buffer		seqs = {0};
+		int			rows;
+		double		t0;
+
+		if (db_command("BEGIN") != 0 ||
+			(res = db_exec(select, 0, NULL, NULL, NULL, PGRES_TUPLES_OK)) == NULL)
+			break;
+		rows = PQntuples(res);
+		delivery.pending = delivery.failed = 0;
+		buf_append(&seqs, "{", 1);
+		for (int r = 0; r < rows; r++)
+		{
+			produce_row(res, r);
+			if (r > 0)
+				buf_append(&seqs, ",", 1);
+			buf_append(&seqs, PQgetvalue(res, r, 0), (size_t) PQgetlength(res, r, 0));
+		}
+		buf_append(&seqs, "}", 2);
+		PQclear(res);
+		t0 = now_seconds();
+		while (delivery.pending > 0)
+			rd_kafka_poll(producer, POLL_MS);
+		stats.publish += now_seconds() - t0;
+		if (delivery.failed > 0)
+		{
+			fprintf(stderr, PROGNAME ": publishing %s's outbox: %ld of %d deliveries failed (%s); "
+					"sent again later\n", opt.stream, delivery.failed, rows, delivery.error);
+			db_rollback();
+			free(seqs.data);
+			rc = 0;
+			break;
+		}
+		done = rows == 0 ? NULL : db_exec(delete, 1, (const char *const *) &seqs.data, NULL, NULL,
+										  PGRES_COMMAND_OK);
+		free(seqs.data);
+		if ((rows > 0 && done == NULL) || db_command("COMMIT") != 0)
+		{
+			PQclear(done);
+			break;
+		}
+		PQclear(done);
+		stats.published += rows;
+		if (rows < OUTBOX_ROWS)
+		{
+			rc = 1;
+			break;
+		}
+	}
+	if (rc < 0)
+	{
+		fprintf(stderr, PROGNAME ": %s", db_error);
+		db_rollback();
+		need_db = 1;
+	}
+	free(select);
+	free(delete);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------
+ * Progress
+ * ------------------------------------------------------------------------- */
+
+static void
+progress_maybe(void)
+{
+	static double last;
+	static long long last_alerts,
+				last_points;
+	double		now = now_seconds();
+	Buffer		lag = {0};
+
+	if (opt.progress <= 0)
+		return;
+	if (last == 0)
+		last = stats.start;
+	if (now - last < opt.progress)
+		return;
+	for (size_t i = 0; i < nparts; i++)
+	{
+		int64_t		low,
+					high;
+		char	   *item;
+
+		if (!parts[i].assigned ||
+			rd_kafka_get_watermark_offsets(consumer, parts[i].topic, parts[i].partition,
+										   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR || high < 0)
+			continue;
+		item = xasprintf(" %s/%d:%lld", parts[i].topic, (int) parts[i].partition,
+						 (long long) (high - (parts[i].stored >= 0 ? parts[i].stored : low)));
+		buf_append(&lag, item, strlen(item));
+		free(item);
+	}
+	buf_append(&lag, "", 1);
+	fprintf(stderr, PROGNAME ": progress: alerts=%lld alerts_per_s=%.0f points_per_s=%.0f "
+			"batch_latency_ms=%.0f lag:%s\n", stats.alerts,
+			(stats.alerts - last_alerts) / (now - last), (stats.points - last_points) / (now - last),
+			stats.last_batch_latency * 1e3, lag.len > 1 ? lag.data : " -");
+	free(lag.data);
+	last = now;
+	last_alerts = stats.alerts;
+	last_points = stats.points;
+}
+
+/* ---------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------- */
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+			"Usage: " PROGNAME " --stream NAME -b BROKERS -t TOPIC [OPTION]...\n"
+			"Consumes survey alert packets (ZTF and Rubin Avro) from Kafka into the stream\n"
+			"NAME (antares.stream_create), exactly once: each micro-batch's points, object\n"
+			"updates, alerts and Kafka offsets are committed in one transaction, and every\n"
+			"partition resumes from the offset stored in the stream.  Alerts of the stream's\n"
+			"filters are published from its outbox.\n"
+			"\n"
+			"  -s, --stream=NAME         the stream (required)\n"
+			"  -b, --brokers=BROKERS     Kafka bootstrap servers, host:port[,...] (required)\n"
+			"  -t, --topic=TOPIC         a topic to consume (required; repeat for more)\n"
+			"  -g, --group=GROUP         consumer group (default: antares_stream.NAME)\n"
+			"  -d, --dbname=CONNSTR      database name or connection string (default: libpq\n"
+			"                            environment, PGHOST, PGDATABASE, ...)\n"
+			"      --batch=N             at most N messages a batch (default: 10000)\n"
+			"      --linger=MS           a batch ends MS ms after its first message (default: 200)\n"
+			"      --framing=FRAMING     auto (default): \"Obj\\x01\" a container, a zero byte\n"
+			"                            and a schema id Confluent, else bare; or container,\n"
+			"                            confluent, bare for every message\n"
+			"      --writer-schema=FILE  the writer schema (JSON) of bare messages\n"
+			"      --schema=ID=FILE      store FILE as schema ID in antares.alert_schemas (the\n"
+			"                            writer schemas of Confluent messages; repeatable)\n"
+			"  -X, --setting=KEY=VALUE   a librdkafka setting for both clients; consumer.KEY or\n"
+			"                            producer.KEY for one (repeatable)\n"
+			"  -F, --config=FILE         KEY=VALUE lines as -X (# comments)\n"
+			"      --once                exit when every partition is consumed and the outbox\n"
+			"                            is empty\n"
+			"      --progress=SECONDS    a progress line every SECONDS s (default: 10; 0: none)\n"
+			"      --no-publish          leave the outbox to another publisher\n"
+			"  -h, --help                show this help and exit\n"
+			"\n"
+			"Exit status: 0 after SIGTERM or SIGINT (the batch in hand committed first) or\n"
+			"with --once; 2 on a message with an unknown schema id (what came before it is\n"
+			"committed); 1 on bad usage or a fatal error.\n");
+}
+
+static int
+add_setting(const char *arg, const char *where)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg)
+	{
+		fprintf(stderr, PROGNAME ": %s: invalid Kafka setting \"%.*s\" (KEY=VALUE)\n", where,
+				is_secret(arg) ? 0 : (int) strlen(arg), arg);
+		return -1;
+	}
+	opt.settings = xrealloc(opt.settings, (size_t) (opt.nsettings + 1) * sizeof(KafkaSetting));
+	opt.settings[opt.nsettings].key = xasprintf("%.*s", (int) (eq - arg), arg);
+	opt.settings[opt.nsettings++].value = xstrdup(eq + 1);
+	return 0;
+}
+
+/* -F FILE: KEY=VALUE lines; blank lines and # comments skipped. */
+static int
+read_config(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		n;
+	int			lineno = 0;
+	int			rc = 0;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, PROGNAME ": could not open file \"%s\": %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0)
+	{
+		char		where[64];
+		char	   *s = line;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' || *s == '#')
+			continue;
+		snprintf(where, sizeof(where), "line %d of -F", lineno);
+		rc = add_setting(s, where);
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+static int
+parse_long(const char *arg, const char *what, long min, long max, long *out)
+{
+	char	   *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || *out < min || *out > max)
+	{
+		fprintf(stderr, PROGNAME ": invalid %s \"%s\" (%ld to %ld)\n", what, arg, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_option(int c, const char *arg)
+{
+	long		v = 0;
+	char	   *end;
+
+	switch (c)
+	{
+		case 's':
+			opt.stream = arg;
+			return 0;
+		case 'b':
+			opt.brokers = arg;
+			return 0;
+		case 't':
+			opt.topics = xrealloc(opt.topics, (size_t) (opt.ntopics + 1) * sizeof(char *));
+			opt.topics[opt.ntopics++] = arg;
+			return 0;
+		case 'g':
+			opt.group = arg;
+			return 0;
+		case 'd':
+			opt.conninfo = arg;
+			return 0;
+		case 'B':
+			return parse_long(arg, "--batch", 1, 1000000, &opt.batch);
+		case 'L':
+			return parse_long(arg, "--linger", 0, 3600000, &opt.linger_ms);
+		case 'f':
+			if (strcmp(arg, "auto") == 0)
+				opt.framing = FRAMING_AUTO;
+			else if (strcmp(arg, "container") == 0)
+				opt.framing = ALERT_CONTAINER;
+			else if (strcmp(arg, "confluent") == 0)
+				opt.framing = ALERT_CONFLUENT;
+			else if (strcmp(arg, "bare") == 0)
+				opt.framing = ALERT_BARE;
+			else
+			{
+				fprintf(stderr, PROGNAME ": invalid --framing \"%s\" (auto, container, confluent "
+						"or bare)\n", arg);
+				return -1;
+			}
+			return 0;
+		case 'W':
+			opt.writer_schema_file = arg;
+			return 0;
+		case 'S':
+			if (strchr(arg, '=') == NULL)
+				end = (char *) arg;
+			else
+			{
+				errno = 0;
+				v = strtol(arg, &end, 10);
+			}
+			if (end == arg || *end != '=' || end[1] == '\0' || errno || v < 0 || v > INT32_MAX)
+			{
+				fprintf(stderr, PROGNAME ": invalid --schema \"%s\" (ID=FILE, ID 0 to %d)\n", arg,
+						INT32_MAX);
+				return -1;
+			}
+			opt.schemas = xrealloc(opt.schemas, (size_t) (opt.nschemas + 1) * sizeof(SchemaFile));
+			opt.schemas[opt.nschemas++] = (SchemaFile) {(int32_t) v, end + 1};
+			return 0;
+		case 'X':
+			return add_setting(arg, "-X");
+		case 'F':
+			return read_config(arg);
+		case 'O':
+			opt.once = 1;
+			return 0;
+		case 'P':
+			opt.progress = strtod(arg, &end);
+			if (end == arg || *end || !(opt.progress >= 0))
+			{
+				fprintf(stderr, PROGNAME ": invalid --progress \"%s\" (seconds, 0: none)\n", arg);
+				return -1;
+			}
+			return 0;
+		case 'N':
+			opt.publish = 0;
+			return 0;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -1;
+	}
+}
+
+static int
+parse_options(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"stream", required_argument, NULL, 's'},
+		{"brokers", required_argument, NULL, 'b'},
+		{"topic", required_argument, NULL, 't'},
+		{"group", required_argument, NULL, 'g'},
+		{"dbname", required_argument, NULL, 'd'},
+		{"batch", required_argument, NULL, 'B'},
+		{"linger", required_argument, NULL, 'L'},
+		{"framing", required_argument, NULL, 'f'},
+		{"writer-schema", required_argument, NULL, 'W'},
+		{"schema", required_argument, NULL, 'S'},
+		{"setting", required_argument, NULL, 'X'},
+		{"config", required_argument, NULL, 'F'},
+		{"once", no_argument, NULL, 'O'},
+		{"progress", required_argument, NULL, 'P'},
+		{"no-publish", no_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *env = getenv("ANTARES_STREAM_DEDUP_KEYS");
+	int			c;
+
+	while ((c = getopt_long(argc, argv, "s:b:t:g:d:X:F:h", longopts, NULL)) != -1)
+		if (parse_option(c, optarg) != 0)
+		{
+			fprintf(stderr, "Try \"" PROGNAME " --help\".\n");
+			return -1;
+		}
+	if (optind < argc || opt.stream == NULL || opt.brokers == NULL || opt.ntopics == 0)
+	{
+		fprintf(stderr, PROGNAME ": %s\nTry \"" PROGNAME " --help\".\n",
+				optind < argc ? "too many arguments" : "--stream, -b and -t are required");
+		return -1;
+	}
+	if (opt.group == NULL)
+		opt.group = xasprintf(PROGNAME ".%s", opt.stream);
+	opt.dedup_keys = SENT_KEYS_LIMIT;
+	if (env != NULL)
+	{
+		long		n;
+
+		if (parse_long(env, "ANTARES_STREAM_DEDUP_KEYS", 0, 1000000000, &n) != 0)
+			return -1;
+		opt.dedup_keys = (size_t) n;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Main
+ * ------------------------------------------------------------------------- */
+
+static void
+on_signal(int sig)
+{
+	(void) sig;
+	stop_requested = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND; /* a second signal ends the consumer at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+/* Connects, checks the stream, stores --schema, loads schemas; 0 or -1. */
+static int
+start_database(void)
+{
+	char	   *quoted;
+
+	if (db_connect() != 0)
+	{
+		fprintf(stderr, PROGNAME ": %s", db_error);
+		return -1;
+	}
+	quoted = PQescapeIdentifier(conn, opt.stream, strlen(opt.stream));
+	stream_sql = xstrdup(quoted);
+	PQfreemem(quoted);
+	if (read_offsets() != 0)
+	{
+		fprintf(stderr, PROGNAME ": stream \"%s\" not readable (made by antares.stream_create?): %s",
+				opt.stream, db_error);
+		return -1;
+	}
+	if (register_schemas() != 0)
+		return -1;
+	if (load_schemas() != 0)
+	{
+		fprintf(stderr, PROGNAME ": %s", db_error);
+		return -1;
+	}
+	return 0;
+}
+
+/* The bare messages' writer schema, checked now rather than per message. */
+static int
+read_writer_schema(void)
+{
+	AlertSurvey survey;
+	AlertDecodeError err;
+
+	if (opt.writer_schema_file == NULL)
+		return 0;
+	if (read_text_file(opt.writer_schema_file, &writer_schema) != 0)
+		return -1;
+	if (alert_schema_survey(&kernel_heap_host, writer_schema.data, writer_schema.len, &survey,
+							&err) != ALERT_DECODE_OK)
+	{
+		fprintf(stderr, PROGNAME ": --writer-schema %s: %s\n", opt.writer_schema_file, err.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* The consumer's loop; returns the exit status. */
+static int
+run(void)
+{
+	double		publish_backoff = 0;
+	double		publish_after = 0;
+	int			outbox_empty = !opt.publish;
+
+	for (;;)
+	{
+		BatchOutcome outcome;
+
+		if (kafka_fatal)
+			return EXIT_FATAL;
+		if (need_db)
+		{
+			drop_batch();
+			if (db_reconnect() != 0)
+				return 0;
+			need_db = 0;
+			need_reseek = 1;
+		}
+		if (need_reseek && reseek() != 0)
+		{
+			sleep_unless_stopped(BACKOFF_MIN);
+			if (stop_requested)
+				return 0;
+			continue;
+		}
+		if (opt.publish && now_seconds() >= publish_after)
+		{
+			int			p = publish();
+
+			outbox_empty = p == 1;
+			if (p < 0)
+				continue;
+			publish_backoff = p == 0 ? (publish_backoff > 0 ? publish_backoff * 2 : BACKOFF_MIN) : 0;
+			publish_backoff = publish_backoff < BACKOFF_MAX ? publish_backoff : BACKOFF_MAX;
+			publish_after = now_seconds() + publish_backoff;
+		}
+		if (stop_requested)
+			return 0;
+		if (opt.once && nbatch == 0 && outbox_empty && all_at_end())
+			return 0;
+
+		collect();
+		if (need_reseek || need_db || kafka_fatal)
+			continue;
+		if (nbatch == 0)
+			continue;
+		outcome = process_batch();
+		if (outcome == BATCH_FAILED)
+		{
+			fprintf(stderr, PROGNAME ": %s", db_error);
+			if (db_failure == DB_FATAL)
+				return EXIT_FATAL;
+			if (db_failure == DB_CONFLICT)
+				fprintf(stderr, PROGNAME ": offsets moved by another consumer: seeking to them\n");
+			need_reseek = 1;
+			need_db = db_failure == DB_TRANSIENT;
+			continue;
+		}
+		if (outcome == BATCH_UNKNOWN_SCHEMA)
+		{
+			if (opt.publish)
+				publish();
+			fprintf(stderr, PROGNAME ": topic %s partition %d offset %lld: unknown schema id %d "
+					"(not in antares.alert_schemas; add it with --schema %d=FILE); stopped, the "
+					"messages before it committed\n", unknown_schema.topic,
+					(int) unknown_schema.partition, (long long) unknown_schema.offset,
+					(int) unknown_schema.id, (int) unknown_schema.id);
+			return EXIT_UNKNOWN_SCHEMA;
+		}
+		publish_after = 0;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int			status;
+
+	stats.start = now_seconds();
+	if (parse_options(argc, argv) != 0)
+		return EXIT_FATAL;
+	alert_decode_init();
+	schema_cache = alert_schema_cache_new(&kernel_heap_host);
+	if (schema_cache == NULL || read_writer_schema() != 0 || start_database() != 0)
+		return EXIT_FATAL;
+	sent.limit = opt.dedup_keys;
+	pending.limit = SIZE_MAX;
+	install_signals();
+	if ((consumer = kafka_new(1)) == NULL ||
+		(opt.publish && (producer = kafka_new(0)) == NULL) || kafka_subscribe() != 0)
+		return EXIT_FATAL;
+
+	status = run();
+
+	drop_batch();
+	rd_kafka_consumer_close(consumer);
+	rd_kafka_destroy(consumer);
+	if (producer != NULL)
+	{
+		rd_kafka_flush(producer, 10000);
+		rd_kafka_destroy(producer);
+	}
+	print_summary();
+	PQfinish(conn);
+	alert_schema_cache_free(schema_cache);
+	sent_keys_free(&sent);
+	sent_keys_free(&pending);
+	free(copy_text.data);
+	free(writer_schema.data);
+	free(batch);
+	free(rejects);
+	free(db_error);
+	free(stream_sql);
+	free(unknown_schema.topic);
+	for (int i = 0; i < nschemas; i++)
+		free(schemas[i].text);
+	free(schemas);
+	for (size_t i = 0; i < nparts; i++)
+		free(parts[i].topic);
+	free(parts);
+	for (int i = 0; i < opt.nsettings; i++)
+	{
+		free(opt.settings[i].key);
+		free(opt.settings[i].value);
+	}
+	free(opt.settings);
+	free(opt.schemas);
+	free(opt.topics);
+	return status;
+}
