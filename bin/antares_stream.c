@@ -628,10 +628,49 @@ conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 	return -1;
 }
 
+/* librdkafka's table of properties (rd_kafka_conf_properties_show), read once. */
+static char *property_table;
+
 /*
- * A client's configuration: -X and -F settings in order, "consumer.KEY" and
- * "producer.KEY" to that client only, the others to both; then what
- * exactly-once needs, which no setting overrides.  NULL after a message.
+ * The table's C/P column for key: 'C' a consumer's property only, 'P' a
+ * producer's only, '*' both's (also for a key not in the table: librdkafka
+ * then refuses it).
+ */
+static char
+property_scope(const char *key)
+{
+	size_t		klen = strlen(key);
+
+	if (property_table == NULL)
+	{
+		size_t		size;
+		FILE	   *f = open_memstream(&property_table, &size);
+
+		if (f == NULL)
+			return '*';
+		rd_kafka_conf_properties_show(f);
+		fclose(f);
+	}
+	for (const char *line = property_table; line != NULL && *line != '\0';
+		 line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+	{
+		const char *bar;
+
+		if (strncmp(line, key, klen) != 0 || (line[klen] != ' ' && line[klen] != '|') ||
+			(bar = strchr(line, '|')) == NULL)
+			continue;
+		while (*++bar == ' ')
+			;
+		return *bar;
+	}
+	return '*';
+}
+
+/*
+ * A client's configuration: -X and -F settings in order, each to the clients
+ * it is for (property_scope; "consumer.KEY" and "producer.KEY" to that
+ * client only); then what exactly-once needs, which no setting overrides.
+ * NULL after a message.
  */
 static rd_kafka_conf_t *
 kafka_conf(int is_consumer)
@@ -651,6 +690,8 @@ kafka_conf(int is_consumer)
 			continue;
 		if (strncmp(key, own, strlen(own)) == 0)
 			key += strlen(own);
+		else if (property_scope(key) == (is_consumer ? 'P' : 'C'))
+			continue;
 		rc |= conf_set(conf, key, opt.settings[i].value);
 	}
 	if (is_consumer)
@@ -788,11 +829,15 @@ reseek(void)
 }
 
 /*
- * With --once: every assigned partition is at its end: the consumer said so
- * at the position, or the high watermark is there (asked from the broker).
+ * With --once: every assigned partition is at its end, as the consumer
+ * reported (enable.partition.eof; again after every seek).  ask_broker: a
+ * partition not reported is at its end if the broker's high watermark is
+ * the position (a round trip per partition, ~0.5 s on the mock cluster: so
+ * only after a long idle, for ends the consumer does not report, such as a
+ * transaction's control records).
  */
 static int
-all_at_end(void)
+all_at_end(int ask_broker)
 {
 	if (parts_assigned() == 0)
 		return 0;
@@ -804,7 +849,8 @@ all_at_end(void)
 
 		if (!p->assigned || p->at_eof)
 			continue;
-		if (rd_kafka_query_watermark_offsets(consumer, p->topic, p->partition, &low, &high,
+		if (!ask_broker ||
+			rd_kafka_query_watermark_offsets(consumer, p->topic, p->partition, &low, &high,
 											 1000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 			(p->position >= 0 ? p->position : low) < high)
 			return 0;
@@ -819,9 +865,13 @@ static void progress_maybe(void);
  * its first, a stop is requested, a rebalance or failure needs a seek, or
  * (--once) nothing is left.
  */
+#define ONCE_IDLE_ASK 5.0			/* seconds idle before all_at_end asks the broker */
+
 static void
 collect(void)
 {
+	double		idle_since = now_seconds();
+
 	while (nbatch < (size_t) opt.batch && !stop_requested && !need_reseek && !need_db &&
 		   !kafka_fatal)
 	{
@@ -844,8 +894,12 @@ collect(void)
 		stats.wait += now_seconds() - t0;
 		if (m == NULL)
 		{
-			if (opt.once && nbatch == 0 && all_at_end())
+			int			ask = now_seconds() - idle_since >= ONCE_IDLE_ASK;
+
+			if (opt.once && nbatch == 0 && all_at_end(ask))
 				break;
+			if (ask)
+				idle_since = now_seconds();
 			continue;
 		}
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -870,6 +924,7 @@ collect(void)
 		}
 		p->position = m->offset + 1;
 		p->at_eof = 0;
+		idle_since = now_seconds();
 		if (nbatch == 0)
 		{
 			batch = batch ? batch : xmalloc((size_t) opt.batch * sizeof(*batch));
@@ -1411,8 +1466,9 @@ usage(FILE *out)
 			"      --writer-schema=FILE  the writer schema (JSON) of bare messages\n"
 			"      --schema=ID=FILE      store FILE as schema ID in antares.alert_schemas (the\n"
 			"                            writer schemas of Confluent messages; repeatable)\n"
-			"  -X, --setting=KEY=VALUE   a librdkafka setting for both clients; consumer.KEY or\n"
-			"                            producer.KEY for one (repeatable)\n"
+			"  -X, --setting=KEY=VALUE   a librdkafka setting, for the consumer, the producer\n"
+			"                            or both as librdkafka's table says; consumer.KEY or\n"
+			"                            producer.KEY for one only (repeatable)\n"
 			"  -F, --config=FILE         KEY=VALUE lines as -X (# comments)\n"
 			"      --once                exit when every partition is consumed and the outbox\n"
 			"                            is empty\n"
@@ -1750,7 +1806,7 @@ run(void)
 		}
 		if (stop_requested)
 			return 0;
-		if (opt.once && nbatch == 0 && outbox_empty && all_at_end())
+		if (opt.once && nbatch == 0 && outbox_empty && all_at_end(0))
 			return 0;
 
 		collect();
@@ -1761,11 +1817,13 @@ run(void)
 		outcome = process_batch();
 		if (outcome == BATCH_FAILED)
 		{
-			fprintf(stderr, PROGNAME ": %s", db_error);
+			if (db_failure == DB_CONFLICT)
+				fprintf(stderr, PROGNAME ": stream %s's offsets were moved by another consumer "
+						"(40001): batch dropped, seeking to the stored offsets\n", opt.stream);
+			else
+				fprintf(stderr, PROGNAME ": %s", db_error);
 			if (db_failure == DB_FATAL)
 				return EXIT_FATAL;
-			if (db_failure == DB_CONFLICT)
-				fprintf(stderr, PROGNAME ": offsets moved by another consumer: seeking to them\n");
 			need_reseek = 1;
 			need_db = db_failure == DB_TRANSIENT;
 			continue;
@@ -1838,6 +1896,7 @@ main(int argc, char **argv)
 		free(opt.settings[i].value);
 	}
 	free(opt.settings);
+	free(property_table);
 	free(opt.schemas);
 	free(opt.topics);
 	return status;
