@@ -994,6 +994,23 @@ CREATE TABLE streams (
 );
 SELECT pg_catalog.pg_extension_config_dump('streams', '');
 
+-- The row of streams of a stream, or an error naming it.
+CREATE FUNCTION stream_config(stream text)
+RETURNS streams
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cfg @extschema@.streams;
+BEGIN
+    SELECT * INTO cfg FROM @extschema@.streams s WHERE s.name = stream;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN cfg;
+END
+$fn$;
+
 -- The evaluation of a detection as filters see it: these columns and every
 -- column of antares.features, as the filter function's named parameters.
 CREATE FUNCTION stream_filter_parameters(call boolean)
@@ -1143,10 +1160,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM FROM @extschema@.streams s WHERE s.name = stream;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM @extschema@.stream_config(stream);
     IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,47}$' THEN
         RAISE EXCEPTION 'invalid filter name "%"', name
             USING ERRCODE = 'invalid_parameter_value', HINT = 'A lower-case identifier of at most 48 characters.';
@@ -1180,13 +1194,13 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    n int;
 BEGIN
-    PERFORM FROM @extschema@.streams s WHERE s.name = stream;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM @extschema@.stream_config(stream);
     EXECUTE format('DELETE FROM %I.filters WHERE name = $1', stream) USING name;
-    IF NOT FOUND THEN
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
         RAISE EXCEPTION 'filter "%" of stream % does not exist', name, stream USING ERRCODE = 'undefined_object';
     END IF;
     EXECUTE format('DROP FUNCTION %I.%I', stream, 'filter_' || name);
@@ -1235,10 +1249,7 @@ DECLARE
     notes text[];
     f record;
 BEGIN
-    SELECT * INTO cfg FROM @extschema@.streams s WHERE s.name = stream;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
-    END IF;
+    cfg := @extschema@.stream_config(stream);
     PERFORM pg_advisory_xact_lock(hashtext('antares.stream'), hashtext(stream));
 
     IF to_regclass('pg_temp.antares_stream_new') IS NULL THEN
@@ -1405,10 +1416,7 @@ DECLARE
     i int;
     n int;
 BEGIN
-    PERFORM FROM @extschema@.streams s WHERE s.name = stream;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM @extschema@.stream_config(stream);
     IF topics IS NULL OR partitions IS NULL OR from_offsets IS NULL OR to_offsets IS NULL
        OR cardinality(topics) <> cardinality(partitions) OR cardinality(topics) <> cardinality(from_offsets)
        OR cardinality(topics) <> cardinality(to_offsets) THEN
@@ -1450,10 +1458,7 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    PERFORM FROM @extschema@.streams s WHERE s.name = stream;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM @extschema@.stream_config(stream);
     EXECUTE format('INSERT INTO %I.rejects (topic, partition, "offset", error, packet) VALUES ($1, $2, $3, $4, $5)
                     ON CONFLICT (topic, partition, "offset")
                     DO UPDATE SET error = EXCLUDED.error, packet = EXCLUDED.packet, rejected_at = now()', stream)
@@ -1826,6 +1831,8 @@ COMMENT ON FUNCTION process_night(regclass, float8, float8, svm_model, iforest_m
 -- Named streams
 COMMENT ON TABLE streams IS
     'The named streams (stream_create): each a schema of that name with its points, objects, filters, alerts, outbox, offsets, batches and rejects; the classifier, anomaly model and min_obs its batches use';
+COMMENT ON FUNCTION stream_config(text) IS
+    'The row of streams of a stream (its classifier, anomaly model and min_obs); an error if there is no such stream';
 COMMENT ON FUNCTION stream_filter_parameters(boolean) IS
     'The columns a stream filter sees (objid, source_id, t, n_obs, class, anomaly and those of antares.features): as parameter declarations, or as the arguments of a call on an evaluation e (used by stream_add_filter and stream_process)';
 COMMENT ON FUNCTION stream_create(text, svm_model, iforest_model, integer) IS
