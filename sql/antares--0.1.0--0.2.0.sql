@@ -668,6 +668,7 @@ BEGIN
         CREATE TEMP TABLE antares_stream_new (objid bigint, t float8, pb text, flux float8, dflux float8,
                                               kind text, source_id bigint) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE antares_stream_touched (objid bigint, t_min float8, late boolean, last_t float8,
+                                                  n_obs int, class int, anomaly float8,
                                                   features @extschema@.features) ON COMMIT DELETE ROWS;
         CREATE TEMP TABLE antares_stream_evaluated (objid bigint, source_id bigint, t float8, n_obs int,
                                                     class int, anomaly float8, features @extschema@.features)
@@ -710,16 +711,18 @@ BEGIN
             SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
                    (m.old_state IS NULL OR @extschema@.lc_count(m.recent) >= greatest(64, ((f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n) / 8)) AS fold
             FROM merged m
+        ), scored AS (
+            SELECT c.*,
+                   CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END AS class,
+                   CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END AS anomaly
+            FROM counted c
         ), upserted AS (
             INSERT INTO %1$I.objects AS o
                 (objid, state, recent, n_obs, last_t, features, class, anomaly, updated_at)
             SELECT objid, CASE WHEN fold THEN @extschema@.lc_merge(old_state, recent) ELSE old_state END,
                    CASE WHEN fold THEN NULL ELSE recent END,
-                   n_obs, last_t, f,
-                   CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END,
-                   CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END,
-                   now()
-            FROM counted ORDER BY objid
+                   n_obs, last_t, f, class, anomaly, now()
+            FROM scored ORDER BY objid
             ON CONFLICT (objid) DO UPDATE
             SET state = EXCLUDED.state, recent = EXCLUDED.recent, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
                 features = EXCLUDED.features, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
@@ -727,7 +730,7 @@ BEGIN
             RETURNING 1
         ), touched AS (
             INSERT INTO pg_temp.antares_stream_touched
-            SELECT objid, t_min, (t_min <= old_last_t) IS TRUE, last_t, f FROM counted
+            SELECT objid, t_min, (t_min <= old_last_t) IS TRUE, last_t, n_obs, class, anomaly, f FROM scored
         )
         SELECT count(*)::int FROM upserted
     $q$, stream) INTO n_objects USING cfg.min_obs, cfg.classifier, cfg.anomaly;
@@ -741,20 +744,31 @@ BEGIN
             UNION
             SELECT p.objid, p.source_id, p.t
             FROM pg_temp.antares_stream_touched u
-            JOIN %1$I.points p ON p.objid = u.objid AND p.kind = 'detection' AND p.t >= u.t_min
+            -- an index scan per late object whatever the estimates (OFFSET 0
+            -- keeps the planner from turning it into a scan of all points)
+            CROSS JOIN LATERAL (SELECT p.objid, p.source_id, p.t FROM %1$I.points p
+                                WHERE p.objid = u.objid AND p.kind = 'detection' AND p.t >= u.t_min
+                                OFFSET 0) p
             WHERE u.late
-        ), featured AS (
+        ), earlier AS (
+            -- OFFSET 0: lc_features once a row, not once a reference
             SELECT d.objid, d.source_id, d.t,
-                   CASE WHEN d.t >= u.last_t THEN u.features
-                        ELSE (SELECT @extschema@.lc_features(p.pb, p.flux, p.dflux) FROM %1$I.points p
-                              WHERE p.objid = d.objid AND p.t <= d.t AND p.kind <> 'upper_limit') END AS f
+                   (SELECT @extschema@.lc_features(p.pb, p.flux, p.dflux) FROM %1$I.points p
+                    WHERE p.objid = d.objid AND p.t <= d.t AND p.kind <> 'upper_limit') AS f
             FROM due d JOIN pg_temp.antares_stream_touched u USING (objid)
+            WHERE d.t < u.last_t
+            OFFSET 0
         ), counted AS (
-            SELECT g.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
+            SELECT e.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
                    @extschema@.feature_vector(f) AS x
-            FROM (SELECT * FROM featured OFFSET 0) g
+            FROM earlier e
         )
         INSERT INTO pg_temp.antares_stream_evaluated
+        -- the latest detection is the object as stored
+        SELECT d.objid, d.source_id, d.t, u.n_obs, u.class, u.anomaly, u.features
+        FROM due d JOIN pg_temp.antares_stream_touched u USING (objid)
+        WHERE d.t >= u.last_t
+        UNION ALL
         SELECT objid, source_id, t, n_obs,
                CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END,
                CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END,
