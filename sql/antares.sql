@@ -970,6 +970,517 @@ END
 $fn$;
 
 ------------------------------------------------------------------------------
+-- Named streams: alert streams processed in micro-batches, exactly once.
+-- stream_create(name) makes a schema `name` holding the stream's tables
+-- (points, objects, filters, alerts, outbox, offsets, batches, rejects), so
+-- that several streams (ZTF and Rubin, production and test) live in one
+-- database without seeing each other's rows; antares.streams lists them and
+-- their models.  A consumer (bin/antares_stream) runs, per batch and in ONE
+-- transaction: COPY of the batch's points into a table, stream_process,
+-- stream_reject for packets that do not decode, stream_advance for the Kafka
+-- offsets consumed.  Whatever is killed and when, the end state is an
+-- uninterrupted run's: points are de-duplicated by (objid, kind, source_id),
+-- an object's features depend only on its set of points, and an alert is a
+-- detection evaluated on its object's points with t <= the detection's t,
+-- so that neither batch boundaries nor arrival order change what is stored.
+------------------------------------------------------------------------------
+
+CREATE TABLE streams (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]{0,47}$'),
+    classifier svm_model,
+    anomaly iforest_model,
+    min_obs int NOT NULL DEFAULT 1 CHECK (min_obs >= 1),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('streams', '');
+
+-- The row of streams of a stream, or an error naming it.
+CREATE FUNCTION stream_config(stream text)
+RETURNS streams
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cfg @extschema@.streams;
+BEGIN
+    SELECT * INTO cfg FROM @extschema@.streams s WHERE s.name = stream;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'stream "%" does not exist', stream USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN cfg;
+END
+$fn$;
+
+-- The evaluation of a detection as filters see it: these columns and every
+-- column of antares.features, as the filter function's named parameters.
+CREATE FUNCTION stream_filter_parameters(call boolean)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(CASE WHEN NOT call THEN format('%I %s', c.name, c.type)
+                               WHEN c.ord <= 6 THEN format('e.%I', c.name)
+                               ELSE format('(e.features).%I', c.name) END,
+                          ', ' ORDER BY c.ord)
+        FROM (VALUES (1, 'objid', 'bigint'), (2, 'source_id', 'bigint'), (3, 't', 'float8'),
+                     (4, 'n_obs', 'int'), (5, 'class', 'int'), (6, 'anomaly', 'float8')
+              UNION ALL
+              SELECT 6 + a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod)
+              FROM pg_attribute a
+              WHERE a.attrelid = '@extschema@.features'::regclass AND a.attnum > 0 AND NOT a.attisdropped)
+             AS c(ord, name, type));
+
+CREATE FUNCTION stream_create(name text, classifier svm_model DEFAULT NULL,
+                              anomaly iforest_model DEFAULT NULL, min_obs int DEFAULT 1)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,47}$' OR name LIKE 'pg\_%' THEN
+        RAISE EXCEPTION 'invalid stream name "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A stream is a schema: a lower-case identifier of at most 48 characters, not starting with pg_.';
+    END IF;
+    IF min_obs IS NULL OR min_obs < 1 THEN
+        RAISE EXCEPTION 'invalid min_obs % for stream %', min_obs, name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (@extschema@.svm_info(classifier)->>'dimension')::int <> 23
+       OR (@extschema@.iforest_info(anomaly)->>'dimension')::int <> 23 THEN
+        RAISE EXCEPTION 'the models of stream % must take the 23 features of feature_vector', name
+            USING ERRCODE = 'data_exception',
+                  DETAIL = format('classifier dimension %s, anomaly dimension %s',
+                                  @extschema@.svm_info(classifier)->>'dimension',
+                                  @extschema@.iforest_info(anomaly)->>'dimension');
+    END IF;
+    INSERT INTO @extschema@.streams (name, classifier, anomaly, min_obs)
+    VALUES (stream_create.name, stream_create.classifier, stream_create.anomaly, stream_create.min_obs);
+
+    EXECUTE format($ddl$
+        CREATE SCHEMA %1$I;
+        -- the points as stored (alert_points' columns); history entries are the
+        -- detections they repeat
+        CREATE TABLE %1$I.points (
+            objid bigint NOT NULL,
+            t float8 NOT NULL CHECK (t > '-Infinity' AND t < 'Infinity'),
+            pb text NOT NULL CHECK (pb IN ('u', 'g', 'r', 'i', 'z', 'y')),
+            flux float8 NOT NULL CHECK (flux > '-Infinity' AND flux < 'Infinity'),
+            dflux float8 NOT NULL CHECK (dflux > 0 AND dflux < 'Infinity'),
+            kind text NOT NULL CHECK (kind IN ('detection', 'forced', 'upper_limit')),
+            source_id bigint NOT NULL,
+            alert_id bigint,
+            ra float8,
+            "dec" float8,
+            PRIMARY KEY (objid, kind, source_id));
+        CREATE TABLE %1$I.objects (
+            objid bigint PRIMARY KEY,
+            state %2$s.lc_state NOT NULL,
+            recent %2$s.lc_state,
+            n_obs int NOT NULL,
+            last_t float8 NOT NULL,
+            features %2$s.features NOT NULL,
+            class int,
+            anomaly float8,
+            updated_at timestamptz NOT NULL);
+        CREATE TABLE %1$I.filters (
+            name text PRIMARY KEY,
+            predicate text NOT NULL,
+            topic text,
+            channel text,
+            created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE %1$I.alerts (
+            filter text NOT NULL REFERENCES %1$I.filters ON DELETE CASCADE,
+            objid bigint NOT NULL,
+            source_id bigint NOT NULL,
+            key text NOT NULL GENERATED ALWAYS AS (%1$L || '/' || filter || '/' || objid::text || '/' || source_id::text) STORED,
+            t float8 NOT NULL,
+            n_obs int NOT NULL,
+            class int,
+            anomaly float8,
+            features %2$s.features NOT NULL,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (filter, objid, source_id));
+        CREATE TABLE %1$I.outbox (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            topic text NOT NULL,
+            key text NOT NULL,
+            payload jsonb,
+            created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE %1$I.offsets (
+            topic text NOT NULL,
+            partition int NOT NULL CHECK (partition >= 0),
+            next_offset bigint NOT NULL CHECK (next_offset >= 0),
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (topic, partition));
+        CREATE TABLE %1$I.batches (
+            batch_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            points_in bigint NOT NULL,
+            points_new bigint NOT NULL,
+            objects_updated int NOT NULL,
+            evaluations int NOT NULL,
+            alerts_changed int NOT NULL,
+            processed_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE %1$I.rejects (
+            topic text NOT NULL,
+            partition int NOT NULL,
+            "offset" bigint NOT NULL,
+            error text NOT NULL,
+            packet bytea,
+            rejected_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (topic, partition, "offset"));
+    $ddl$, name, '@extschema@');
+END
+$fn$;
+
+CREATE FUNCTION stream_drop(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    DELETE FROM @extschema@.streams s WHERE s.name = stream_drop.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'stream "%" does not exist', name USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP SCHEMA %I CASCADE', name);
+END
+$fn$;
+
+-- A filter is a SQL boolean expression over a detection's evaluation:
+-- objid, source_id, t, n_obs, class, anomaly and the columns of
+-- antares.features (g_minus_r, r_std, ...).  It becomes the function
+-- <stream>.filter_<name>, whose body PostgreSQL parses now: a predicate
+-- that does not parse, is not boolean or names an unknown column is an
+-- error here, not when the first alert arrives.  No semicolons: the
+-- predicate is one expression.  Filters run with the rights of whoever
+-- runs stream_process, as a view's query would.
+CREATE FUNCTION stream_add_filter(stream text, name text, predicate text,
+                                  topic text DEFAULT NULL, channel text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@.stream_config(stream);
+    IF name IS NULL OR name !~ '^[a-z_][a-z0-9_]{0,47}$' THEN
+        RAISE EXCEPTION 'invalid filter name "%"', name
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'A lower-case identifier of at most 48 characters.';
+    END IF;
+    IF predicate IS NULL OR predicate ~ '^\s*$' OR strpos(predicate, ';') > 0 THEN
+        RAISE EXCEPTION 'invalid predicate for filter "%": %', name, coalesce(quote_literal(predicate), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'One boolean SQL expression, without semicolons.';
+    END IF;
+    IF topic !~ '^[A-Za-z0-9._-]{1,249}$' THEN
+        RAISE EXCEPTION 'invalid Kafka topic name "%"', topic
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 249 characters among A-Z a-z 0-9 . _ -';
+    END IF;
+    IF channel IS NOT NULL AND (channel = '' OR octet_length(channel) > 63) THEN
+        RAISE EXCEPTION 'invalid notification channel "%"', channel USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('INSERT INTO %I.filters (name, predicate, topic, channel) VALUES ($1, $2, $3, $4)', stream)
+    USING name, predicate, topic, channel;
+    BEGIN
+        EXECUTE format('CREATE FUNCTION %I.%I(%s) RETURNS boolean LANGUAGE sql STABLE RETURN (%s)',
+                       stream, 'filter_' || name, @extschema@.stream_filter_parameters(false), predicate);
+    EXCEPTION WHEN syntax_error_or_access_rule_violation OR data_exception OR invalid_function_definition THEN
+        RAISE EXCEPTION 'invalid predicate for filter "%" of stream %: %', name, stream, SQLERRM
+            USING ERRCODE = SQLSTATE,
+                  HINT = 'A boolean expression over objid, source_id, t, n_obs, class, anomaly and the columns of antares.features.';
+    END;
+END
+$fn$;
+
+CREATE FUNCTION stream_drop_filter(stream text, name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n int;
+BEGIN
+    PERFORM @extschema@.stream_config(stream);
+    EXECUTE format('DELETE FROM %I.filters WHERE name = $1', stream) USING name;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'filter "%" of stream % does not exist', name, stream USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP FUNCTION %I.%I', stream, 'filter_' || name);
+END
+$fn$;
+
+-- A micro-batch: the rows of `batch` (objid, t, pb, flux, dflux, kind,
+-- source_id, alert_id, ra, dec: alert_points' columns; kind detection,
+-- forced or upper_limit) into the stream.  In one statement each:
+--  1. the points not yet stored are inserted (one per (objid, kind,
+--     source_id), the lowest alert_id kept), and only those go on;
+--  2. each object with new points (detections or forced; upper limits are
+--     stored, not measured) merges them into its state as process_night
+--     does (state + recent, folded at max(64, n_obs / 8)): its features,
+--     class and anomaly decision over all its points;
+--  3. the detections to evaluate: the new ones, and, for an object whose
+--     new points are not all later than its stored ones, every stored
+--     detection at or after the earliest new point (a late point changes
+--     them).  A detection is evaluated on its object's points with t <= its
+--     t: the object's features when it is the latest, else lc_features over
+--     those points.  Class and anomaly as above (none below min_obs);
+--  4. per filter, the evaluations that pass are upserted into alerts; an
+--     alert whose values changed, or a stored one that no longer passes
+--     (deleted; payload NULL, a retraction), goes to the outbox if the
+--     filter has a topic and is notified on its channel if it has one.
+-- The same batch again changes nothing; batches of one stream serialise on
+-- an advisory lock.  Cost: O(new points) writes; reads O(history) of each
+-- object with new points (its state; its points for a detection that is
+-- not the latest); the evaluations' features, models and filters.
+CREATE FUNCTION stream_process(stream text, batch regclass)
+RETURNS TABLE(points_new bigint, objects_updated int, evaluations int, alerts_changed int)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+-- the batch's tables have no statistics: estimates of 10^6 would compile each
+-- statement with JIT, 0.4 s a batch for nothing
+SET jit = off
+AS $fn$
+DECLARE
+    cfg @extschema@.streams;
+    n_in bigint;
+    n_new bigint;
+    n_objects int;
+    n_evaluations int;
+    n_changed int := 0;
+    n int;
+    notes text[];
+    f record;
+BEGIN
+    cfg := @extschema@.stream_config(stream);
+    PERFORM pg_advisory_xact_lock(hashtext('antares.stream'), hashtext(stream));
+
+    IF to_regclass('pg_temp.antares_stream_new') IS NULL THEN
+        CREATE TEMP TABLE antares_stream_new (objid bigint, t float8, pb text, flux float8, dflux float8,
+                                              kind text, source_id bigint) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE antares_stream_touched (objid bigint, t_min float8, late boolean, last_t float8,
+                                                  n_obs int, class int, anomaly float8,
+                                                  features @extschema@.features) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE antares_stream_evaluated (objid bigint, source_id bigint, t float8, n_obs int,
+                                                    class int, anomaly float8, features @extschema@.features)
+            ON COMMIT DELETE ROWS;
+    ELSE
+        DELETE FROM pg_temp.antares_stream_new;
+        DELETE FROM pg_temp.antares_stream_touched;
+        DELETE FROM pg_temp.antares_stream_evaluated;
+    END IF;
+
+    -- 1. new points
+    EXECUTE format($q$
+        WITH inserted AS (
+            INSERT INTO %1$I.points
+            SELECT DISTINCT ON (objid, kind, source_id) objid, t, pb, flux, dflux, kind, source_id, alert_id, ra, "dec"
+            FROM %2$s ORDER BY objid, kind, source_id, alert_id
+            ON CONFLICT DO NOTHING
+            RETURNING objid, t, pb, flux, dflux, kind, source_id
+        ), kept AS (
+            INSERT INTO pg_temp.antares_stream_new SELECT * FROM inserted RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM %2$s), (SELECT count(*) FROM kept)
+    $q$, stream, batch) INTO n_in, n_new;
+
+    -- 2. the objects with new measurements
+    EXECUTE format($q$
+        WITH fresh AS (
+            SELECT objid, @extschema@.lc_accumulate(pb, flux, dflux) AS s, min(t) AS t_min, max(t) AS t_max
+            FROM pg_temp.antares_stream_new WHERE kind <> 'upper_limit' GROUP BY objid
+        ), merged AS (
+            -- OFFSET 0: each subquery's O(history) function evaluated once
+            SELECT n.objid, n.t_min, o.last_t AS old_last_t, o.state AS old_state, r.recent,
+                   greatest(o.last_t, n.t_max) AS last_t, ff.f, ff.x
+            FROM fresh n
+            LEFT JOIN %1$I.objects o ON o.objid = n.objid
+            CROSS JOIN LATERAL (SELECT @extschema@.lc_merge(o.recent, n.s) AS recent OFFSET 0) r
+            CROSS JOIN LATERAL (SELECT f, @extschema@.feature_vector(f) AS x
+                                FROM (SELECT @extschema@.lc_finalize(o.state, r.recent) AS f OFFSET 0) f0) ff
+        ), counted AS (
+            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
+                   (m.old_state IS NULL OR @extschema@.lc_count(m.recent) >= greatest(64, ((f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n) / 8)) AS fold
+            FROM merged m
+        ), scored AS (
+            SELECT c.*,
+                   CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END AS class,
+                   CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END AS anomaly
+            FROM counted c
+        ), upserted AS (
+            INSERT INTO %1$I.objects AS o
+                (objid, state, recent, n_obs, last_t, features, class, anomaly, updated_at)
+            SELECT objid, CASE WHEN fold THEN @extschema@.lc_merge(old_state, recent) ELSE old_state END,
+                   CASE WHEN fold THEN NULL ELSE recent END,
+                   n_obs, last_t, f, class, anomaly, now()
+            FROM scored ORDER BY objid
+            ON CONFLICT (objid) DO UPDATE
+            SET state = EXCLUDED.state, recent = EXCLUDED.recent, n_obs = EXCLUDED.n_obs, last_t = EXCLUDED.last_t,
+                features = EXCLUDED.features, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
+                updated_at = EXCLUDED.updated_at
+            RETURNING 1
+        ), touched AS (
+            INSERT INTO pg_temp.antares_stream_touched
+            SELECT objid, t_min, (t_min <= old_last_t) IS TRUE, last_t, n_obs, class, anomaly, f FROM scored
+        )
+        SELECT count(*)::int FROM upserted
+    $q$, stream) INTO n_objects USING cfg.min_obs, cfg.classifier, cfg.anomaly;
+
+    -- 3. the detections to evaluate, each on its points up to its time
+    EXECUTE format($q$
+        WITH due AS (
+            SELECT n.objid, n.source_id, n.t
+            FROM pg_temp.antares_stream_new n JOIN pg_temp.antares_stream_touched u USING (objid)
+            WHERE n.kind = 'detection' AND NOT u.late
+            UNION
+            SELECT p.objid, p.source_id, p.t
+            FROM pg_temp.antares_stream_touched u
+            -- an index scan per late object whatever the estimates (OFFSET 0
+            -- keeps the planner from turning it into a scan of all points)
+            CROSS JOIN LATERAL (SELECT p.objid, p.source_id, p.t FROM %1$I.points p
+                                WHERE p.objid = u.objid AND p.kind = 'detection' AND p.t >= u.t_min
+                                OFFSET 0) p
+            WHERE u.late
+        ), earlier AS (
+            -- OFFSET 0: lc_features once a row, not once a reference
+            SELECT d.objid, d.source_id, d.t,
+                   (SELECT @extschema@.lc_features(p.pb, p.flux, p.dflux) FROM %1$I.points p
+                    WHERE p.objid = d.objid AND p.t <= d.t AND p.kind <> 'upper_limit') AS f
+            FROM due d JOIN pg_temp.antares_stream_touched u USING (objid)
+            WHERE d.t < u.last_t
+            OFFSET 0
+        ), counted AS (
+            SELECT e.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
+                   @extschema@.feature_vector(f) AS x
+            FROM earlier e
+        )
+        INSERT INTO pg_temp.antares_stream_evaluated
+        -- the latest detection is the object as stored
+        SELECT d.objid, d.source_id, d.t, u.n_obs, u.class, u.anomaly, u.features
+        FROM due d JOIN pg_temp.antares_stream_touched u USING (objid)
+        WHERE d.t >= u.last_t
+        UNION ALL
+        SELECT objid, source_id, t, n_obs,
+               CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END,
+               CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END,
+               f
+        FROM counted
+    $q$, stream) USING cfg.min_obs, cfg.classifier, cfg.anomaly;
+    GET DIAGNOSTICS n_evaluations = ROW_COUNT;
+
+    -- 4. each filter's alerts, changes to the outbox and channel
+    FOR f IN EXECUTE format('SELECT name, topic, channel FROM %I.filters ORDER BY name', stream) LOOP
+        EXECUTE format($q$
+            WITH passed AS (
+                SELECT e.* FROM pg_temp.antares_stream_evaluated e WHERE %1$I.%2$I(%3$s)
+            ), changed AS (
+                INSERT INTO %1$I.alerts AS a (filter, objid, source_id, t, n_obs, class, anomaly, features, updated_at)
+                SELECT $1, objid, source_id, t, n_obs, class, anomaly, features, now()
+                FROM passed ORDER BY objid, source_id
+                ON CONFLICT (filter, objid, source_id) DO UPDATE
+                SET t = EXCLUDED.t, n_obs = EXCLUDED.n_obs, class = EXCLUDED.class, anomaly = EXCLUDED.anomaly,
+                    features = EXCLUDED.features, updated_at = EXCLUDED.updated_at
+                WHERE (a.t, a.n_obs, a.class, a.anomaly, a.features)
+                      IS DISTINCT FROM (EXCLUDED.t, EXCLUDED.n_obs, EXCLUDED.class, EXCLUDED.anomaly, EXCLUDED.features)
+                RETURNING a.key, a.objid, a.source_id,
+                          jsonb_build_object('key', a.key, 'stream', %4$L, 'filter', a.filter, 'objid', a.objid,
+                                             'source_id', a.source_id, 't', a.t, 'n_obs', a.n_obs, 'class', a.class,
+                                             'anomaly', a.anomaly, 'features', to_jsonb(a.features)) AS payload
+            ), retracted AS (
+                DELETE FROM %1$I.alerts a
+                USING pg_temp.antares_stream_evaluated e
+                WHERE a.filter = $1 AND a.objid = e.objid AND a.source_id = e.source_id
+                  AND NOT EXISTS (SELECT FROM passed p WHERE p.objid = e.objid AND p.source_id = e.source_id)
+                RETURNING a.key, a.objid, a.source_id, NULL::jsonb AS payload
+            ), messages AS (
+                SELECT * FROM changed UNION ALL SELECT * FROM retracted
+            ), queued AS (
+                INSERT INTO %1$I.outbox (topic, key, payload)
+                SELECT $2, key, payload FROM messages WHERE $2 IS NOT NULL ORDER BY objid, source_id
+            )
+            SELECT count(*)::int,
+                   array_agg(coalesce(payload, jsonb_build_object('key', key, 'retracted', true))::text
+                             ORDER BY objid, source_id)
+            FROM messages
+        $q$, stream, 'filter_' || f.name, @extschema@.stream_filter_parameters(true), stream)
+        INTO n, notes USING f.name, f.topic;
+        IF f.channel IS NOT NULL THEN
+            PERFORM pg_notify(f.channel, note) FROM unnest(notes) AS note;
+        END IF;
+        n_changed := n_changed + n;
+    END LOOP;
+
+    EXECUTE format('INSERT INTO %I.batches (points_in, points_new, objects_updated, evaluations, alerts_changed)
+                    VALUES ($1, $2, $3, $4, $5)', stream)
+    USING n_in, n_new, n_objects, n_evaluations, n_changed;
+    RETURN QUERY SELECT n_new, n_objects, n_evaluations, n_changed;
+END
+$fn$;
+
+-- The Kafka offsets a batch consumed, in the batch's transaction: for each
+-- (topic, partition) the stored next offset moves from from_offsets (NULL:
+-- none stored yet) to to_offsets.  If another consumer has moved it since
+-- this one read it, nothing is written and the error is a serialization
+-- failure (40001): the batch rolls back and the consumer re-reads the
+-- offsets and seeks.  Concurrent callers serialise on the offset rows.
+CREATE FUNCTION stream_advance(stream text, topics text[], partitions int[],
+                               from_offsets bigint[], to_offsets bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    i int;
+    n int;
+BEGIN
+    PERFORM @extschema@.stream_config(stream);
+    IF topics IS NULL OR partitions IS NULL OR from_offsets IS NULL OR to_offsets IS NULL
+       OR cardinality(topics) <> cardinality(partitions) OR cardinality(topics) <> cardinality(from_offsets)
+       OR cardinality(topics) <> cardinality(to_offsets) THEN
+        RAISE EXCEPTION 'stream_advance needs four arrays of one length'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. cardinality(topics) LOOP
+        IF topics[i] IS NULL OR partitions[i] IS NULL OR to_offsets[i] IS NULL OR to_offsets[i] < 0
+           OR to_offsets[i] < from_offsets[i] THEN
+            RAISE EXCEPTION 'invalid offsets for %/%: from % to %', topics[i], partitions[i], from_offsets[i], to_offsets[i]
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF from_offsets[i] IS NULL THEN
+            EXECUTE format('INSERT INTO %I.offsets (topic, partition, next_offset) VALUES ($1, $2, $3)
+                            ON CONFLICT DO NOTHING', stream)
+            USING topics[i], partitions[i], to_offsets[i];
+        ELSE
+            EXECUTE format('UPDATE %I.offsets SET next_offset = $4, updated_at = now()
+                            WHERE topic = $1 AND partition = $2 AND next_offset = $3', stream)
+            USING topics[i], partitions[i], from_offsets[i], to_offsets[i];
+        END IF;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n <> 1 THEN
+            RAISE EXCEPTION 'the offset of %/% in stream % is no longer %', topics[i], partitions[i], stream,
+                            coalesce(from_offsets[i]::text, 'unset')
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'Another consumer moved it: roll back, read the stored offsets and seek to them.';
+        END IF;
+    END LOOP;
+END
+$fn$;
+
+-- A message that is not an alert the decoder can read: kept with its place
+-- and error, in the batch's transaction (the same offset again overwrites).
+CREATE FUNCTION stream_reject(stream text, topic text, partition int, "offset" bigint,
+                              error text, packet bytea)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM @extschema@.stream_config(stream);
+    EXECUTE format('INSERT INTO %I.rejects (topic, partition, "offset", error, packet) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT (topic, partition, "offset")
+                    DO UPDATE SET error = EXCLUDED.error, packet = EXCLUDED.packet, rejected_at = now()', stream)
+    USING topic, partition, "offset", error, packet;
+END
+$fn$;
+
+------------------------------------------------------------------------------
 -- Simulated surveys: an LSST-like cadence (ugrizy, seasons, irregular
 -- revisits, 1-3 bands a night), per-visit depths and noise, and four classes
 -- of light curves with their labels: 0 supernova-like transient (Bazin),
@@ -1330,6 +1841,28 @@ COMMENT ON TABLE nights IS
     'The nights process_night has done, per photometry table: a night done again changes nothing';
 COMMENT ON FUNCTION process_night(regclass, float8, float8, svm_model, iforest_model, float8, integer) IS
     'Merges the photometry rows with night_start <= t < night_end into object_state, classifies and scores the updated objects and raises alerts; rows (objects_updated, alerts); a night already done changes nothing';
+
+-- Named streams
+COMMENT ON TABLE streams IS
+    'The named streams (stream_create): each a schema of that name with its points, objects, filters, alerts, outbox, offsets, batches and rejects; the classifier, anomaly model and min_obs its batches use';
+COMMENT ON FUNCTION stream_config(text) IS
+    'The row of streams of a stream (its classifier, anomaly model and min_obs); an error if there is no such stream';
+COMMENT ON FUNCTION stream_filter_parameters(boolean) IS
+    'The columns a stream filter sees (objid, source_id, t, n_obs, class, anomaly and those of antares.features): as parameter declarations, or as the arguments of a call on an evaluation e (used by stream_add_filter and stream_process)';
+COMMENT ON FUNCTION stream_create(text, svm_model, iforest_model, integer) IS
+    'Creates the stream `name`: a schema of that name with tables points, objects, filters, alerts, outbox, offsets, batches and rejects; the models take feature_vector''s 23 features';
+COMMENT ON FUNCTION stream_drop(text) IS
+    'Drops a stream: its schema with everything in it, and its row in streams';
+COMMENT ON FUNCTION stream_add_filter(text, text, text, text, text) IS
+    'Adds a filter to a stream: a boolean SQL expression over a detection''s evaluation (objid, source_id, t, n_obs, class, anomaly, the features), checked now; its alerts go to a Kafka topic (the outbox) and/or a NOTIFY channel';
+COMMENT ON FUNCTION stream_drop_filter(text, text) IS
+    'Drops a filter of a stream and its alerts';
+COMMENT ON FUNCTION stream_process(text, regclass) IS
+    'A micro-batch into a stream: the new points of the batch table (alert_points'' columns), the objects'' states, features, classes and anomaly decisions, the detections evaluated as of their time, each filter''s alerts and outbox messages; rows (points_new, objects_updated, evaluations, alerts_changed); the same batch again changes nothing';
+COMMENT ON FUNCTION stream_advance(text, text[], integer[], bigint[], bigint[]) IS
+    'Moves a stream''s stored Kafka offsets of (topic, partition) from from_offsets (NULL: none) to to_offsets in the batch''s transaction; a serialization failure (40001) when another consumer moved one';
+COMMENT ON FUNCTION stream_reject(text, text, integer, bigint, text, bytea) IS
+    'Keeps a message that did not decode in the stream''s rejects table with its topic, partition, offset and error';
 
 -- Simulated surveys
 COMMENT ON FUNCTION simulate_survey(integer, bigint) IS
