@@ -334,22 +334,45 @@ sleep_unless_stopped(double seconds)
 	}
 }
 
-/* Connects again, backing off from 0.1 s to 10 s; -1 if stopped first. */
+/* The wait before the next reconnection: 0 after a commit, then 0.1 s doubling to 10 s. */
+static double db_backoff;
+
+/*
+ * Connects again, the first time after a commit at once, then backing off:
+ * a server that fails every batch is not hammered.  -1 if stopped first.
+ */
 static int
 db_reconnect(void)
 {
-	double		backoff = BACKOFF_MIN;
-
-	while (!stop_requested)
+	for (;;)
 	{
+		if (db_backoff > 0)
+		{
+			fprintf(stderr, PROGNAME ": reconnecting to PostgreSQL in %.1f s\n", db_backoff);
+			sleep_unless_stopped(db_backoff);
+		}
+		if (stop_requested)
+			return -1;
+		db_backoff = db_backoff > 0 ? db_backoff * 2 : BACKOFF_MIN;
+		db_backoff = db_backoff < BACKOFF_MAX ? db_backoff : BACKOFF_MAX;
 		if (db_connect() == 0)
 			return 0;
-		fprintf(stderr, PROGNAME ": %s%s(retrying in %.1f s)\n", db_error,
-				db_error[strlen(db_error) - 1] == '\n' ? "" : " ", backoff);
-		sleep_unless_stopped(backoff);
-		backoff = backoff * 2 < BACKOFF_MAX ? backoff * 2 : BACKOFF_MAX;
+		fprintf(stderr, PROGNAME ": %s", db_error);
 	}
-	return -1;
+}
+
+/* need_db after a transient failure; fatal (exit 1) after any other. */
+static int	need_db;
+static int	db_fatal;
+
+static void
+db_failed(void)
+{
+	fprintf(stderr, PROGNAME ": %s", db_error);
+	if (db_failure == DB_FATAL)
+		db_fatal = 1;
+	else
+		need_db = 1;
 }
 
 /* Every partition's stored next offset; 0, or -1 with db_error set. */
@@ -502,7 +525,6 @@ static volatile sig_atomic_t kafka_fatal;
 /* Set from the rebalance callback: the batch in hand is dropped and every
  * assigned partition sought to its stored offset. */
 static int	need_reseek;
-static int	need_db;			/* the connection failed: reconnect, then reseek */
 
 static int
 is_secret(const char *key)
@@ -554,10 +576,7 @@ kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 	{
 		if (!need_db && read_offsets() != 0)
-		{
-			fprintf(stderr, PROGNAME ": %s", db_error);
-			need_db = 1;
-		}
+			db_failed();
 		for (int i = 0; i < list->cnt; i++)
 		{
 			Part	   *p = part_find(list->elems[i].topic, list->elems[i].partition, 1);
@@ -783,7 +802,7 @@ drop_batch(void)
 
 /*
  * Drops the batch, reads the stored offsets and seeks every assigned
- * partition there; 0, or -1 if PostgreSQL failed (need_db set) or the seek.
+ * partition there; 0, or -1 if PostgreSQL failed (db_failed) or the seek.
  */
 static int
 reseek(void)
@@ -795,8 +814,7 @@ reseek(void)
 	drop_batch();
 	if (read_offsets() != 0)
 	{
-		fprintf(stderr, PROGNAME ": %s", db_error);
-		need_db = 1;
+		db_failed();
 		return -1;
 	}
 	list = rd_kafka_topic_partition_list_new((int) nparts);
@@ -873,7 +891,7 @@ collect(void)
 	double		idle_since = now_seconds();
 
 	while (nbatch < (size_t) opt.batch && !stop_requested && !need_reseek && !need_db &&
-		   !kafka_fatal)
+		   !db_fatal && !kafka_fatal)
 	{
 		int			timeout = POLL_MS;
 		rd_kafka_message_t *m;
@@ -1317,7 +1335,7 @@ produce_row(PGresult *res, int r)
  * Sends the outbox, OUTBOX_ROWS rows a transaction, deleting the rows once
  * every delivery is reported (a crash before that sends them again: at
  * least once).  1 when the outbox is empty, 0 when a delivery failed (tried
- * again later), -1 when PostgreSQL failed (need_db set).
+ * again later), -1 when PostgreSQL failed (db_failed).
  */
 static int
 publish(void)
@@ -1383,9 +1401,8 @@ publish(void)
 	}
 	if (rc < 0)
 	{
-		fprintf(stderr, PROGNAME ": %s", db_error);
 		db_rollback();
-		need_db = 1;
+		db_failed();
 	}
 	free(select);
 	free(delete);
@@ -1776,7 +1793,7 @@ run(void)
 	{
 		BatchOutcome outcome;
 
-		if (kafka_fatal)
+		if (kafka_fatal || db_fatal)
 			return EXIT_FATAL;
 		if (need_db)
 		{
@@ -1788,7 +1805,8 @@ run(void)
 		}
 		if (need_reseek && reseek() != 0)
 		{
-			sleep_unless_stopped(BACKOFF_MIN);
+			if (!need_db && !db_fatal)
+				sleep_unless_stopped(BACKOFF_MIN);	/* the seek failed */
 			if (stop_requested)
 				return 0;
 			continue;
@@ -1810,7 +1828,7 @@ run(void)
 			return 0;
 
 		collect();
-		if (need_reseek || need_db || kafka_fatal)
+		if (need_reseek || need_db || db_fatal || kafka_fatal)
 			continue;
 		if (nbatch == 0)
 			continue;
@@ -1821,11 +1839,8 @@ run(void)
 				fprintf(stderr, PROGNAME ": stream %s's offsets were moved by another consumer "
 						"(40001): batch dropped, seeking to the stored offsets\n", opt.stream);
 			else
-				fprintf(stderr, PROGNAME ": %s", db_error);
-			if (db_failure == DB_FATAL)
-				return EXIT_FATAL;
+				db_failed();
 			need_reseek = 1;
-			need_db = db_failure == DB_TRANSIENT;
 			continue;
 		}
 		if (outcome == BATCH_UNKNOWN_SCHEMA)
@@ -1839,6 +1854,7 @@ run(void)
 					(int) unknown_schema.id, (int) unknown_schema.id);
 			return EXIT_UNKNOWN_SCHEMA;
 		}
+		db_backoff = 0;
 		publish_after = 0;
 	}
 }
