@@ -79,6 +79,15 @@ bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c $(wildcard src/*
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c src/alert_encode.c \
 		$(AVRO_LIBS) -lm
 
+# The embedded Kafka cluster of the stream tests and benchmark: librdkafka's
+# mock cluster (Debian librdkafka-dev) driven by commands on stdin; the alert
+# kernel keys messages by object.
+all: bin/antares_kafka_mock
+EXTRA_CLEAN += bin/antares_kafka_mock
+bin/antares_kafka_mock: bin/antares_kafka_mock.c src/alert_decode.c $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -o $@ bin/antares_kafka_mock.c src/alert_decode.c \
+		$(RDKAFKA_LIBS) $(AVRO_LIBS) -lm
+
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
