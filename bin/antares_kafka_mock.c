@@ -16,12 +16,13 @@
  *	 quit (or the end of stdin)
  * (usage() says what each does.)
  *
- * The mock's limits, measured: it keeps only the most recent ~5 MB or
- * 100,000 message sets of each partition and drops the older ones without a
- * word (the low watermark moves), so a test produces into enough partitions,
+ * The mock's limits: it keeps only the most recent ~5 MB or 100,000
+ * message sets of each partition and drops the older ones without a word
+ * (the low watermark moves: 10,000 alerts of 1,664 bytes into one partition
+ * left the last 2,822, 4.7 MB), so a test produces into enough partitions,
  * or paces the producer (rate=) behind its consumer; a message "lost" beyond
- * that is the mock's doing.  It delivered ~17,500 messages/s of 4 kB
- * (~70 MB/s) to kcat on the 2-core development machine.
+ * that is the mock's doing.  bench/kafka.py measures its delivery rate
+ * (to kcat) beside the consumer's.
  *
  * key=object decodes every message with the alert kernel (src/alert_decode.c)
  * to key it by its object id, so that an object's alerts stay in one
