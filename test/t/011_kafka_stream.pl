@@ -4,11 +4,12 @@
 # Confluent framing) of 1000 simulated objects, 10 alerts each, every alert
 # repeating its object's 4 previous points as history and as forced sources.
 # The reference is one uninterrupted run.  Then:
-#   (a) a consumer SIGKILLed at random points of its batches five times and
-#       its backend terminated once ends with the reference's points, objects
-#       (features, n_obs, class, anomaly), alerts and offsets, and the output
-#       topic holds every alert at least once, its live keys (last message per
-#       key not a tombstone) exactly the alerts table's;
+#   (a) a consumer SIGKILLed at random points of its batches five times, its
+#       backend terminated once and the server restarted once ends with the
+#       reference's points, objects (features, n_obs, class, anomaly), alerts
+#       and offsets, and the output topic holds every alert at least once,
+#       its live keys (last message per key not a tombstone) exactly the
+#       alerts table's;
 #   (b) the broker down for 3 s mid-stream: the consumer waits and resumes,
 #       nothing lost (the reference's end state);
 #   (c) the alerts shuffled out of time order: every object's features equal
@@ -322,22 +323,31 @@ check_published('other');
 # ---------------------------------------------------------------- (a)
 
 # Five runs killed (SIGKILL) each at a random moment after it committed a
-# batch; in the third, the backend is terminated first.  Each run has its
+# batch; in the third the backend is terminated first, in the fourth the
+# server restarted.  Each run has its
 # own consumer group, so that it need not wait for the killed member's
 # session to time out: the offsets are the stream's, not the group's.
 sql(q{SELECT make_stream('chaos')});
-my ($kills, $terminated) = (0, 0);
+my $kills = 0;
 for my $run (1 .. 5)
 {
 	my $before = committed('chaos');
 	my $h = consumer('chaos', 'sim', $run);
 	my $deadline = time + 60;
 	sleep 0.05 until committed('chaos') > $before || time > $deadline;
-	if ($run == 3)
+	if ($run == 3 || $run == 4)
 	{
-		my $n = sql(q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'chaos'});
-		is($n, 1, 'the consumer\'s backend terminated');
-		$terminated++;
+		if ($run == 3)
+		{
+			my $n = sql(q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE application_name = 'chaos'});
+			is($n, 1, 'the consumer\'s backend terminated');
+		}
+		else
+		{
+			$node->restart;
+			note 'the server restarted';
+		}
 		my $at = committed('chaos');
 		sleep 0.05 until committed('chaos') > $at || time > $deadline;
 		ok(committed('chaos') > $at, 'the consumer reconnected and committed again');
@@ -351,7 +361,8 @@ for my $run (1 .. 5)
 }
 is($kills, 5, 'five consumers killed before the end');
 is(drain('chaos', 'sim', 6), 0, 'a last consumer drains the topic, exit 0') or diag(slurp($consumer_err{chaos}));
-is(snapshot('chaos'), $reference, '(a) after five kills and a terminated backend: the reference\'s points, objects and alerts');
+is(snapshot('chaos'), $reference,
+	'(a) after five kills, a terminated backend and a server restart: the reference\'s points, objects and alerts');
 is(offsets('chaos'), offsets('reference'), 'and its offsets');
 check_published('chaos');
 
