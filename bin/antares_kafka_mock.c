@@ -75,6 +75,7 @@ static rd_kafka_mock_cluster_t *mcluster;
 static rd_kafka_t *producer;
 static rd_kafka_t *consumer;	/* made at the first consume */
 static char bootstrap[1024];
+static int	nbrokers = 1;
 static int	broker_down[MAX_BROKERS];
 
 /* Delivery reports of the current produce command. */
@@ -612,11 +613,21 @@ done:
 static int
 partition_count(const char *topic, char *why, size_t whylen)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, topic, NULL);
+	rd_kafka_topic_t *rkt;
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
-	int			n = -1;
+	int			n = -1,
+				up = 0;
 
+	for (int id = 1; id <= nbrokers; id++)
+		up += !broker_down[id];
+	if (up == 0)
+	{
+		/* the metadata request would wait its whole timeout */
+		snprintf(why, whylen, "every broker is down");
+		return -1;
+	}
+	rkt = rd_kafka_topic_new(producer, topic, NULL);
 	err = rd_kafka_metadata(producer, 0, rkt, &md, TIMEOUT_MS);
 	rd_kafka_topic_destroy(rkt);
 	if (err)
@@ -909,7 +920,7 @@ cmd_broker(char **args, int nargs, int up)
 /* ------------------------------------------------------------------ main */
 
 static void
-parse_options(int argc, char **argv, int *brokers)
+parse_options(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"brokers", required_argument, NULL, 'b'},
@@ -926,7 +937,7 @@ parse_options(int argc, char **argv, int *brokers)
 		switch (c)
 		{
 			case 'b':
-				*brokers = (int) number(optarg, 1, 100, &ok);
+				nbrokers = (int) number(optarg, 1, MAX_BROKERS - 1, &ok);
 				if (!ok)
 					bad_usage("invalid --brokers \"%s\" (1 to 100)", optarg);
 				break;
@@ -953,13 +964,12 @@ parse_options(int argc, char **argv, int *brokers)
 int
 main(int argc, char **argv)
 {
-	int			brokers = 1;
 	char	   *line = NULL;
 	size_t		cap = 0;
 
 	alert_decode_init();
-	parse_options(argc, argv, &brokers);
-	start_cluster(brokers);
+	parse_options(argc, argv);
+	start_cluster(nbrokers);
 	for (int i = 0; i < ntopics; i++)
 		create_topic(topics[i]);
 	answer("%s", bootstrap);

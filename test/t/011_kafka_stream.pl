@@ -178,6 +178,25 @@ sub high
 	return sum(map { (split /:/)[2] } split / /, substr($w, 3));
 }
 is(high('sim'), 10000, 'all 10000 kept by the mock');
+like(mock("produce sim $tmp/schema.json"), qr/^error .*message 1: length \d+ past the end of the file \(nothing sent\)$/,
+	'a file that is not length-prefixed messages is refused');
+is(high('sim'), 10000, 'and nothing of it sent');
+
+# What kcat (another Kafka client) reads: every alert once, each object's
+# alerts in one partition.
+my ($kout, $kerr) = ('', '');
+IPC::Run::run([ 'kcat', '-b', $bootstrap, '-C', '-t', 'sim', '-e', '-q', '-f', '%p %k %o\n' ],
+	'>', \$kout, '2>', \$kerr);
+my (%partition_of, $split, $n_read);
+for (split /\n/, $kout)
+{
+	my ($p, $k) = split / /;
+	$n_read++;
+	$split++ if exists $partition_of{$k} && $partition_of{$k} != $p;
+	$partition_of{$k} = $p;
+}
+is(($n_read // 0) . ' ' . scalar(keys %partition_of) . ' ' . ($split // 0), '10000 1000 0',
+	'kcat reads the 10000 alerts, keyed by the 1000 objects, each object in one partition');
 
 # ---------------------------------------------------------------- consumers
 
@@ -377,6 +396,8 @@ my $h = consumer('down', 'halves', 1);
 wait_for('the consumer committed a batch', sub { committed('down') > 0 });
 is(mock('down 1'), 'ok', 'the broker goes down');
 my $at_down = committed('down');
+like(mock("produce halves $tmp/second.bin"), qr/^error every broker is down \(nothing sent\)$/,
+	'the mock refuses to produce to a down leader');
 sleep 3;
 my $at_up = committed('down');
 is(mock('up 1'), 'ok', 'and up after 3 s');
