@@ -96,6 +96,12 @@ UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c sr
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) $(AVRO_LIBS) -lm
+# bin/alert_copy.c, shared by the libpq clients, is tested with their headers and libpq.
+CLIENT_TEST_FLAGS = -Ibin -I$(shell $(PG_CONFIG) --includedir)
+CLIENT_TEST_LIBS = bin/alert_copy.c src/alert_decode.c -L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) -lm
+test/unit/test_alert_copy: test/unit/test_alert_copy.c bin/alert_copy.c bin/alert_copy.h test/unit/tap.h \
+		$(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -Itest/unit $(CLIENT_TEST_FLAGS) -o $@ $< $(CLIENT_TEST_LIBS)
 .PHONY: unitcheck
 unitcheck: $(UNIT_TESTS)
 	$(PROVE) --exec '' $(UNIT_TESTS)
@@ -120,6 +126,10 @@ UBSAN_TESTS = $(addsuffix _ubsan,$(UNIT_TESTS))
 test/unit/test_%_ubsan: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
 		$(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) $(GSL_LIBS) $(AVRO_LIBS) -lm
+test/unit/test_alert_copy_ubsan: test/unit/test_alert_copy.c bin/alert_copy.c bin/alert_copy.h \
+		test/unit/tap.h $(wildcard src/*.h)
+	$(CC) -std=c11 -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
+		-Isrc -Itest/unit $(CLIENT_TEST_FLAGS) -o $@ $< $(CLIENT_TEST_LIBS)
 .PHONY: ubsancheck
 ubsancheck: $(UBSAN_TESTS)
 	$(PROVE) --exec '' $(UBSAN_TESTS)

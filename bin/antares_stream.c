@@ -161,8 +161,8 @@ static struct
 {
 	long long	alerts;			/* messages committed, rejects included */
 	long long	rejects;
-	long long	points;			/* decoded */
-	long long	sent;			/* COPYed, after de-duplication */
+	long long	points;			/* decoded, of the messages committed */
+	long long	sent;			/* of them, COPYed (not known to be stored) */
 	long long	new_points;		/* stream_process's points_new */
 	long long	batches;
 	long long	published;
@@ -337,9 +337,14 @@ sleep_unless_stopped(double seconds)
 /* The wait before the next reconnection: 0 after a commit, then 0.1 s doubling to 10 s. */
 static double db_backoff;
 
+/* need_db after a transient failure; fatal (exit 1) after any other. */
+static int	need_db;
+static int	db_fatal;
+
 /*
  * Connects again, the first time after a commit at once, then backing off:
- * a server that fails every batch is not hammered.  -1 if stopped first.
+ * a server that fails every batch is not hammered.  -1 if stopped first,
+ * or if the connection's setup failed beyond retrying (db_fatal).
  */
 static int
 db_reconnect(void)
@@ -358,12 +363,13 @@ db_reconnect(void)
 		if (db_connect() == 0)
 			return 0;
 		fprintf(stderr, PROGNAME ": %s", db_error);
+		if (db_failure == DB_FATAL)
+		{
+			db_fatal = 1;
+			return -1;
+		}
 	}
 }
-
-/* need_db after a transient failure; fatal (exit 1) after any other. */
-static int	need_db;
-static int	db_fatal;
 
 static void
 db_failed(void)
@@ -965,10 +971,13 @@ typedef struct Reject
 static Reject *rejects;
 static size_t nrejects;
 
+/* The batch's points decoded and sent, counted in stats once committed. */
+static long long batch_points;
+static long long batch_sent;
+
 /* What stopped the batch: a message whose schema id is unknown. */
 static struct
 {
-	int			found;
 	char	   *topic;
 	int32_t		partition;
 	int64_t		offset;
@@ -1025,7 +1034,7 @@ decode_message(size_t i)
 					return DECODE_DB_FAILED;
 				if ((s = find_schema(id)) == NULL)
 				{
-					unknown_schema.found = 1;
+					free(unknown_schema.topic);
 					unknown_schema.topic = xstrdup(rd_kafka_topic_name(m->rkt));
 					unknown_schema.partition = m->partition;
 					unknown_schema.offset = m->offset;
@@ -1067,9 +1076,9 @@ decode_message(size_t i)
 		if (!sent_keys_covers(&sent, &r.points[k]) && sent_keys_add(&pending, &r.points[k]))
 		{
 			format_point(&copy_text, &r.points[k]);
-			stats.sent++;
+			batch_sent++;
 		}
-	stats.points += (long long) r.npoints;
+	batch_points += (long long) r.npoints;
 	alert_result_free(&kernel_heap_host, &r);
 	return DECODED;
 }
@@ -1241,6 +1250,8 @@ commit_batch(size_t n)
 			parts[i].stored = parts[i].batch_to;
 	sent_keys_merge(&sent, &pending);
 	stats.alerts += (long long) n;
+	stats.points += batch_points;
+	stats.sent += batch_sent;
 	stats.rejects += (long long) nrejects;
 	stats.batches++;
 	stats.last_batch_latency = now_seconds() - batch_first;
@@ -1275,6 +1286,7 @@ process_batch(void)
 	double		pg_before = stats.postgres;
 
 	copy_text.len = 0;
+	batch_points = batch_sent = 0;
 	clear_rejects();
 	sent_keys_clear(&pending);
 	for (size_t i = 0; i < nbatch; i++)
@@ -1799,7 +1811,7 @@ run(void)
 		{
 			drop_batch();
 			if (db_reconnect() != 0)
-				return 0;
+				return db_fatal ? EXIT_FATAL : 0;
 			need_db = 0;
 			need_reseek = 1;
 		}
