@@ -341,17 +341,17 @@ check_published('other');
 
 # ---------------------------------------------------------------- (a)
 
-# Five runs killed (SIGKILL) each at a random moment after it committed a
-# batch; in the third the backend is terminated first, in the fourth the
-# server restarted.  Each run has its
-# own consumer group, so that it need not wait for the killed member's
-# session to time out: the offsets are the stream's, not the group's.
+# Five runs, batches of 250, each killed (SIGKILL) at a random moment after
+# it committed a batch; in the third the backend is terminated first, in the
+# fourth the server restarted.  Each run has its own consumer group, so that
+# it need not wait for the killed member's session to time out: the offsets
+# are the stream's, not the group's.
 sql(q{SELECT make_stream('chaos')});
 my $kills = 0;
 for my $run (1 .. 5)
 {
 	my $before = committed('chaos');
-	my $h = consumer('chaos', 'sim', $run);
+	my $h = consumer('chaos', 'sim', $run, '--batch=250');
 	my $deadline = time + 60;
 	sleep 0.05 until committed('chaos') > $before || time > $deadline;
 	if ($run == 3 || $run == 4)
@@ -371,10 +371,10 @@ for my $run (1 .. 5)
 		sleep 0.05 until committed('chaos') > $at || time > $deadline;
 		ok(committed('chaos') > $at, 'the consumer reconnected and committed again');
 	}
-	sleep rand(0.6);
-	my $at = committed('chaos');
+	sleep rand(0.3);
 	$h->signal('KILL');
 	eval { $h->finish };
+	my $at = committed('chaos');
 	$kills++ if $at < 10000;
 	note "chaos run $run killed after $at messages committed";
 }
