@@ -397,7 +397,7 @@ wait_for('the consumer committed a batch', sub { committed('down') > 0 });
 is(mock('down 1'), 'ok', 'the broker goes down');
 my $at_down = committed('down');
 like(mock("produce halves $tmp/second.bin"), qr/^error every broker is down \(nothing sent\)$/,
-	'the mock refuses to produce to a down leader');
+	'the mock refuses to produce while the broker is down');
 sleep 3;
 my $at_up = committed('down');
 is(mock('up 1'), 'ok', 'and up after 3 s');
@@ -430,7 +430,7 @@ check_published('shuffled');
 
 # bad holds the 1000 alerts of the other objects with, after the 500th, one
 # alert (object 777777) of schema id 99, which the consumer is not given.
-mock("consume bad $tmp/bad.tsv");
+is(mock("consume bad $tmp/bad.tsv"), 'ok 1001', 'the topic read back');
 my ($bad_partition, $bad_offset);
 for (split /\n/, slurp("$tmp/bad.tsv"))
 {
