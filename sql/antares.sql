@@ -1211,7 +1211,8 @@ $fn$;
 -- source_id, alert_id, ra, dec: alert_points' columns; kind detection,
 -- forced or upper_limit) into the stream.  In one statement each:
 --  1. the points not yet stored are inserted (one per (objid, kind,
---     source_id), the lowest alert_id kept), and only those go on;
+--     source_id); a stored point keeps the lowest alert_id that carried
+--     it), and only those go on;
 --  2. each object with new points (detections or forced; upper limits are
 --     stored, not measured) merges them into its state as process_night
 --     does (state + recent, folded at max(64, n_obs / 8)): its features,
@@ -1270,13 +1271,18 @@ BEGIN
     -- 1. new points
     EXECUTE format($q$
         WITH inserted AS (
-            INSERT INTO %1$I.points
+            INSERT INTO %1$I.points AS p
             SELECT DISTINCT ON (objid, kind, source_id) objid, t, pb, flux, dflux, kind, source_id, alert_id, ra, "dec"
             FROM %2$s ORDER BY objid, kind, source_id, alert_id
-            ON CONFLICT DO NOTHING
-            RETURNING objid, t, pb, flux, dflux, kind, source_id
+            -- a stored point keeps the lowest alert_id that carried it,
+            -- whatever the order the alerts came in
+            ON CONFLICT (objid, kind, source_id) DO UPDATE SET alert_id = EXCLUDED.alert_id
+            WHERE EXCLUDED.alert_id < p.alert_id OR (p.alert_id IS NULL AND EXCLUDED.alert_id IS NOT NULL)
+            -- xmax = 0: the row was inserted, not updated
+            RETURNING p.objid, p.t, p.pb, p.flux, p.dflux, p.kind, p.source_id, p.xmax = 0 AS is_new
         ), kept AS (
-            INSERT INTO pg_temp.antares_stream_new SELECT * FROM inserted RETURNING 1
+            INSERT INTO pg_temp.antares_stream_new
+            SELECT objid, t, pb, flux, dflux, kind, source_id FROM inserted WHERE is_new RETURNING 1
         )
         SELECT (SELECT count(*) FROM %2$s), (SELECT count(*) FROM kept)
     $q$, stream, batch) INTO n_in, n_new;

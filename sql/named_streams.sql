@@ -181,6 +181,16 @@ WHERE a.objid = 7 AND a.features IS DISTINCT FROM
       (SELECT lc_features(p.pb, p.flux, p.dflux) FROM st_windows.points p
        WHERE p.objid = 7 AND p.t <= a.t AND p.kind <> 'upper_limit');
 SELECT kind, count(*) FROM st_windows.points WHERE objid IN (7, 8) GROUP BY kind ORDER BY kind;
+-- A point carried by several alerts keeps the lowest alert_id, whichever
+-- came first; it is not new again.
+TRUNCATE batch;
+INSERT INTO batch VALUES (8, 60399, 'r', 0, 40, 'upper_limit', 2, 500, NULL, NULL);
+SELECT points_new FROM stream_process('st_windows', 'batch');
+UPDATE batch SET alert_id = 400;
+SELECT points_new FROM stream_process('st_windows', 'batch');
+UPDATE batch SET alert_id = 450;
+SELECT points_new FROM stream_process('st_windows', 'batch');
+SELECT alert_id FROM st_windows.points WHERE objid = 8 AND kind = 'upper_limit';
 
 -- Bad rows in a batch: the batch is an error and nothing of it stays.
 CREATE FUNCTION pg_temp.batch_of(row_values text) RETURNS text LANGUAGE plpgsql AS $$
