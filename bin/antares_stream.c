@@ -886,13 +886,14 @@ static void progress_maybe(void);
 
 /*
  * Takes messages into the batch until it is full, --linger ms passed since
- * its first, a stop is requested, a rebalance or failure needs a seek, or
- * (--once) nothing is left.
+ * its first, a stop is requested, a rebalance or failure needs a seek,
+ * (--once) nothing is left, or, with none taken, publish_due (an outbox
+ * that failed to publish is tried again) passed.
  */
 #define ONCE_IDLE_ASK 5.0			/* seconds idle before all_at_end asks the broker */
 
 static void
-collect(void)
+collect(double publish_due)
 {
 	double		idle_since = now_seconds();
 
@@ -920,7 +921,7 @@ collect(void)
 		{
 			int			ask = now_seconds() - idle_since >= ONCE_IDLE_ASK;
 
-			if (opt.once && nbatch == 0 && all_at_end(ask))
+			if (nbatch == 0 && (now_seconds() >= publish_due || (opt.once && all_at_end(ask))))
 				break;
 			if (ask)
 				idle_since = now_seconds();
@@ -1839,7 +1840,7 @@ run(void)
 		if (opt.once && nbatch == 0 && outbox_empty && all_at_end(0))
 			return 0;
 
-		collect();
+		collect(outbox_empty ? HUGE_VAL : publish_after);
 		if (need_reseek || need_db || db_fatal || kafka_fatal)
 			continue;
 		if (nbatch == 0)
