@@ -63,6 +63,7 @@ const char	progname[] = PROGNAME;
 
 #define FRAMING_AUTO (-1)
 #define POLL_MS 100				/* the longest a poll blocks: signals are seen within it */
+#define STOP_GRACE_SECONDS 5.0	/* after a stop, the longest a publication waits for Kafka */
 #define OUTBOX_ROWS 10000		/* published per transaction */
 #define BACKOFF_MIN 0.1			/* seconds, doubled up to BACKOFF_MAX */
 #define BACKOFF_MAX 10.0
@@ -495,11 +496,20 @@ register_schemas(void)
 			return -1;
 		snprintf(id, sizeof(id), "%d", (int) opt.schemas[i].id);
 		values[1] = text.data;
-		res = db_exec("WITH added AS (INSERT INTO antares.alert_schemas (id, schema) VALUES ($1, $2) "
-					  "ON CONFLICT (id) DO NOTHING RETURNING schema) "
-					  "SELECT coalesce((SELECT schema FROM added), "
-					  "(SELECT schema FROM antares.alert_schemas WHERE id = $1)) = $2",
-					  2, values, NULL, NULL, PGRES_TUPLES_OK);
+		/*
+		 * Two statements: a consumer inserting the same id at the same time
+		 * makes this INSERT wait and do nothing, and only a later snapshot
+		 * sees its row.
+		 */
+		res = db_exec("INSERT INTO antares.alert_schemas (id, schema) VALUES ($1, $2) "
+					  "ON CONFLICT (id) DO NOTHING",
+					  2, values, NULL, NULL, PGRES_COMMAND_OK);
+		if (res != NULL)
+		{
+			PQclear(res);
+			res = db_exec("SELECT schema = $2 FROM antares.alert_schemas WHERE id = $1",
+						  2, values, NULL, NULL, PGRES_TUPLES_OK);
+		}
 		free(text.data);
 		if (res == NULL)
 		{
@@ -1385,7 +1395,21 @@ publish(void)
 		PQclear(res);
 		t0 = now_seconds();
 		while (delivery.pending > 0)
+		{
 			rd_kafka_poll(producer, POLL_MS);
+			progress_maybe();
+			/*
+			 * Kafka down: a stop is not held up for message.timeout.ms; the
+			 * rows stay in the outbox, and whatever librdkafka still
+			 * delivers is sent again (at least once).
+			 */
+			if (stop_requested && now_seconds() - t0 > STOP_GRACE_SECONDS)
+			{
+				delivery.failed += delivery.pending;
+				snprintf(delivery.error, sizeof(delivery.error), "stopping before Kafka acknowledged them");
+				break;
+			}
+		}
 		stats.publish += now_seconds() - t0;
 		if (delivery.failed > 0)
 		{
@@ -1898,7 +1922,7 @@ main(int argc, char **argv)
 	rd_kafka_destroy(consumer);
 	if (producer != NULL)
 	{
-		rd_kafka_flush(producer, 10000);
+		rd_kafka_flush(producer, (int) (STOP_GRACE_SECONDS * 1000));
 		rd_kafka_destroy(producer);
 	}
 	print_summary();

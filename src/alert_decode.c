@@ -991,7 +991,7 @@ ztf_source_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind k
 	p->mjd = jd - 2400000.5;
 	if (get_double(rec, ZS_MAGPSF, &mag))
 	{
-		if (!get_double(rec, ZS_SIGMAPSF, &sigma) || sigma < 0 ||
+		if (!get_double(rec, ZS_SIGMAPSF, &sigma) || !(sigma > 0) ||
 			!get_long(rec, ZS_CANDID, &p->source_id))
 			goto skip;
 		if ((status = ztf_sign(d, rec, path, &sign)) != ALERT_DECODE_OK)
@@ -1034,7 +1034,7 @@ ztf_forced_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind k
 	if (!get_double(rec, ZF_JD, &jd) || !get_double(rec, ZF_FLUX, &flux) ||
 		!get_double(rec, ZF_FLUXUNC, &unc) || !get_double(rec, ZF_MAGZP, &zp) ||
 		!get_long(rec, ZF_PID, &p->source_id) ||
-		flux == -99999.0 || unc == -99999.0 || zp == -99999.0 || unc < 0)
+		flux == -99999.0 || unc == -99999.0 || zp == -99999.0 || !(unc > 0))
 	{
 		d->result->nskipped++;
 		return ALERT_DECODE_OK;
@@ -1129,7 +1129,7 @@ rubin_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind kind,
 	}
 	if (!get_string(rec, RS_BAND, &band, &len) || !get_long(rec, RS_ID, &p->source_id) ||
 		!get_double(rec, RS_MJD, &p->mjd) || !get_double(rec, RS_FLUX, &p->flux) ||
-		!get_double(rec, RS_FLUXERR, &p->dflux) || p->dflux < 0)
+		!get_double(rec, RS_FLUXERR, &p->dflux) || !(p->dflux > 0))
 		goto skip;
 	if (len != 1 || strchr("ugrizy", band[0]) == NULL)
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.band \"%.16s\" is not one of u g r i z y",

@@ -67,7 +67,7 @@
  * ZTF forced photometry).
  *
  * Skipped, never a NaN: an entry whose time, flux or error is null or not
- * finite, whose error is negative, or (Rubin) whose band is null or that
+ * finite, whose error is not positive (0 weighs nothing), or (Rubin) whose band is null or that
  * has no object (a solar-system source without a diaObject).  Skipping is counted
  * (AlertResult.nskipped).  An unknown fid or band string is INVALID_VALUE.
  *

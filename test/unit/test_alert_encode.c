@@ -296,6 +296,31 @@ test_no_history(const char *schema)
 	alert_encoder_free(e);
 }
 
+/* A source whose error is 0 can be weighed by nothing: skipped, as a negative one. */
+static void
+test_zero_error(const char *schema)
+{
+	AlertEncoder *e = encoder(ALERT_BARE, 0);
+	AlertSource s = make_source(6, 2, 0);
+	AlertSource h[2] = {make_source(6, 0, 0), make_source(6, 1, 0)};
+	AlertPacket p = {.object_id = 6, .source = &s, .history = h, .nhistory = 2};
+	AlertEncodeError err;
+	AlertDecodeError derr;
+	AlertResult r;
+	const uint8_t *out;
+	size_t		len;
+
+	h[0].dflux = 0;
+	check(alert_encode(e, &p, &err) == ALERT_ENCODE_OK &&
+		  alert_encoder_take(e, &out, &len, &err) == ALERT_ENCODE_OK &&
+		  alert_decode(&host, NULL, out, len, ALERT_BARE, schema, strlen(schema), &r, &derr) == ALERT_DECODE_OK &&
+		  r.npoints == 2 && r.nskipped == 1 && point_is(&r.points[0], &s, ALERT_DETECTION, s.id, 6) &&
+		  point_is(&r.points[1], &h[1], ALERT_HISTORY, s.id, 6),
+		  "a history source with psfFluxErr 0 skipped, the others kept");
+	alert_result_free(&host, &r);
+	alert_encoder_free(e);
+}
+
 static void
 test_bad_input(void)
 {
@@ -491,6 +516,7 @@ main(void)
 	test_container(1, 1);
 	test_stream(schema);
 	test_no_history(schema);
+	test_zero_error(schema);
 	test_bad_input();
 	test_no_memory();
 	test_interrupt();
