@@ -70,7 +70,7 @@ bin/antares_stream: bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
 		bin/alert_copy.h $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) \
 		-o $@ bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
-		-L$(shell $(PG_CONFIG) --libdir) -lpq $(RDKAFKA_LIBS) $(AVRO_LIBS) -lm
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(RDKAFKA_LIBS) $(AVRO_LIBS) -lpthread -lm
 
 # The alert generator writes Rubin-format packets with the alert encoding kernel.
 all: bin/antares_alertgen

@@ -5,12 +5,14 @@ classes, anomaly scores and published alerts, for Rubin-format alerts with
 20 and with 100 history sources; the mock's own delivery rate (kcat) in the
 same run; the latency from Kafka timestamp to commit at Rubin's peak rate.
 
-Alerts: Rubin-format, written by bin/antares_alertgen (Confluent framing)
-from simulate_survey's light curves: of each object its alerts k = H + 1 ..
-H + --per-object (history full), so most of an alert's points are stored
-already when it arrives (the consumer's de-duplication is part of the cost)
-and, keyed by object, the alerts spread over the partitions.  For each
-history length H:
+Alerts: Rubin-format, written by bin/antares_alertgen (Confluent framing,
+--time-order) from simulate_survey's light curves: of each object its alerts
+k = H + 1 .. H + --per-object (history full), the objects' alerts
+interleaved in time order as a survey sends them; each stream is preloaded
+with the objects' first H points, so an alert's history is stored already
+when it arrives, as in a stream running for a while (the de-duplication of
+the H history sources is part of the cost); keyed by object, the alerts
+spread over the partitions.  For each history length H:
 
   kcat             kcat -C of the whole topic from the mock (the messages
                    written to a pipe and counted): the rate the mock delivers
@@ -90,26 +92,37 @@ class Mock:
 
 
 def make_alerts(cur, tmp, history, n_alerts, per_object, first_objid=0):
-    """(schema text, n_alerts Confluent messages): of simulated objects,
-    each object's alerts k = history + 1 .. history + per_object (its k-th
-    point, the history full), so that keyed by object they spread over the
-    partitions; in the order antares_alertgen writes them (by object, then
-    time)."""
+    """(schema text, n_alerts Confluent messages, preload table): of
+    simulated objects, each object's alerts k = history + 1 .. history +
+    per_object (its k-th point, the history full), in time order across the
+    objects as a survey sends them (antares_alertgen --time-order); keyed by
+    object they spread over the partitions.  The preload table holds every
+    object's first `history` points as the packets carry them (32-bit
+    fluxes), to be stored before the run: an alert's history is then stored
+    already, as in a stream running for a while, and the run pays its
+    de-duplication."""
     n_objects = -(-n_alerts // per_object)
+    points = (f"SELECT objid + {first_objid} AS objid, t, pb, flux, dflux, k FROM (SELECT *, row_number() "
+              f"OVER (PARTITION BY objid ORDER BY t, pb) AS k FROM antares.simulate_survey({n_objects}, 1)) s")
     csv = os.path.join(tmp, f"points{history}.csv")
     with open(csv, "w") as f:
-        cur.copy_expert(
-            f"COPY (SELECT objid + {first_objid}, t, pb, flux, dflux FROM (SELECT *, row_number() OVER "
-            f"(PARTITION BY objid ORDER BY t) AS k FROM antares.simulate_survey({n_objects}, 1)) s "
-            f"WHERE k <= {history + per_object}) TO STDOUT WITH CSV", f)
+        cur.copy_expert(f"COPY (SELECT objid, t, pb, flux, dflux FROM ({points}) p "
+                        f"WHERE k <= {history + per_object} ORDER BY objid, t, pb) TO STDOUT WITH CSV", f)
+    preload = f"{SCHEMA}.preload{history}_{first_objid}"
+    cur.execute(f"""CREATE TABLE {preload} AS
+        SELECT objid, t, pb, flux::real::float8 AS flux, dflux::real::float8 AS dflux, 'detection'::text AS kind,
+               objid * {SOURCE_IDS} + k AS source_id, objid * {SOURCE_IDS} + k AS alert_id,
+               NULL::float8 AS ra, NULL::float8 AS "dec"
+        FROM ({points}) p WHERE k <= {history}""")
     stream = os.path.join(tmp, f"stream{history}.bin")
     schema_file = os.path.join(tmp, "schema.json")
-    subprocess.run([ALERTGEN, f"--history={history}", "--framing=confluent", f"--schema-id={SCHEMA_ID}",
-                    f"--schema-out={schema_file}", "-o", stream, csv], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([ALERTGEN, f"--history={history}", "--time-order", "--framing=confluent",
+                    f"--schema-id={SCHEMA_ID}", f"--schema-out={schema_file}", "-o", stream, csv],
+                   check=True, stderr=subprocess.DEVNULL)
     kept = [m for m in messages(stream) if zigzag_long(m, 5)[0] % SOURCE_IDS > history][:n_alerts]
     if len(kept) < n_alerts:
         sys.exit(f"only {len(kept)} alerts with {history} history sources")
-    return open(schema_file).read(), kept
+    return open(schema_file).read(), kept, preload
 
 
 def write_stream(path, msgs):
@@ -137,9 +150,22 @@ def consumer(mock, stream, topic, tmp, once, run, batch):
     return proc, log
 
 
-def make_stream(cur, name):
-    cur.execute(f"SELECT antares.stream_create('{name}', (SELECT svm FROM {SCHEMA}.models), "
-                f"(SELECT forest FROM {SCHEMA}.models), 3)")
+def make_stream(cur, name, preload):
+    """A stream holding the preload's points (stored without models or
+    filters, which are not what is measured), then given its models and a
+    filter publishing to topic out."""
+    cur.execute(f"SELECT antares.stream_create('{name}')")
+    # point by point in time order: each a detection later than the stored ones
+    cur.execute(f"SELECT max(source_id % {SOURCE_IDS}) FROM {preload}")
+    history = cur.fetchone()[0]
+    cur.execute(f"CREATE TEMP TABLE preload_batch AS SELECT * FROM {preload} WITH NO DATA")
+    for k in range(1, history + 1):
+        cur.execute(f"TRUNCATE preload_batch; INSERT INTO preload_batch SELECT * FROM {preload} "
+                    f"WHERE source_id % {SOURCE_IDS} = {k}")
+        cur.execute(f"SELECT * FROM antares.stream_process('{name}', 'preload_batch')")
+    cur.execute("DROP TABLE preload_batch")
+    cur.execute(f"""UPDATE antares.streams SET classifier = m.svm, anomaly = m.forest, min_obs = 3
+                    FROM {SCHEMA}.models m WHERE name = '{name}'""")
     cur.execute(f"SELECT antares.stream_add_filter('{name}', 'unusual', 'anomaly < 0', 'out')")
 
 
@@ -155,7 +181,7 @@ def kcat_rate(mock, topic, n):
     return n / seconds
 
 
-def bench_history(cur, mock, tmp, history, msgs, streams, batch):
+def bench_history(cur, mock, tmp, history, msgs, preload, streams, batch):
     topic = f"alerts{history}"
     path = os.path.join(tmp, f"{topic}.bin")
     write_stream(path, msgs)
@@ -166,7 +192,7 @@ def bench_history(cur, mock, tmp, history, msgs, streams, batch):
     r = {"bytes": sum(map(len, msgs)) / len(msgs), "kcat": kcat_rate(mock, topic, len(msgs))}
     name = f"{SCHEMA}_h{history}"
     streams.append(name)
-    make_stream(cur, name)
+    make_stream(cur, name, preload)
     t0 = time.perf_counter()
     proc, log = consumer(mock, name, topic, tmp, True, 1, batch)
     # the committed count polled: the rate from the first commit to the
@@ -194,14 +220,14 @@ def bench_history(cur, mock, tmp, history, msgs, streams, batch):
     return r
 
 
-def bench_latency(cur, mock, tmp, msgs, rate, streams, batch):
+def bench_latency(cur, mock, tmp, msgs, preload, rate, streams, batch):
     """p50 and p99 latency (ms) at `rate` alerts/s."""
     topic = "paced"
     path = os.path.join(tmp, "paced.bin")
     write_stream(path, msgs)
     name = f"{SCHEMA}_paced"
     streams.append(name)
-    make_stream(cur, name)
+    make_stream(cur, name, preload)
     proc, log = consumer(mock, name, topic, tmp, False, 1, batch)
     time.sleep(5)     # the group join, before the first message is sent
     mock.command(f"produce {topic} {path} rate={rate}")
@@ -223,7 +249,7 @@ def main():
     ap.add_argument("--alerts20", type=int, default=20000, help="alerts with 20 history sources")
     ap.add_argument("--alerts100", type=int, default=5000, help="alerts with 100 history sources")
     ap.add_argument("--partitions", type=int, default=64, help="partitions of each topic")
-    ap.add_argument("--per-object", type=int, default=10, help="alerts of an object")
+    ap.add_argument("--per-object", type=int, default=2, help="alerts of an object")
     ap.add_argument("--batch", type=int, default=10000, help="antares_stream --batch (its default)")
     ap.add_argument("--rate", type=int, default=270, help="alerts/s of the latency run")
     ap.add_argument("--paced-seconds", type=float, default=30, help="length of the latency run")
@@ -242,9 +268,9 @@ def main():
               FROM antares.simulate_survey(300, 5) GROUP BY objid) f""")
     streams = []
     with tempfile.TemporaryDirectory() as tmp:
-        alerts = {}
+        alerts, preloads = {}, {}
         for history, n in ((20, args.alerts20), (100, args.alerts100)):
-            schema_text, alerts[history] = make_alerts(cur, tmp, history, n, args.per_object)
+            schema_text, alerts[history], preloads[history] = make_alerts(cur, tmp, history, n, args.per_object)
         schema_file = os.path.join(tmp, "schema.json")
         with open(schema_file, "w") as f:
             f.write(schema_text)
@@ -254,14 +280,14 @@ def main():
         if not cur.fetchone()[0]:
             sys.exit(f"schema id {SCHEMA_ID} is stored in antares.alert_schemas with another text")
         n_paced = int(args.rate * args.paced_seconds)
-        # the paced alerts: of other objects, in time order (Rubin's visits)
-        _, paced = make_alerts(cur, tmp, 20, n_paced, args.per_object, 10 ** 7)
-        paced.sort(key=lambda m: zigzag_long(m, 5)[0] % SOURCE_IDS)
+        # the paced alerts: of other objects
+        _, paced, paced_preload = make_alerts(cur, tmp, 20, n_paced, args.per_object, 10 ** 7)
         with open(os.path.join(tmp, "mock.log"), "w") as log:
             mock = Mock([f"alerts20:{args.partitions}", f"alerts100:{args.partitions}",
                          f"paced:{args.partitions}", "out:16"], schema_file, log)
-            results = {h: bench_history(cur, mock, tmp, h, alerts[h], streams, args.batch) for h in alerts}
-            p50, p99, s = bench_latency(cur, mock, tmp, paced, args.rate, streams, args.batch)
+            results = {h: bench_history(cur, mock, tmp, h, alerts[h], preloads[h], streams, args.batch)
+                       for h in alerts}
+            p50, p99, s = bench_latency(cur, mock, tmp, paced, paced_preload, args.rate, streams, args.batch)
             mock.close()
     if not args.keep:
         for name in streams:

@@ -3,7 +3,7 @@
  *		Rubin-format alert packets from photometric points, for tests,
  *		benchmarks and stream consumers (src/alert_encode.h).
  *
- *	 antares_alertgen [--history N] [--forced] [--cutout BYTES]
+ *	 antares_alertgen [--history N] [--forced] [--time-order] [--cutout BYTES]
  *					  [--framing container|confluent|bare] [--per-file K]
  *					  [--deflate] [--schema-id ID] [--schema-out FILE]
  *					  -o DIR|FILE [CSV_FILE]
@@ -13,7 +13,9 @@
  * time order (ties in input order), every point becomes one alert whose
  * diaSource is that point and whose prvDiaSources are the object's up to N
  * previous points: histories overlap, and all alerts' points de-duplicated
- * on (object, source id, kind) are exactly the input.
+ * on (object, source id, kind) are exactly the input.  Written object by
+ * object, or with --time-order all objects' alerts by time (then object), as
+ * a survey's stream interleaves them.
  *
  * Ids, stable for the same input: the k-th point (k = 1, 2, ... in time
  * order) of object objid has diaSourceId objid * 100000 + k, so 0 <= objid
@@ -51,6 +53,7 @@ typedef struct Options
 {
 	int			history;
 	int			forced;
+	int			time_order;		/* alerts of all objects in time order, not object by object */
 	long		cutout;			/* bytes; -1: none */
 	AlertFraming framing;
 	long		per_file;
@@ -61,7 +64,7 @@ typedef struct Options
 	const char *input;
 } Options;
 
-static Options opt = {20, 0, -1, ALERT_CONTAINER, 1, 0, 1, NULL, NULL, NULL};
+static Options opt = {20, 0, 0, -1, ALERT_CONTAINER, 1, 0, 1, NULL, NULL, NULL};
 
 typedef struct Point
 {
@@ -87,6 +90,8 @@ usage(FILE *out)
 			"      --history=N         up to N previous points as prvDiaSources (default: 20)\n"
 			"      --forced            the same previous points also as prvDiaForcedSources\n"
 			"                          (diaForcedSourceId = 10^18 + diaSourceId)\n"
+			"      --time-order        the alerts of all objects in time order, as a survey\n"
+			"                          sends them (default: object by object)\n"
 			"      --cutout=BYTES      three cutouts of BYTES bytes each (default: none)\n"
 			"      --framing=FRAMING   container (default): Avro object-container files;\n"
 			"                          confluent: 0 byte, 4-byte schema id, datum;\n"
@@ -173,6 +178,7 @@ parse_options(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"history", required_argument, NULL, 'H'},
 		{"forced", no_argument, NULL, 'F'},
+		{"time-order", no_argument, NULL, 'T'},
 		{"cutout", required_argument, NULL, 'c'},
 		{"framing", required_argument, NULL, 'f'},
 		{"per-file", required_argument, NULL, 'k'},
@@ -195,6 +201,9 @@ parse_options(int argc, char **argv)
 				break;
 			case 'F':
 				opt.forced = 1;
+				break;
+			case 'T':
+				opt.time_order = 1;
 				break;
 			case 'c':
 				opt.cutout = number_arg("cutout", optarg, 0, 64L << 20);
@@ -478,35 +487,59 @@ object_position(int64_t objid, double *ra, double *dec)
 	*dec = asin(2.0 * v - 1.0) * (180.0 / 3.14159265358979323846);
 }
 
-/* The alerts of one object's points pts[0 .. n), in time order. */
+/*
+ * The sources of the points sorted by object and time, pts[0 .. n): the
+ * k-th of an object gets id objid * 100000 + k; rank[i] is k - 1.
+ */
 static void
-write_object(Writer *w, const Point *pts, size_t n, AlertSource *src, AlertSource *forced,
-			 const uint8_t *cutout)
+make_sources(const Point *pts, size_t n, AlertSource *src, AlertSource *forced, size_t *rank)
 {
-	double		ra,
-				dec;
+	double		ra = 0,
+				dec = 0;
 
-	object_position(pts[0].objid, &ra, &dec);
-	for (size_t k = 0; k < n; k++)
+	for (size_t i = 0; i < n; i++)
 	{
-		src[k] = (AlertSource) {
-			pts[0].objid * 100000 + (int64_t) (k + 1), pts[k].t, pts[k].pb, pts[k].flux,
-			pts[k].dflux, ra, dec
+		rank[i] = i > 0 && pts[i - 1].objid == pts[i].objid ? rank[i - 1] + 1 : 0;
+		if (rank[i] == 0)
+			object_position(pts[i].objid, &ra, &dec);
+		src[i] = (AlertSource) {
+			pts[i].objid * 100000 + (int64_t) (rank[i] + 1), pts[i].t, pts[i].pb, pts[i].flux,
+			pts[i].dflux, ra, dec
 		};
-		forced[k] = src[k];
-		forced[k].id += FORCED_ID_BASE;
+		forced[i] = src[i];
+		forced[i].id += FORCED_ID_BASE;
 	}
-	for (size_t k = 0; k < n; k++)
-	{
-		size_t		nprv = k < (size_t) opt.history ? k : (size_t) opt.history;
-		AlertPacket p = {
-			.object_id = pts[0].objid, .source = &src[k], .history = &src[k - nprv], .nhistory = nprv,
-			.forced = opt.forced ? &forced[k - nprv] : NULL, .nforced = opt.forced ? nprv : 0,
-			.cutout = cutout, .cutout_len = cutout ? (size_t) opt.cutout : 0
-		};
+}
 
-		write_alert(w, &p);
-	}
+/* The alert of point i: its source, and its object's up to --history previous ones. */
+static void
+write_point(Writer *w, const Point *pts, size_t i, const AlertSource *src, const AlertSource *forced,
+			const size_t *rank, const uint8_t *cutout)
+{
+	size_t		nprv = rank[i] < (size_t) opt.history ? rank[i] : (size_t) opt.history;
+	AlertPacket p = {
+		.object_id = pts[i].objid, .source = &src[i], .history = &src[i - nprv], .nhistory = nprv,
+		.forced = opt.forced ? &forced[i - nprv] : NULL, .nforced = opt.forced ? nprv : 0,
+		.cutout = cutout, .cutout_len = cutout ? (size_t) opt.cutout : 0
+	};
+
+	write_alert(w, &p);
+}
+
+/* --time-order: indexes of the sorted points by time, then object, then rank. */
+static const Point *time_order_points;
+
+static int
+time_order_cmp(const void *a, const void *b)
+{
+	const Point *x = &time_order_points[*(const size_t *) a],
+			   *y = &time_order_points[*(const size_t *) b];
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	if (x->objid != y->objid)
+		return x->objid < y->objid ? -1 : 1;
+	return *(const size_t *) a < *(const size_t *) b ? -1 : 1;
 }
 
 /* Sorted points' objects: their number; exits when one has more than the ids allow. */
@@ -590,7 +623,9 @@ main(int argc, char **argv)
 			   *forced;
 	uint8_t    *cutout = NULL;
 	size_t		n,
-				objects;
+				objects,
+			   *rank,
+			   *order;
 	struct timespec t0,
 				t1;
 
@@ -604,16 +639,22 @@ main(int argc, char **argv)
 	objects = count_objects(pts, n);
 	src = xmalloc(n * sizeof(AlertSource));
 	forced = xmalloc(n * sizeof(AlertSource));
+	rank = xmalloc(n * sizeof(size_t));
+	order = xmalloc(n * sizeof(size_t));
+	make_sources(pts, n, src, forced, rank);
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	if (opt.time_order)
+	{
+		time_order_points = pts;
+		qsort(order, n, sizeof(size_t), time_order_cmp);
+	}
 	if (opt.cutout >= 0)
 		cutout = make_cutout((size_t) opt.cutout);
 	open_output(&w);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (size_t i = 0, j; i < n; i = j)
-	{
-		for (j = i + 1; j < n && pts[j].objid == pts[i].objid; j++)
-			;
-		write_object(&w, &pts[i], j - i, src, forced, cutout);
-	}
+	for (size_t i = 0; i < n; i++)
+		write_point(&w, pts, order[i], src, forced, rank, cutout);
 	if (opt.framing == ALERT_CONTAINER)
 		close_file(&w);
 	else if (w.stream != stdout && fclose(w.stream) != 0)
@@ -630,6 +671,8 @@ main(int argc, char **argv)
 	}
 	alert_encoder_free(w.encoder);
 	free(cutout);
+	free(order);
+	free(rank);
 	free(forced);
 	free(src);
 	free(pts);

@@ -37,8 +37,10 @@
  * committed, nothing after); 1 on bad usage or a fatal error.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE			/* sysconf's _SC_NPROCESSORS_ONLN */
 
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -46,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -100,6 +103,7 @@ static struct
 	double		progress;		/* seconds between progress lines; 0: none */
 	int			publish;
 	size_t		dedup_keys;
+	int			jobs;			/* decoding threads */
 } opt = {.batch = 10000, .linger_ms = 200, .framing = FRAMING_AUTO, .progress = 10, .publish = 1};
 
 /* Set by SIGTERM and SIGINT: finish the batch, commit, publish, exit. */
@@ -416,6 +420,7 @@ typedef struct Schema
 
 static Schema *schemas;
 static int	nschemas;
+static unsigned schemas_loaded; /* load_schemas calls: their texts are freed by the next */
 static Buffer writer_schema;	/* --writer-schema's text, for bare messages */
 
 /* Reads a whole file, NUL-terminated; 0, or -1 with a message printed. */
@@ -457,6 +462,7 @@ load_schemas(void)
 		return -1;
 	for (int i = 0; i < nschemas; i++)
 		free(schemas[i].text);
+	schemas_loaded++;
 	nschemas = PQntuples(res);
 	schemas = xrealloc(schemas, (size_t) nschemas * sizeof(Schema));
 	for (int i = 0; i < nschemas; i++)
@@ -717,6 +723,12 @@ kafka_conf(int is_consumer)
 
 	rc |= conf_set(conf, "bootstrap.servers", opt.brokers);
 	rc |= conf_set(conf, "log.connection.close", "false");
+	/*
+	 * A batch of 10,000 Rubin alerts with histories is 70-330 MB: librdkafka's
+	 * default prefetch (64 MB) would have the consumer wait for every batch.
+	 */
+	if (is_consumer)
+		rc |= conf_set(conf, "queued.max.messages.kbytes", "524288");
 	for (int i = 0; i < opt.nsettings && rc == 0; i++)
 	{
 		const char *key = opt.settings[i].key;
@@ -801,7 +813,6 @@ static rd_kafka_message_t **batch;
 static size_t nbatch;
 static double batch_first;		/* when its first message was taken */
 
-static AlertSchemaCache *schema_cache;
 static SentKeys sent;			/* keys committed */
 static SentKeys pending;		/* keys of the batch, not yet committed */
 static Buffer copy_text;
@@ -1007,91 +1018,218 @@ framing_of(const uint8_t *buf, size_t len)
 	return ALERT_BARE;
 }
 
-typedef enum DecodeOutcome
+/*
+ * Decoding runs in --jobs threads, a chunk of the batch at a time: the
+ * main thread first finds each message's writer schema (reading
+ * antares.alert_schemas again for an id not known), the threads decode
+ * (libavro and the kernel; each its own schema cache), and the main thread
+ * then takes the results in message order: rejects, and the points not
+ * sent before into the COPY text.  Cost: the decoding divided among the
+ * jobs; memory: one chunk's points.
+ */
+#define DECODE_CHUNK 1024
+#define MAX_JOBS 16
+
+typedef struct Decoded
 {
-	DECODED,
-	REJECTED,
-	UNKNOWN_SCHEMA,
-	DECODE_DB_FAILED			/* re-reading the schemas failed */
-} DecodeOutcome;
+	int			framing;
+	const char *schema;			/* writer schema text, NULL for a container */
+	size_t		schema_len;
+	AlertDecodeStatus status;
+	AlertDecodeError err;
+	AlertResult result;
+} Decoded;
+
+static Decoded *decoded;		/* DECODE_CHUNK of them */
+static AlertSchemaCache **schema_caches;	/* one a job */
+
+typedef struct DecodeJob
+{
+	size_t		first;			/* batch index of decoded[0] */
+	size_t		n;				/* messages in the chunk */
+	int			job;
+	int			njobs;
+} DecodeJob;
+
+/* A thread's share of a chunk: messages job, job + njobs, ... */
+static void *
+decode_job(void *arg)
+{
+	const DecodeJob *j = arg;
+
+	for (size_t k = (size_t) j->job; k < j->n; k += (size_t) j->njobs)
+	{
+		const rd_kafka_message_t *m = batch[j->first + k];
+		Decoded    *d = &decoded[k];
+
+		memset(&d->err, 0, sizeof(d->err));
+		if (d->framing == ALERT_BARE && d->schema == NULL)
+		{
+			d->status = ALERT_DECODE_BAD_SCHEMA;
+			snprintf(d->err.message, sizeof(d->err.message),
+					 "a bare message needs a writer schema (--writer-schema)");
+		}
+		else
+			d->status = alert_decode(&kernel_heap_host, schema_caches[j->job], m->payload, m->len,
+									 (AlertFraming) d->framing, d->schema, d->schema_len, &d->result,
+									 &d->err);
+	}
+	return NULL;
+}
+
+typedef enum SchemaOutcome
+{
+	SCHEMA_FOUND,
+	SCHEMA_UNKNOWN,
+	SCHEMA_DB_FAILED			/* re-reading the schemas failed */
+} SchemaOutcome;
 
 /*
- * Decodes message i into copy_text (points not sent before), or a reject.
- * A Confluent id not known is looked up once more in antares.alert_schemas.
+ * The framing and writer schema of message i into *d; a Confluent id not
+ * known is looked up once more in antares.alert_schemas.  The schema texts
+ * stay valid until the next load_schemas (decode_batch finds a chunk's
+ * again after one).
  */
-static DecodeOutcome
-decode_message(size_t i)
+static SchemaOutcome
+find_message_schema(size_t i, Decoded *d)
 {
 	const rd_kafka_message_t *m = batch[i];
-	const uint8_t *buf = m->payload;
-	size_t		len = m->len;
-	int			framing = framing_of(buf, len);
-	const char *schema = NULL;
-	size_t		schema_len = 0;
-	AlertResult r;
-	AlertDecodeError err = {0};
-	AlertDecodeStatus status;
+	int32_t		id;
+	const Schema *s;
 
-	if (framing == ALERT_CONFLUENT)
+	d->framing = framing_of(m->payload, m->len);
+	d->schema = NULL;
+	d->schema_len = 0;
+	if (d->framing == ALERT_BARE && writer_schema.data != NULL)
 	{
-		int32_t		id;
-		const Schema *s;
-
-		if (alert_confluent_schema_id(buf, len, &id) == ALERT_DECODE_OK)
+		d->schema = writer_schema.data;
+		d->schema_len = writer_schema.len;
+	}
+	if (d->framing != ALERT_CONFLUENT ||
+		alert_confluent_schema_id(m->payload, m->len, &id) != ALERT_DECODE_OK)
+		return SCHEMA_FOUND;	/* the decoder says what is wrong */
+	if ((s = find_schema(id)) == NULL)
+	{
+		if (load_schemas() != 0)
+			return SCHEMA_DB_FAILED;
+		if ((s = find_schema(id)) == NULL)
 		{
-			if ((s = find_schema(id)) == NULL)
-			{
-				if (load_schemas() != 0)
-					return DECODE_DB_FAILED;
-				if ((s = find_schema(id)) == NULL)
-				{
-					free(unknown_schema.topic);
-					unknown_schema.topic = xstrdup(rd_kafka_topic_name(m->rkt));
-					unknown_schema.partition = m->partition;
-					unknown_schema.offset = m->offset;
-					unknown_schema.id = id;
-					return UNKNOWN_SCHEMA;
-				}
-			}
-			schema = s->text;
-			schema_len = strlen(s->text);
+			free(unknown_schema.topic);
+			unknown_schema.topic = xstrdup(rd_kafka_topic_name(m->rkt));
+			unknown_schema.partition = m->partition;
+			unknown_schema.offset = m->offset;
+			unknown_schema.id = id;
+			return SCHEMA_UNKNOWN;
 		}
 	}
-	else if (framing == ALERT_BARE && writer_schema.data != NULL)
-	{
-		schema = writer_schema.data;
-		schema_len = writer_schema.len;
-	}
+	d->schema = s->text;
+	d->schema_len = strlen(s->text);
+	return SCHEMA_FOUND;
+}
 
-	if (framing == ALERT_BARE && schema == NULL)
-	{
-		status = ALERT_DECODE_BAD_SCHEMA;
-		snprintf(err.message, sizeof(err.message),
-				 "a bare message needs a writer schema (--writer-schema)");
-	}
-	else
-		status = alert_decode(&kernel_heap_host, schema_cache, buf, len, (AlertFraming) framing,
-							  schema, schema_len, &r, &err);
-	if (status != ALERT_DECODE_OK)
+/* Message i's decoding taken: a reject, or its points not sent before into copy_text. */
+static void
+take_decoded(size_t i, Decoded *d)
+{
+	if (d->status != ALERT_DECODE_OK)
 	{
 		char		alert[32] = "";
 
-		if (err.alert > 0)
-			snprintf(alert, sizeof(alert), "alert %zu: ", err.alert);
+		if (d->err.alert > 0)
+			snprintf(alert, sizeof(alert), "alert %zu: ", d->err.alert);
 		rejects = xrealloc(rejects, (nrejects + 1) * sizeof(Reject));
 		rejects[nrejects++] = (Reject) {i, xasprintf("%s%s: %s", alert,
-													 alert_decode_status_name(status), err.message)};
-		return REJECTED;
+													 alert_decode_status_name(d->status), d->err.message)};
+		return;
 	}
-	for (size_t k = 0; k < r.npoints; k++)
-		if (!sent_keys_covers(&sent, &r.points[k]) && sent_keys_add(&pending, &r.points[k]))
+	for (size_t k = 0; k < d->result.npoints; k++)
+		if (!sent_keys_covers(&sent, &d->result.points[k]) && sent_keys_add(&pending, &d->result.points[k]))
 		{
-			format_point(&copy_text, &r.points[k]);
+			format_point(&copy_text, &d->result.points[k]);
 			batch_sent++;
 		}
-	batch_points += (long long) r.npoints;
-	alert_result_free(&kernel_heap_host, &r);
-	return DECODED;
+	batch_points += (long long) d->result.npoints;
+	alert_result_free(&kernel_heap_host, &d->result);
+}
+
+/* The jobs' schema caches and the chunk's results; -1 if out of memory. */
+static int
+start_decoding(void)
+{
+	if (opt.jobs == 0)
+	{
+		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		opt.jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int) cpus;
+	}
+	decoded = xmalloc(DECODE_CHUNK * sizeof(Decoded));
+	schema_caches = xmalloc((size_t) opt.jobs * sizeof(AlertSchemaCache *));
+	for (int j = 0; j < opt.jobs; j++)
+		if ((schema_caches[j] = alert_schema_cache_new(&kernel_heap_host)) == NULL)
+		{
+			fprintf(stderr, PROGNAME ": out of memory\n");
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Decodes the batch's messages [0, *n): *n is cut at a message whose schema
+ * id is unknown (SCHEMA_UNKNOWN).  SCHEMA_DB_FAILED if PostgreSQL failed.
+ */
+static SchemaOutcome
+decode_batch(size_t *n)
+{
+	pthread_t	threads[MAX_JOBS];
+	DecodeJob	jobs[MAX_JOBS];
+
+	for (size_t first = 0; first < *n; first += DECODE_CHUNK)
+	{
+		size_t		chunk = *n - first < DECODE_CHUNK ? *n - first : DECODE_CHUNK;
+		SchemaOutcome outcome = SCHEMA_FOUND;
+		unsigned	loaded;
+		int			started = 0;
+
+		/* again if the schemas were read again: the texts found before are gone */
+		do
+		{
+			loaded = schemas_loaded;
+			for (size_t k = 0; k < chunk; k++)
+			{
+				SchemaOutcome o = find_message_schema(first + k, &decoded[k]);
+
+				if (o != SCHEMA_FOUND)
+				{
+					outcome = o;
+					chunk = k;
+				}
+			}
+			if (outcome == SCHEMA_DB_FAILED)
+				return outcome;
+		} while (loaded != schemas_loaded);
+		for (int j = 0; j < opt.jobs; j++)
+		{
+			jobs[j] = (DecodeJob) {first, chunk, j, opt.jobs};
+			if (j == 0 || pthread_create(&threads[j], NULL, decode_job, &jobs[j]) != 0)
+				continue;
+			started |= 1 << j;
+		}
+		/* the main thread is job 0, and does the share of a job that did not start */
+		for (int j = 0; j < opt.jobs; j++)
+			if (!(started & (1 << j)))
+				decode_job(&jobs[j]);
+		for (int j = 1; j < opt.jobs; j++)
+			if (started & (1 << j))
+				pthread_join(threads[j], NULL);
+		for (size_t k = 0; k < chunk; k++)
+			take_decoded(first + k, &decoded[k]);
+		if (outcome != SCHEMA_FOUND)
+		{
+			*n = first + chunk;
+			return outcome;
+		}
+	}
+	return SCHEMA_FOUND;
 }
 
 /* ---------------------------------------------------------------------------
@@ -1300,21 +1438,16 @@ process_batch(void)
 	batch_points = batch_sent = 0;
 	clear_rejects();
 	sent_keys_clear(&pending);
-	for (size_t i = 0; i < nbatch; i++)
+	switch (decode_batch(&n))
 	{
-		DecodeOutcome d = decode_message(i);
-
-		if (d == DECODE_DB_FAILED)
-		{
-			outcome = BATCH_FAILED;
+		case SCHEMA_FOUND:
 			break;
-		}
-		if (d == UNKNOWN_SCHEMA)
-		{
-			n = i;
+		case SCHEMA_UNKNOWN:
 			outcome = BATCH_UNKNOWN_SCHEMA;
 			break;
-		}
+		case SCHEMA_DB_FAILED:
+			outcome = BATCH_FAILED;
+			break;
 	}
 	stats.decode += now_seconds() - t0 - (stats.postgres - pg_before);
 	if (outcome != BATCH_FAILED && n > 0 && commit_batch(n) != 0)
@@ -1514,6 +1647,7 @@ usage(FILE *out)
 			"                            environment, PGHOST, PGDATABASE, ...)\n"
 			"      --batch=N             at most N messages a batch (default: 10000)\n"
 			"      --linger=MS           a batch ends MS ms after its first message (default: 200)\n"
+			"  -j, --jobs=N              decoding threads (default: the processors, at most 16)\n"
 			"      --framing=FRAMING     auto (default): \"Obj\\x01\" a container, a zero byte\n"
 			"                            and a schema id Confluent, else bare; or container,\n"
 			"                            confluent, bare for every message\n"
@@ -1631,6 +1765,11 @@ parse_option(int c, const char *arg)
 			return parse_long(arg, "--batch", 1, 1000000, &opt.batch);
 		case 'L':
 			return parse_long(arg, "--linger", 0, 3600000, &opt.linger_ms);
+		case 'j':
+			if (parse_long(arg, "--jobs", 1, MAX_JOBS, &v) != 0)
+				return -1;
+			opt.jobs = (int) v;
+			return 0;
 		case 'f':
 			if (strcmp(arg, "auto") == 0)
 				opt.framing = FRAMING_AUTO;
@@ -1704,6 +1843,7 @@ parse_options(int argc, char **argv)
 		{"dbname", required_argument, NULL, 'd'},
 		{"batch", required_argument, NULL, 'B'},
 		{"linger", required_argument, NULL, 'L'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"framing", required_argument, NULL, 'f'},
 		{"writer-schema", required_argument, NULL, 'W'},
 		{"schema", required_argument, NULL, 'S'},
@@ -1718,7 +1858,7 @@ parse_options(int argc, char **argv)
 	const char *env = getenv("ANTARES_STREAM_DEDUP_KEYS");
 	int			c;
 
-	while ((c = getopt_long(argc, argv, "s:b:t:g:d:X:F:h", longopts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:b:t:g:d:j:X:F:h", longopts, NULL)) != -1)
 		if (parse_option(c, optarg) != 0)
 		{
 			fprintf(stderr, "Try \"" PROGNAME " --help\".\n");
@@ -1905,8 +2045,7 @@ main(int argc, char **argv)
 	if (parse_options(argc, argv) != 0)
 		return EXIT_FATAL;
 	alert_decode_init();
-	schema_cache = alert_schema_cache_new(&kernel_heap_host);
-	if (schema_cache == NULL || read_writer_schema() != 0 || start_database() != 0)
+	if (start_decoding() != 0 || read_writer_schema() != 0 || start_database() != 0)
 		return EXIT_FATAL;
 	sent.limit = opt.dedup_keys;
 	pending.limit = SIZE_MAX;
@@ -1927,7 +2066,10 @@ main(int argc, char **argv)
 	}
 	print_summary();
 	PQfinish(conn);
-	alert_schema_cache_free(schema_cache);
+	for (int j = 0; j < opt.jobs; j++)
+		alert_schema_cache_free(schema_caches[j]);
+	free(schema_caches);
+	free(decoded);
 	sent_keys_free(&sent);
 	sent_keys_free(&pending);
 	free(copy_text.data);

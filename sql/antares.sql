@@ -1248,6 +1248,7 @@ DECLARE
     n_changed int := 0;
     n int;
     notes text[];
+    any_late boolean;
     f record;
 BEGIN
     cfg := @extschema@.stream_config(stream);
@@ -1372,6 +1373,7 @@ BEGIN
     GET DIAGNOSTICS n_evaluations = ROW_COUNT;
 
     -- 4. each filter's alerts, changes to the outbox and channel
+    SELECT coalesce(bool_or(late), false) INTO any_late FROM pg_temp.antares_stream_touched;
     FOR f IN EXECUTE format('SELECT name, topic, channel FROM %I.filters ORDER BY name', stream) LOOP
         EXECUTE format($q$
             WITH passed AS (
@@ -1390,9 +1392,11 @@ BEGIN
                                              'source_id', a.source_id, 't', a.t, 'n_obs', a.n_obs, 'class', a.class,
                                              'anomaly', a.anomaly, 'features', to_jsonb(a.features)) AS payload
             ), retracted AS (
+                -- only a detection evaluated before can have an alert: none
+                -- unless an object had a late point ($3), and then no scan
                 DELETE FROM %1$I.alerts a
                 USING pg_temp.antares_stream_evaluated e
-                WHERE a.filter = $1 AND a.objid = e.objid AND a.source_id = e.source_id
+                WHERE $3 AND a.filter = $1 AND a.objid = e.objid AND a.source_id = e.source_id
                   AND NOT EXISTS (SELECT FROM passed p WHERE p.objid = e.objid AND p.source_id = e.source_id)
                 RETURNING a.key, a.objid, a.source_id, NULL::jsonb AS payload
             ), messages AS (
@@ -1406,7 +1410,7 @@ BEGIN
                              ORDER BY objid, source_id)
             FROM messages
         $q$, stream, 'filter_' || f.name, @extschema@.stream_filter_parameters(true), stream)
-        INTO n, notes USING f.name, f.topic;
+        INTO n, notes USING f.name, f.topic, any_late;
         IF f.channel IS NOT NULL THEN
             PERFORM pg_notify(f.channel, note) FROM unnest(notes) AS note;
         END IF;
