@@ -18,7 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(antares_node create_points check_round_trips create_noise timed_statement);
+our @EXPORT = qw(antares_node create_points check_round_trips create_noise timed_statement stream_models_sql);
 
 # A new server $name with log_statement = none and the settings $conf
 # (postgresql.conf lines), started, with CREATE EXTENSION antares done in
@@ -32,6 +32,21 @@ sub antares_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION antares');
 	return $node;
+}
+
+# SQL making table `models` (svm, forest): an SVM (C = 1, gamma = 0.1) and a
+# 50-tree isolation forest (seed 3) on the DSFP features of the first 300
+# objects of table $table (objid, pb, flux, dflux, label): the stream tests'
+# models, deterministic.
+sub stream_models_sql
+{
+	my ($table) = @_;
+	return qq{
+CREATE TABLE models AS
+SELECT antares.svm_train(x, label, 1, 0.1 ORDER BY o) AS svm, antares.iforest_train(x, 50, 256, 3) AS forest
+FROM (SELECT objid AS o, antares.feature_vector(antares.lc_features(pb, flux, dflux)) AS x, min(label) AS label
+      FROM $table WHERE objid <= 300 GROUP BY objid) f;
+};
 }
 
 # Table pts (id, x float8[], y int) in database $db (default postgres): 600

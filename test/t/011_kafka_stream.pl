@@ -63,10 +63,7 @@ CREATE TABLE other AS
 SELECT objid + 100000 AS objid, t, pb, flux, dflux
 FROM (SELECT *, row_number() OVER (PARTITION BY objid ORDER BY t) AS k FROM antares.simulate_survey(100, 33)) s
 WHERE k <= 10;
-CREATE TABLE models AS
-SELECT antares.svm_train(x, label, 1, 0.1 ORDER BY o) AS svm, antares.iforest_train(x, 50, 256, 3) AS forest
-FROM (SELECT objid AS o, antares.feature_vector(antares.lc_features(pb, flux, dflux)) AS x, min(label) AS label
-      FROM sim WHERE objid <= 300 GROUP BY objid) f;
+} . stream_models_sql('sim') . q{
 CREATE FUNCTION make_stream(name text) RETURNS void LANGUAGE sql AS $$
   SELECT antares.stream_create(name, (SELECT svm FROM models), (SELECT forest FROM models), 3);
   SELECT antares.stream_add_filter(name, 'unusual', 'anomaly < -0.02 AND n_obs >= 5', 'out_' || name);

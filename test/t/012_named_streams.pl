@@ -31,10 +31,7 @@ SELECT objid, t, pb, flux, dflux, 'detection'::text AS kind,
        NULL::bigint AS alert_id, NULL::float8 AS ra, NULL::float8 AS "dec",
        least(3, floor((t - 60000) / 50))::int AS part, label
 FROM antares.simulate_survey(1500, 21) WHERE t < 60200;
-CREATE TABLE models AS
-SELECT antares.svm_train(x, label, 1, 0.1 ORDER BY o) AS svm, antares.iforest_train(x, 50, 256, 3) AS forest
-FROM (SELECT objid AS o, antares.feature_vector(antares.lc_features(pb, flux, dflux)) AS x, min(label) AS label
-      FROM sim WHERE objid <= 300 GROUP BY objid) f;
+} . stream_models_sql('sim') . q{
 CREATE FUNCTION make_stream(name text) RETURNS void LANGUAGE sql AS $$
   SELECT antares.stream_create(name, (SELECT svm FROM models), (SELECT forest FROM models), 3);
   SELECT antares.stream_add_filter(name, 'unusual', 'anomaly < 0 AND n_obs >= 5', 'unusual');
