@@ -397,10 +397,12 @@ COMMENT ON FUNCTION ztf_object_name(bigint) IS
 -- so that neither batch boundaries nor arrival order change what is stored.
 ------------------------------------------------------------------------------
 
+-- The models take feature_vector's 23 features, checked when a row is
+-- written (stream_create checks first, for a clearer message).
 CREATE TABLE streams (
     name text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]{0,47}$'),
-    classifier svm_model,
-    anomaly iforest_model,
+    classifier svm_model CHECK ((svm_info(classifier)->>'dimension')::int = 23),
+    anomaly iforest_model CHECK ((iforest_info(anomaly)->>'dimension')::int = 23),
     min_obs int NOT NULL DEFAULT 1 CHECK (min_obs >= 1),
     created_at timestamptz NOT NULL DEFAULT now()
 );

@@ -37,6 +37,10 @@ SELECT stream_create(n, (SELECT svm FROM models), (SELECT forest FROM models), 3
 FROM unnest(ARRAY['st_one', 'st_windows', 'st_shuffled']) AS n;
 SELECT name, classifier IS NOT NULL AS classifier, anomaly IS NOT NULL AS anomaly, min_obs
 FROM streams ORDER BY name;
+-- models of another dimension are refused when stored, as by stream_create
+SELECT error_of($$UPDATE streams SET classifier = (SELECT svm_train(ARRAY[x, x * x], (x > 0.5)::int)
+                                                   FROM generate_series(0, 1, 0.1) x)
+                  WHERE name = 'st_one'$$);
 SELECT stream_add_filter(n, 'unusual', 'anomaly < 0 AND n_obs >= 5', 'unusual-out'),
        stream_add_filter(n, 'red', 'class = 1 AND g_minus_r > 0.2', channel => 'red_alerts')
 FROM unnest(ARRAY['st_one', 'st_windows', 'st_shuffled']) AS n;
