@@ -968,6 +968,11 @@ collect(double publish_due)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
+		if (p->position >= 0 && m->offset > p->position)
+			fprintf(stderr, PROGNAME ": warning: %s [%d]: offsets %lld to %lld were not delivered "
+					"(deleted by retention before they were consumed? a transactional producer's "
+					"markers skip offsets too)\n", p->topic, (int) p->partition,
+					(long long) p->position, (long long) m->offset - 1);
 		p->position = m->offset + 1;
 		p->at_eof = 0;
 		idle_since = now_seconds();
