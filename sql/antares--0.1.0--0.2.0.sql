@@ -663,6 +663,7 @@ DECLARE
     n int;
     notes text[];
     any_late boolean;
+    filter_args text;
     f record;
 BEGIN
     cfg := @extschema@.stream_config(stream);
@@ -717,11 +718,12 @@ BEGIN
             CROSS JOIN LATERAL (SELECT f, @extschema@.feature_vector(f) AS x
                                 FROM (SELECT @extschema@.lc_finalize(o.state, r.recent) AS f OFFSET 0) f0) ff
         ), counted AS (
-            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs,
-                   (m.old_state IS NULL OR @extschema@.lc_count(m.recent) >= greatest(64, ((f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n) / 8)) AS fold
+            SELECT m.*, (f).u_n + (f).g_n + (f).r_n + (f).i_n + (f).z_n + (f).y_n AS n_obs
             FROM merged m
         ), scored AS (
-            SELECT c.*,
+            -- a new object starts with its whole state; recent is folded in
+            -- when it has grown to max(64, n_obs / 8) observations
+            SELECT c.*, (c.old_state IS NULL OR @extschema@.lc_count(c.recent) >= greatest(64, c.n_obs / 8)) AS fold,
                    CASE WHEN n_obs >= $1 THEN @extschema@.svm_predict($2, x) END AS class,
                    CASE WHEN n_obs >= $1 THEN @extschema@.iforest_decision($3, x) END AS anomaly
             FROM counted c
@@ -788,6 +790,7 @@ BEGIN
 
     -- 4. each filter's alerts, changes to the outbox and channel
     SELECT coalesce(bool_or(late), false) INTO any_late FROM pg_temp.antares_stream_touched;
+    filter_args := @extschema@.stream_filter_parameters(true);
     FOR f IN EXECUTE format('SELECT name, topic, channel FROM %I.filters ORDER BY name', stream) LOOP
         EXECUTE format($q$
             WITH passed AS (
@@ -823,7 +826,7 @@ BEGIN
                    array_agg(coalesce(payload, jsonb_build_object('key', key, 'retracted', true))::text
                              ORDER BY objid, source_id)
             FROM messages
-        $q$, stream, 'filter_' || f.name, @extschema@.stream_filter_parameters(true), stream)
+        $q$, stream, 'filter_' || f.name, filter_args, stream)
         INTO n, notes USING f.name, f.topic, any_late;
         IF f.channel IS NOT NULL THEN
             PERFORM pg_notify(f.channel, note) FROM unnest(notes) AS note;
