@@ -3,25 +3,29 @@
  *		ZTF and Rubin Avro alert packets to photometric points (see
  *		alert_decode.h for the framings, the points and the rules).
  *
- * Plain C over libavro: no PostgreSQL headers.  Errors come back as an
- * AlertDecodeError that the caller turns into its own kind of report.
+ * Plain C, no PostgreSQL headers; libavro only parses writer schemas.
+ * Errors come back as an AlertDecodeError that the caller turns into its
+ * own kind of report.
  *
- * Cost (test_alert_decode's "decode rate" lines, -O2, one core of the
- * shared development machine).  Per call with the schema compiled each
- * time: the real ZTF 3.2 packet (74 kB, 29 points, three ~20 kB cutouts
- * skipped) ~0.8 ms, 1,200 alerts/s; a Rubin bare datum of 3 sources ~0.13
- * ms.  With the schema cached: the ZTF packet ~0.11 ms, 8,000-9,000
- * alerts/s (comparing its 23 kB schema text with the cached one, skipping
- * the cutouts' bytes); the Rubin datum ~7 us, 130,000-140,000 alerts/s; a
- * Rubin-format alert of 20 full-size sources (7 kB) ~87 us, as fast as
- * libavro decoding it into a generic value without resolution
- * (bench/alerts.py).  Per alert, then, the cost is linear in the datum's
- * bytes (libavro walks every field, read or skipped) plus ~0.2 us per
- * point kept.
+ * Cost (test_alert_decode's "decode rate" lines and bench/alerts.py, -O2,
+ * one core of the shared development machine).  Per call with the schema
+ * compiled each time: the real ZTF 3.2 packet (74 kB, 29 points, three
+ * ~20 kB cutouts skipped) ~0.7 ms, 1,450 alerts/s, nearly all of it
+ * parsing the 23 kB schema; a Rubin bare datum of 3 sources ~70 us.  With
+ * the schema cached: the ZTF packet ~18 us, 56,000 alerts/s (comparing its
+ * schema text with the cached one; a cutout is skipped by its length); the
+ * Rubin datum ~0.9 us; a Rubin-format alert of 20 full-size sources (7 kB)
+ * ~17 us, 59,000 alerts/s, and of 100 (33 kB) ~82 us: 5.0-5.2 times
+ * libavro decoding the same bytes into a generic value of the writer
+ * schema (this kernel did no better when libavro's resolver read the
+ * datum for it).
+ * Per alert, then, the cost is linear in the datum's bytes (every field is
+ * walked, read or skipped: ~2.5 ns a byte) plus ~0.2 us per point kept.
  */
 #include "alert_decode.h"
 
 #include <avro.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,23 +140,16 @@ static const RecordSpec rubin_alert = SPEC(rubin_alert_fields);
 /* ------------------------------------------------------ libavro's memory */
 
 /*
- * libavro leaks on some error paths of its own (a string or bytes value cut
- * short by the end of the buffer keeps the buffer it allocated for it; found
- * by test/fuzz), so the kernel cannot free everything by releasing the
- * objects it holds.  Instead libavro allocates through this allocator
- * (alert_decode_init), which links every block of the calling thread's
- * current decode into a list; at the end of alert_decode, whatever the
- * status, the blocks still in the list -- libavro's leaks -- are freed.
- * Outside a decode (a program writing packets with libavro) blocks are not
- * linked.  Cost: 16 bytes and two pointer updates per libavro allocation.
- *
- * libavro also allocates a string or bytes value as long as the length the
- * datum claims before it reads it: a corrupt length asks for gigabytes.  No
- * value decoded from n bytes needs more than ~32 n (a generic record of a
- * dozen fields per few bytes of datum, doubled as an array grows), so inside
- * a decode a libavro allocation above 256 n + 1 MB (n: the packet, or its
- * largest inflated block, plus the schema text) is refused, and the decode
- * fails as CORRUPT rather than NO_MEMORY.
+ * libavro parses writer schemas (JSON, through jansson) and nothing else:
+ * datums are read by the kernel's own reader below.  libavro has leaked on
+ * error paths of its own (found by test/fuzz), so the kernel cannot free
+ * everything by releasing the objects it holds.  Instead libavro allocates
+ * through this allocator (alert_decode_init), which links every block of
+ * the calling thread's current compile into a list; once the compile ends,
+ * whatever the status, its schema objects are released and the blocks
+ * still in the list -- libavro's leaks -- are freed.  Outside a compile (a
+ * program writing packets with libavro) blocks are not linked.  Cost: 16
+ * bytes and two pointer updates per libavro allocation.
  */
 typedef struct AvroBlock
 {
@@ -160,29 +157,8 @@ typedef struct AvroBlock
 	struct AvroBlock *next;
 } AvroBlock;
 
-/* The current decode's list (a ring with a head), or NULL outside a decode. */
+/* The current compile's list (a ring with a head), or NULL outside one. */
 static _Thread_local AvroBlock *avro_blocks;
-static _Thread_local size_t avro_alloc_limit;
-static _Thread_local int avro_alloc_refused;
-
-/* The allocation limit of a decode of n bytes (see above). */
-static void
-set_alloc_limit(size_t n)
-{
-	size_t		limit = n > (SIZE_MAX - (1 << 20)) / 256 ? SIZE_MAX : 256 * n + (1 << 20);
-
-	if (limit > avro_alloc_limit)
-		avro_alloc_limit = limit;
-}
-
-/* A call's start: the limit of n bytes, nothing refused yet. */
-static void
-reset_alloc_limit(size_t n)
-{
-	avro_alloc_limit = 0;
-	avro_alloc_refused = 0;
-	set_alloc_limit(n);
-}
 
 static void
 block_unlink(AvroBlock *b)
@@ -212,11 +188,7 @@ tracking_allocator(void *user_data, void *ptr, size_t osize, size_t nsize)
 			   *grown;
 
 	(void) user_data;
-	if (nsize > osize && avro_blocks != NULL && nsize > avro_alloc_limit)
-	{
-		avro_alloc_refused = 1;
-		return NULL;
-	}
+	(void) osize;
 	if (b)
 		block_unlink(b);
 	if (nsize == 0)
@@ -241,7 +213,7 @@ alert_decode_init(void)
 	avro_set_allocator(tracking_allocator, NULL);
 }
 
-/* Frees the blocks libavro left in the list of the decode that ends. */
+/* Frees the blocks libavro left in the list of the compile that ends. */
 static void
 blocks_free_rest(AvroBlock *head)
 {
@@ -252,42 +224,90 @@ blocks_free_rest(AvroBlock *head)
 		block_unlink(b);
 		free(b);
 	}
-	avro_blocks = NULL;
 }
 
+/* ------------------------------------------------------- compiled schemas */
+
 /*
- * Blocks allocated while a writer schema is compiled belong to the compiled
- * schema, which may outlive the decode (a cache keeps it): they are taken
- * off the list, each linked to itself, so that blocks_free_rest leaves them
- * and a later free unlinks nothing.
+ * A writer schema compiled into a tree of steps, one a writer type, that
+ * the reader walks in step with a datum's bytes (Avro's binary encoding
+ * has no tags: the writer schema says what comes next).  A step the alert
+ * needs carries the field slot it fills in the record being read and the
+ * type it becomes (Avro's promotions: int to long, int, long and float to
+ * double); every other step only skips its bytes.  A read record carries
+ * the RecordSpec whose fields its slots are, so the rules below see any
+ * writer version of a record -- fields in any order, with any others, each
+ * nullable or not -- as the spec's fields in the spec's order.
+ *
+ * Skipped named records are compiled once per schema node and shared, so
+ * a recursive writer type is a cycle of steps, not an endless compile
+ * (the reader bounds the datum's nesting instead).
  */
-static void
-blocks_detach(AvroBlock *head)
+typedef enum StepOp
 {
-	while (head->next != head)
-	{
-		AvroBlock  *b = head->next;
+	OP_NULL,
+	OP_BOOLEAN,
+	OP_INT,
+	OP_LONG,
+	OP_FLOAT,
+	OP_DOUBLE,
+	OP_BYTES,					/* and string */
+	OP_FIXED,
+	OP_ENUM,
+	OP_UNION,
+	OP_ARRAY,
+	OP_MAP,
+	OP_RECORD
+} StepOp;
 
-		block_unlink(b);
-		b->prev = b->next = b;
-	}
-}
+typedef struct Decoder Decoder;
 
-/*
- * A writer schema compiled for decoding: the parsed writer, the reader
- * schema built for it, the reader's generic class and the resolver from one
- * to the other.  Immutable once built (libavro sizes a resolver's values
- * when it makes the resolver), so a cache may hand it to decode after decode.
- */
+typedef struct Step
+{
+	StepOp		op;
+	int			slot;			/* field of the record being read it fills; -1: skipped */
+	FieldType	as;				/* what a read scalar is */
+	int64_t		size;			/* bytes of OP_FLOAT, OP_DOUBLE, OP_FIXED; OP_ENUM symbols */
+	int			nsub;
+	int			sub;			/* subs[sub .. sub + nsub): union branches, record fields in
+								 * writer order, array or map items */
+	const RecordSpec *spec;		/* a read record's fields; NULL: skipped */
+} Step;
+
+/* One host block: this header, then steps[nsteps], then subs[nsubs]; steps[0] the alert. */
 typedef struct CompiledSchema
 {
 	AlertSurvey survey;
-	int			top_index[5];	/* reader index of each top-level field; -1: absent */
-	avro_schema_t parsed;
-	avro_schema_t reader;
-	avro_value_iface_t *reader_iface;
-	avro_value_iface_t *resolver;
+	const Step *steps;
+	const int  *subs;
 } CompiledSchema;
+
+/* A skipped writer record and its step. */
+typedef struct Memo
+{
+	avro_schema_t schema;
+	int			step;
+} Memo;
+
+/*
+ * What one compile builds and needs: growing arrays of steps, of their
+ * children's indexes, and of the skipped records met so far.
+ */
+typedef struct Compile
+{
+	const KernelHost *host;
+	Decoder    *d;
+	AlertSurvey survey;
+	Step	   *steps;
+	size_t		nsteps,
+				steps_capacity;
+	int		   *subs;
+	size_t		nsubs,
+				subs_capacity;
+	Memo	   *memo;
+	size_t		nmemo,
+				memo_capacity;
+} Compile;
 
 /*
  * The cache: a few compiled schemas keyed by their text, least recently
@@ -315,8 +335,47 @@ struct AlertSchemaCache
 	CacheEntry	entries[SCHEMA_CACHE_SIZE];
 };
 
+/*
+ * A datum's values as read: each read record is spec->nfields consecutive
+ * Values of Decoder.values (field i of the spec at offset i), the top-level
+ * alert at offset 0.  A record-valued field holds its record's offset, an
+ * array its first item's offset and the item count; the items of a read
+ * array are consecutive records because every array the specs read is of
+ * records of scalars.  Strings point into the datum's bytes.
+ */
+typedef enum ValueType
+{
+	V_NULL,						/* null, or absent from the writer */
+	V_LONG,
+	V_DOUBLE,
+	V_STRING,
+	V_RECORD,
+	V_ARRAY
+} ValueType;
+
+typedef struct Value
+{
+	ValueType	type;
+	union
+	{
+		int64_t		l;
+		double		d;
+		struct
+		{
+			const char *p;
+			size_t		len;
+		}			s;
+		struct
+		{
+			size_t		first;
+			size_t		count;
+			size_t		stride;
+		}			rec;
+	}			u;
+} Value;
+
 /* Everything one call holds; decode_release() frees whatever is set. */
-typedef struct Decoder
+struct Decoder
 {
 	const KernelHost *host;
 	AlertSchemaCache *cache;	/* NULL: compile for this call only */
@@ -325,15 +384,15 @@ typedef struct Decoder
 	size_t		capacity;
 	const CompiledSchema *schema;
 	CompiledSchema *owned;		/* compiled for this call, no cache */
-	avro_value_t value;			/* a reader-schema value */
-	avro_value_t resolved;		/* the resolver's view of it */
-	int			have_value;
-	int			have_resolved;
+	Value	   *values;			/* the datum being read, from the host */
+	size_t		nvalues;
+	size_t		values_capacity;
+	uint64_t	items_left;		/* array and map items the datum may still hold */
 	int64_t		alert_object;	/* Rubin: the alert's diaObject's id */
 	int			have_alert_object;
 	uint8_t    *inflated;		/* a deflate block, from the host */
 	size_t		inflated_size;
-} Decoder;
+};
 
 static AlertDecodeStatus fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -350,20 +409,6 @@ fail(Decoder *d, AlertDecodeStatus status, const char *fmt,...)
 	return status;
 }
 
-/*
- * A libavro failure: an allocation refused for its size is a corrupt length
- * (CORRUPT), ENOMEM otherwise NO_MEMORY, anything else the given status.
- */
-static AlertDecodeStatus
-fail_avro(Decoder *d, int rval, AlertDecodeStatus status, const char *what)
-{
-	if (avro_alloc_refused)
-		return fail(d, ALERT_DECODE_CORRUPT, "%s: a length in the packet exceeds its size", what);
-	if (rval == ENOMEM)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory %s", what);
-	return fail(d, status, "%s: %s", what, avro_strerror());
-}
-
 /* ---------------------------------------------------------------- schemas */
 
 static avro_schema_t
@@ -377,8 +422,8 @@ unlink_schema(avro_schema_t s)
 /*
  * The record a writer field holds: itself, or the one non-null branch of a
  * union; an array's items when array.  A union of null and several other
- * types is refused (NULL): libavro would resolve every branch, and its
- * resolver crashes on an array branch whose items do not resolve.
+ * types is refused (NULL): which branch holds the alert's record would be
+ * a guess.
  */
 static avro_schema_t
 writer_record(avro_schema_t s, int array)
@@ -419,53 +464,7 @@ field_type(avro_schema_t rec, const char *name)
 	return i < 0 ? NULL : avro_schema_record_field_get_by_index(rec, i);
 }
 
-/* ["null", t], consuming the caller's reference to t; NULL when out of memory. */
-static avro_schema_t
-nullable(avro_schema_t t)
-{
-	avro_schema_t u = t ? avro_schema_union() : NULL;
-	avro_schema_t null = u ? avro_schema_null() : NULL;
-	int			ok = null && avro_schema_union_append(u, null) == 0 &&
-		avro_schema_union_append(u, t) == 0;
-
-	if (null)
-		avro_schema_decref(null);
-	if (t)
-		avro_schema_decref(t);
-	if (!ok && u)
-	{
-		avro_schema_decref(u);
-		u = NULL;
-	}
-	return u;
-}
-
-/* The isdiffpos union: ["null", "string", "long", "double"]. */
-static avro_schema_t
-sign_schema(void)
-{
-	avro_schema_t u = nullable(avro_schema_string());
-	avro_schema_t l = u ? avro_schema_long() : NULL;
-	avro_schema_t f = l ? avro_schema_double() : NULL;
-	int			ok = f && avro_schema_union_append(u, l) == 0 &&
-		avro_schema_union_append(u, f) == 0;
-
-	if (l)
-		avro_schema_decref(l);
-	if (f)
-		avro_schema_decref(f);
-	if (!ok && u)
-	{
-		avro_schema_decref(u);
-		u = NULL;
-	}
-	return u;
-}
-
-static AlertDecodeStatus build_record(Decoder *d, avro_schema_t wrec, const RecordSpec *spec,
-									  const char *path, int *index, avro_schema_t *out);
-
-/* Whether a writer primitive resolves into the reader type of t (Avro's promotions). */
+/* Whether a writer primitive reads as t (Avro's promotions). */
 static int
 primitive_fits(avro_schema_t w, FieldType t)
 {
@@ -485,14 +484,7 @@ primitive_fits(avro_schema_t w, FieldType t)
 	}
 }
 
-/*
- * Whether a writer scalar field (a primitive, or a union of null and
- * primitives) resolves into the reader type of t.  Checked before libavro
- * builds the resolver, because libavro's resolver crashes (a NULL
- * dereference in try_array's clean-up, libavro 1.11) when an array's item
- * record has a field that does not resolve -- a string where a double is
- * read -- instead of failing; found by test/fuzz.
- */
+/* Whether a writer scalar field (a primitive, or a union of null and primitives) reads as t. */
 static int
 writer_fits(avro_schema_t w, FieldType t)
 {
@@ -513,205 +505,318 @@ writer_fits(avro_schema_t w, FieldType t)
 	return primitive_fits(w, t);
 }
 
-/* The reader type of one field; path names it in messages ("candidate.jd"). */
-static AlertDecodeStatus
-build_field(Decoder *d, avro_schema_t wtype, const FieldSpec *f, const char *path,
-			avro_schema_t *out)
+/* Room for one more of *n elements of size in *array; 0 when out of memory. */
+static int
+grow(const KernelHost *host, void **array, size_t n, size_t *capacity, size_t size, size_t more)
 {
-	avro_schema_t sub;
+	size_t		cap = *capacity ? *capacity : 64;
+	void	   *grown;
+
+	if (*capacity - n >= more)
+		return 1;
+	while (cap - n < more)
+		cap *= 2;
+	if ((grown = host_alloc_array(host, cap, size)) == NULL)
+		return 0;
+	if (n > 0)
+		memcpy(grown, *array, n * size);
+	host_free(host, *array);
+	*array = grown;
+	*capacity = cap;
+	return 1;
+}
+
+#define NO_MEMORY_COMPILING(d) fail(d, ALERT_DECODE_NO_MEMORY, "out of memory compiling the writer schema")
+
+/* A new step with nsub children to come (-1 each); its index, or -1 when out of memory. */
+static int
+step_new(Compile *cp, StepOp op, int slot, FieldType as, int nsub)
+{
+	if (!grow(cp->host, (void **) &cp->steps, cp->nsteps, &cp->steps_capacity, sizeof(Step), 1) ||
+		!grow(cp->host, (void **) &cp->subs, cp->nsubs, &cp->subs_capacity, sizeof(int), (size_t) nsub) ||
+		cp->nsteps >= INT32_MAX || cp->nsubs >= INT32_MAX - (size_t) nsub)
+		return -1;
+	cp->steps[cp->nsteps] = (Step) {.op = op, .slot = slot, .as = as, .nsub = nsub,
+	.sub = (int) cp->nsubs};
+	for (int i = 0; i < nsub; i++)
+		cp->subs[cp->nsubs++] = -1;
+	return (int) cp->nsteps++;
+}
+
+static AlertDecodeStatus compile_type(Compile *cp, avro_schema_t w, int slot, FieldType as,
+									  const RecordSpec *spec, const char *path, int *out);
+
+/* A skipped record, shared by every use of the same writer record. */
+static AlertDecodeStatus
+compile_skipped_record(Compile *cp, avro_schema_t w, int *out)
+{
+	int			n = (int) avro_schema_record_size(w);
+	int			s,
+				child;
 	AlertDecodeStatus status;
 
-	if (f->type != F_RECORD && f->type != F_ARRAY && !writer_fits(wtype, f->type))
-		return fail(d, ALERT_DECODE_NOT_AN_ALERT, "field \"%s\" of the writer schema has type %s, not %s",
+	for (size_t i = 0; i < cp->nmemo; i++)
+		if (cp->memo[i].schema == w)
+			return (*out = cp->memo[i].step), ALERT_DECODE_OK;
+	if (!grow(cp->host, (void **) &cp->memo, cp->nmemo, &cp->memo_capacity, sizeof(Memo), 1) ||
+		(s = step_new(cp, OP_RECORD, -1, F_RECORD, n)) < 0)
+		return NO_MEMORY_COMPILING(cp->d);
+	cp->memo[cp->nmemo++] = (Memo) {w, s};
+	for (int i = 0; i < n; i++)
+	{
+		if ((status = compile_type(cp, avro_schema_record_field_get_by_index(w, i), -1, F_RECORD,
+								   NULL, "", &child)) != ALERT_DECODE_OK)
+			return status;
+		cp->subs[cp->steps[s].sub + i] = child;
+	}
+	*out = s;
+	return ALERT_DECODE_OK;
+}
+
+/* Whether writer field type wtype can be read as spec field f; path names it in the message. */
+static AlertDecodeStatus
+check_field(Compile *cp, avro_schema_t wtype, const FieldSpec *f, const char *path)
+{
+	if (f->type == F_RECORD || f->type == F_ARRAY)
+	{
+		if (writer_record(wtype, f->type == F_ARRAY) == NULL)
+			return fail(cp->d, ALERT_DECODE_NOT_AN_ALERT, "field \"%s\" of the writer schema is not %s",
+						path, f->type == F_ARRAY ? "an array of records" : "a record");
+	}
+	else if (!writer_fits(wtype, f->type))
+		return fail(cp->d, ALERT_DECODE_NOT_AN_ALERT, "field \"%s\" of the writer schema has type %s, not %s",
 					path, avro_schema_type_name(unlink_schema(wtype)),
 					f->type == F_STRING ? "string" : f->type == F_LONG ? "an integer type" : "a number type");
-	switch (f->type)
-	{
-		case F_LONG:
-			*out = nullable(avro_schema_long());
-			break;
-		case F_DOUBLE:
-			*out = nullable(avro_schema_double());
-			break;
-		case F_STRING:
-			*out = nullable(avro_schema_string());
-			break;
-		case F_SIGN:
-			*out = sign_schema();
-			break;
-		case F_RECORD:
-		case F_ARRAY:
-			{
-				avro_schema_t wrec = writer_record(wtype, f->type == F_ARRAY);
-
-				if (wrec == NULL)
-					return fail(d, ALERT_DECODE_NOT_AN_ALERT,
-								"field \"%s\" of the writer schema is not %s", path,
-								f->type == F_ARRAY ? "an array of records" : "a record");
-				status = build_record(d, wrec, f->sub, path, NULL, &sub);
-				if (status != ALERT_DECODE_OK)
-					return status;
-				if (f->type == F_ARRAY)
-				{
-					avro_schema_t arr = avro_schema_array(sub);
-
-					avro_schema_decref(sub);
-					sub = arr;
-				}
-				*out = nullable(sub);
-				break;
-			}
-	}
-	if (*out == NULL)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory building the reader schema");
 	return ALERT_DECODE_OK;
 }
 
 /*
- * A reader record named as the writer's record wrec, with spec's fields;
- * index[i] gets the reader position of spec field i (-1 when an optional
- * field is absent from the writer).  The message of a missing field names
- * it by its path from the alert and the writer record's full name.
+ * A read record: writer record w seen through spec, its slots filled by
+ * the writer's fields the spec names.  The message of a missing field
+ * names it by its path from the alert and the writer record's full name.
  */
 static AlertDecodeStatus
-build_record(Decoder *d, avro_schema_t wrec, const RecordSpec *spec, const char *path,
-			 int *index, avro_schema_t *out)
+compile_read_record(Compile *cp, avro_schema_t w, int slot, const RecordSpec *spec,
+					const char *path, int *out)
 {
-	avro_schema_t rec = avro_schema_record(avro_schema_name(wrec), avro_schema_namespace(wrec));
-	int			next = 0;
+	int			n = (int) avro_schema_record_size(w);
+	int			s = step_new(cp, OP_RECORD, slot, F_RECORD, n),
+				child;
+	AlertDecodeStatus status;
 
-	if (rec == NULL)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory building the reader schema");
-	for (int i = 0; i < spec->nfields; i++)
+	if (s < 0)
+		return NO_MEMORY_COMPILING(cp->d);
+	cp->steps[s].spec = spec;
+	for (int k = 0; k < spec->nfields; k++)
+		if (field_type(w, spec->fields[k].name) == NULL && !spec->fields[k].optional)
+		{
+			const char *ns = avro_schema_namespace(w);
+
+			return fail(cp->d, ALERT_DECODE_MISSING_FIELD,
+						"writer schema record \"%s%s%s\" lacks the field \"%s%s%s\"",
+						ns ? ns : "", ns ? "." : "", avro_schema_name(w), path, *path ? "." : "",
+						spec->fields[k].name);
+		}
+	for (int i = 0; i < n; i++)
 	{
-		const FieldSpec *f = &spec->fields[i];
-		avro_schema_t wtype = field_type(wrec, f->name);
-		avro_schema_t rtype = NULL;
+		const char *name = avro_schema_record_field_name(w, i);
+		avro_schema_t wtype = avro_schema_record_field_get_by_index(w, i);
+		int			k = 0;
 		char		fpath[128];
-		AlertDecodeStatus status;
-		int			rval;
 
-		snprintf(fpath, sizeof(fpath), "%s%s%s", path, *path ? "." : "", f->name);
-		if (index)
-			index[i] = -1;
-		if (wtype == NULL && f->optional)
-			continue;
-		if (wtype == NULL)
+		while (k < spec->nfields && strcmp(spec->fields[k].name, name) != 0)
+			k++;
+		if (k == spec->nfields)
+			status = compile_type(cp, wtype, -1, F_RECORD, NULL, "", &child);
+		else
 		{
-			const char *ns = avro_schema_namespace(wrec);
-
-			avro_schema_decref(rec);
-			return fail(d, ALERT_DECODE_MISSING_FIELD,
-						"writer schema record \"%s%s%s\" lacks the field \"%s\"",
-						ns ? ns : "", ns ? "." : "", avro_schema_name(wrec), fpath);
+			snprintf(fpath, sizeof(fpath), "%s%s%s", path, *path ? "." : "", name);
+			if ((status = check_field(cp, wtype, &spec->fields[k], fpath)) == ALERT_DECODE_OK)
+				status = compile_type(cp, wtype, k, spec->fields[k].type, spec->fields[k].sub, fpath,
+									  &child);
 		}
-		status = build_field(d, wtype, f, fpath, &rtype);
 		if (status != ALERT_DECODE_OK)
-		{
-			avro_schema_decref(rec);
 			return status;
-		}
-		rval = avro_schema_record_field_append(rec, f->name, rtype);
-		avro_schema_decref(rtype);
-		if (rval != 0)
-		{
-			avro_schema_decref(rec);
-			return fail_avro(d, rval, ALERT_DECODE_BAD_SCHEMA, "building the reader schema");
-		}
-		if (index)
-			index[i] = next;
-		next++;
+		cp->subs[cp->steps[s].sub + i] = child;
 	}
-	*out = rec;
+	*out = s;
 	return ALERT_DECODE_OK;
 }
 
-static void
-compiled_free(const KernelHost *host, CompiledSchema *c)
+/* The scalar steps of Avro's primitive types and fixed and enum; -1 for the others. */
+static int
+scalar_op(avro_type_t type)
 {
-	if (c == NULL)
-		return;
-	if (c->resolver)
-		avro_value_iface_decref(c->resolver);
-	if (c->reader_iface)
-		avro_value_iface_decref(c->reader_iface);
-	if (c->reader)
-		avro_schema_decref(c->reader);
-	if (c->parsed)
-		avro_schema_decref(c->parsed);
-	host_free(host, c);
+	switch (type)
+	{
+		case AVRO_NULL:
+			return OP_NULL;
+		case AVRO_BOOLEAN:
+			return OP_BOOLEAN;
+		case AVRO_INT32:
+			return OP_INT;
+		case AVRO_INT64:
+			return OP_LONG;
+		case AVRO_FLOAT:
+			return OP_FLOAT;
+		case AVRO_DOUBLE:
+			return OP_DOUBLE;
+		case AVRO_STRING:
+		case AVRO_BYTES:
+			return OP_BYTES;
+		case AVRO_FIXED:
+			return OP_FIXED;
+		case AVRO_ENUM:
+			return OP_ENUM;
+		default:
+			return -1;
+	}
 }
 
-/* Parses the writer schema text and builds its reader and resolver into c. */
+/*
+ * The step of writer type w.  slot >= 0: the value fills that field of the
+ * record being read, as type as (spec: the record a read record or array
+ * holds); slot -1: skipped.
+ */
 static AlertDecodeStatus
-compile_into(Decoder *d, const char *text, size_t len, CompiledSchema *c)
+compile_type(Compile *cp, avro_schema_t w, int slot, FieldType as, const RecordSpec *spec,
+			 const char *path, int *out)
+{
+	int			s,
+				op,
+				child;
+	AlertDecodeStatus status;
+
+	if ((w = unlink_schema(w)) == NULL)
+		return fail(cp->d, ALERT_DECODE_BAD_SCHEMA, "the writer schema names a type it does not define");
+	if ((op = scalar_op(avro_typeof(w))) >= 0)
+	{
+		if ((s = step_new(cp, (StepOp) op, op == OP_NULL ? -1 : slot, as, 0)) < 0)
+			return NO_MEMORY_COMPILING(cp->d);
+		cp->steps[s].size = op == OP_FIXED ? avro_schema_fixed_size(w)
+			: op == OP_ENUM ? avro_schema_enum_number_of_symbols(w)
+			: op == OP_FLOAT ? 4 : op == OP_DOUBLE ? 8 : 0;
+		return (*out = s), ALERT_DECODE_OK;
+	}
+	switch (avro_typeof(w))
+	{
+		case AVRO_UNION:
+			{
+				int			n = (int) avro_schema_union_size(w);
+
+				if ((s = step_new(cp, OP_UNION, slot, as, n)) < 0)
+					return NO_MEMORY_COMPILING(cp->d);
+				for (int i = 0; i < n; i++)
+				{
+					if ((status = compile_type(cp, avro_schema_union_branch(w, i), slot, as, spec, path,
+											   &child)) != ALERT_DECODE_OK)
+						return status;
+					cp->subs[cp->steps[s].sub + i] = child;
+				}
+				return (*out = s), ALERT_DECODE_OK;
+			}
+		case AVRO_ARRAY:
+		case AVRO_MAP:
+			{
+				int			array = avro_typeof(w) == AVRO_ARRAY;
+				avro_schema_t items = array ? avro_schema_array_items(w) : avro_schema_map_values(w);
+
+				if ((s = step_new(cp, array ? OP_ARRAY : OP_MAP, slot, as, 1)) < 0)
+					return NO_MEMORY_COMPILING(cp->d);
+				cp->steps[s].spec = spec;
+				/* check_field saw that a read array's items are a record, not a union */
+				status = spec != NULL && slot >= 0
+					? compile_read_record(cp, unlink_schema(items), -1, spec, path, &child)
+					: compile_type(cp, items, -1, F_RECORD, NULL, "", &child);
+				if (status != ALERT_DECODE_OK)
+					return status;
+				cp->subs[cp->steps[s].sub] = child;
+				return (*out = s), ALERT_DECODE_OK;
+			}
+		case AVRO_RECORD:
+			return spec != NULL && slot >= 0 ? compile_read_record(cp, w, slot, spec, path, out)
+				: compile_skipped_record(cp, w, out);
+		default:
+			return fail(cp->d, ALERT_DECODE_BAD_SCHEMA, "the writer schema has a type of unknown kind %d",
+						(int) avro_typeof(w));
+	}
+}
+
+/* The compile's steps packed into one host block; NULL when out of memory. */
+static CompiledSchema *
+compiled_pack(Compile *cp)
+{
+	size_t		steps_bytes = cp->nsteps * sizeof(Step);
+	CompiledSchema *c = host_alloc(cp->host, sizeof(CompiledSchema) + steps_bytes +
+								   cp->nsubs * sizeof(int));
+	Step	   *steps;
+
+	if (c == NULL)
+		return NULL;
+	steps = (Step *) (c + 1);
+	memcpy(steps, cp->steps, steps_bytes);
+	if (cp->nsubs > 0)
+		memcpy((char *) steps + steps_bytes, cp->subs, cp->nsubs * sizeof(int));
+	*c = (CompiledSchema) {cp->survey, steps, (const int *) ((char *) steps + steps_bytes)};
+	return c;
+}
+
+/* Parses the writer schema text (libavro) and compiles its steps, the alert's first. */
+static AlertDecodeStatus
+compile_into(Compile *cp, const char *text, size_t len, avro_schema_t *parsed)
 {
 	const RecordSpec *spec;
 	avro_schema_t w;
-	AlertDecodeStatus status;
-	int			rval;
+	int			root,
+				rval = avro_schema_from_json_length(text, len, parsed);
 
-	if ((rval = avro_schema_from_json_length(text, len, &c->parsed)) != 0)
+	if (rval != 0)
 	{
-		c->parsed = NULL;
-		return fail_avro(d, rval, ALERT_DECODE_BAD_SCHEMA, "parsing the writer schema");
+		*parsed = NULL;
+		if (rval == ENOMEM)
+			return fail(cp->d, ALERT_DECODE_NO_MEMORY, "out of memory parsing the writer schema");
+		return fail(cp->d, ALERT_DECODE_BAD_SCHEMA, "parsing the writer schema: %s", avro_strerror());
 	}
-	w = unlink_schema(c->parsed);
+	w = unlink_schema(*parsed);
 	if (!is_avro_record(w))
-		return fail(d, ALERT_DECODE_NOT_AN_ALERT, "the writer schema is a %s, not an alert record",
+		return fail(cp->d, ALERT_DECODE_NOT_AN_ALERT, "the writer schema is a %s, not an alert record",
 					w ? avro_schema_type_name(w) : "nothing");
 	if (field_type(w, "candidate") != NULL)
-		c->survey = ALERT_ZTF, spec = &ztf_alert;
+		cp->survey = ALERT_ZTF, spec = &ztf_alert;
 	else if (field_type(w, "diaSource") != NULL)
-		c->survey = ALERT_RUBIN, spec = &rubin_alert;
+		cp->survey = ALERT_RUBIN, spec = &rubin_alert;
 	else
-		return fail(d, ALERT_DECODE_NOT_AN_ALERT,
+		return fail(cp->d, ALERT_DECODE_NOT_AN_ALERT,
 					"writer schema record \"%s\" has neither \"candidate\" (ZTF) nor \"diaSource\" (Rubin)",
 					avro_schema_name(w));
-	status = build_record(d, w, spec, "", c->top_index, &c->reader);
-	if (status != ALERT_DECODE_OK)
-		return status;
-	c->reader_iface = avro_generic_class_from_schema(c->reader);
-	if (c->reader_iface == NULL)
-		return fail_avro(d, 0, ALERT_DECODE_NO_MEMORY, "building the reader");
-	c->resolver = avro_resolved_writer_new(w, c->reader);
-	if (c->resolver == NULL)
-		return fail(d, ALERT_DECODE_MISSING_FIELD,
-					"writer schema \"%s\" does not resolve into the %s reader: %s",
-					avro_schema_name(w), c->survey == ALERT_ZTF ? "ZTF" : "Rubin", avro_strerror());
-	return ALERT_DECODE_OK;
+	return compile_read_record(cp, w, -1, spec, "", &root);
 }
 
 /*
- * A compiled schema from host's memory, or NULL and d->err set.  libavro's
- * blocks are tracked on a list of the compile's own: kept (detached) when
- * it succeeds, freed with whatever libavro leaked when it fails.
+ * A compiled schema from host's memory, or NULL and d->err set.  Every
+ * libavro object is released before it returns (the steps are the kernel's
+ * own), and whatever libavro leaked freed.
  */
 static CompiledSchema *
 compile(Decoder *d, const KernelHost *host, const char *text, size_t len)
 {
-	AvroBlock  *outer = avro_blocks;
 	AvroBlock	head = {&head, &head};
-	CompiledSchema *c = host_alloc(host, sizeof(CompiledSchema));
+	Compile		cp = {.host = host, .d = d};
+	avro_schema_t parsed = NULL;
 	AlertDecodeStatus status;
+	CompiledSchema *c = NULL;
 
-	if (c == NULL)
-	{
-		fail(d, ALERT_DECODE_NO_MEMORY, "out of memory compiling the writer schema");
-		return NULL;
-	}
-	*c = (CompiledSchema) {0};
 	avro_blocks = &head;
-	status = compile_into(d, text, len, c);
-	if (status != ALERT_DECODE_OK)
-	{
-		compiled_free(host, c);
-		c = NULL;
-		blocks_free_rest(&head);
-	}
-	else
-		blocks_detach(&head);
-	avro_blocks = outer;
+	status = compile_into(&cp, text, len, &parsed);
+	if (parsed != NULL)
+		avro_schema_decref(parsed);
+	blocks_free_rest(&head);
+	avro_blocks = NULL;
+	if (status == ALERT_DECODE_OK && (c = compiled_pack(&cp)) == NULL)
+		NO_MEMORY_COMPILING(d);
+	host_free(host, cp.steps);
+	host_free(host, cp.subs);
+	host_free(host, cp.memo);
 	return c;
 }
 
@@ -766,7 +871,7 @@ cache_lookup(Decoder *d, AlertSchemaCache *cache, const char *text, size_t len)
 		return NULL;
 	if ((copy = host_alloc(&cache->host, len + 1)) == NULL)
 	{
-		compiled_free(&cache->host, c);
+		host_free(&cache->host, c);
 		fail(d, ALERT_DECODE_NO_MEMORY, "out of memory caching the writer schema");
 		return NULL;
 	}
@@ -774,43 +879,29 @@ cache_lookup(Decoder *d, AlertSchemaCache *cache, const char *text, size_t len)
 	if (victim->text != NULL)
 	{
 		host_free(&cache->host, victim->text);
-		compiled_free(&cache->host, victim->schema);
+		host_free(&cache->host, victim->schema);
 	}
 	*victim = (CacheEntry) {copy, len, hash, ++cache->clock, c};
 	return c;
 }
 
-/* The compiled writer schema and fresh values to read into. */
+/* The compiled writer schema of the call. */
 static AlertDecodeStatus
 prepare(Decoder *d, const char *text, size_t len)
 {
-	int			rval;
-
 	if (d->cache)
 		d->schema = cache_lookup(d, d->cache, text, len);
 	else
 		d->schema = d->owned = compile(d, d->host, text, len);
-	if (d->schema == NULL)
-		return d->err->status;
-	if ((rval = avro_generic_value_new(d->schema->reader_iface, &d->value)) != 0)
-		return fail_avro(d, rval, ALERT_DECODE_NO_MEMORY, "making the reader value");
-	d->have_value = 1;
-	if ((rval = avro_resolved_writer_new_value(d->schema->resolver, &d->resolved)) != 0)
-		return fail_avro(d, rval, ALERT_DECODE_NO_MEMORY, "making the resolver value");
-	d->have_resolved = 1;
-	avro_resolved_writer_set_dest(&d->resolved, &d->value);
-	return ALERT_DECODE_OK;
+	return d->schema == NULL ? d->err->status : ALERT_DECODE_OK;
 }
 
 static void
 decode_release(Decoder *d)
 {
 	host_free(d->host, d->inflated);
-	if (d->have_resolved)
-		avro_value_decref(&d->resolved);
-	if (d->have_value)
-		avro_value_decref(&d->value);
-	compiled_free(d->host, d->owned);
+	host_free(d->host, d->values);
+	host_free(d->host, d->owned);
 }
 
 AlertSchemaCache *
@@ -835,57 +926,320 @@ alert_schema_cache_free(AlertSchemaCache *cache)
 		if (cache->entries[i].text != NULL)
 		{
 			host_free(&host, cache->entries[i].text);
-			compiled_free(&host, cache->entries[i].schema);
+			host_free(&host, cache->entries[i].schema);
 		}
 	host_free(&host, cache);
 }
 
+/* ------------------------------------------------------------ the reader */
+
+/*
+ * Avro's binary encoding (specification 1.11, "Binary Encoding"), read with
+ * a bounds check before every byte.  Nothing a datum says is trusted: a
+ * length or a count beyond the bytes left, a union branch or enum symbol
+ * out of range, an int beyond 32 bits, nesting deeper than MAX_NESTING
+ * (a recursive writer type) are CORRUPT.  Arrays and maps of items that
+ * take no bytes (nulls, empty records) cannot be bounded by the bytes left,
+ * so a datum of n bytes may hold at most 64 n + 65536 items in all.
+ * Cost: O(bytes of the datum); an array or map block written with its byte
+ * size is skipped in O(1) when nothing in it is read.
+ */
+#define MAX_NESTING 64
+
+typedef struct Reader
+{
+	const uint8_t *p;
+	const uint8_t *end;
+} Reader;
+
+static AlertDecodeStatus
+cut_short(Decoder *d)
+{
+	return fail(d, ALERT_DECODE_CORRUPT, "the datum is cut short or a length in it exceeds it");
+}
+
+/* A zig-zag varint of at most 10 bytes; 0 when cut short or longer. */
+static inline int
+reader_long(Reader *r, int64_t *out)
+{
+	uint64_t	u = 0;
+
+	for (int shift = 0; shift < 70 && r->p < r->end; shift += 7)
+	{
+		uint8_t		b = *r->p++;
+
+		u |= (uint64_t) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+		{
+			*out = (int64_t) (u >> 1) ^ -(int64_t) (u & 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Little-endian IEEE 754, whatever the host's byte order. */
+static inline double
+reader_double(const uint8_t *p, int size)
+{
+	uint64_t	u = 0;
+
+	for (int i = size - 1; i >= 0; i--)
+		u = u << 8 | p[i];
+	if (size == 4)
+	{
+		uint32_t	u32 = (uint32_t) u;
+		float		f;
+
+		memcpy(&f, &u32, sizeof(f));
+		return f;
+	}
+	{
+		double		x;
+
+		memcpy(&x, &u, sizeof(x));
+		return x;
+	}
+}
+
+/* A new read record of spec at the end of d->values, all null; its offset or (size_t) -1. */
+static size_t
+values_add_record(Decoder *d, const RecordSpec *spec)
+{
+	size_t		first = d->nvalues;
+	size_t		n = (size_t) spec->nfields;
+
+	if (d->values_capacity - d->nvalues < n)
+	{
+		size_t		cap = d->values_capacity ? 2 * d->values_capacity : 256;
+		Value	   *grown;
+
+		while (cap - d->nvalues < n)
+			cap *= 2;
+		if ((grown = host_alloc_array(d->host, cap, sizeof(Value))) == NULL)
+			return (size_t) -1;
+		if (d->nvalues > 0)
+			memcpy(grown, d->values, d->nvalues * sizeof(Value));
+		host_free(d->host, d->values);
+		d->values = grown;
+		d->values_capacity = cap;
+	}
+	for (size_t i = 0; i < n; i++)
+		d->values[first + i].type = V_NULL;
+	d->nvalues += n;
+	return first;
+}
+
+static AlertDecodeStatus read_step(Decoder *d, Reader *r, const Step *s, size_t rec, int depth);
+
+/* Child i of step s. */
+static inline const Step *
+sub_step(const Decoder *d, const Step *s, int i)
+{
+	return &d->schema->steps[d->schema->subs[s->sub + i]];
+}
+
+/* Array or map blocks: (count, [byte size when count < 0], items) until a count of 0. */
+static AlertDecodeStatus
+read_blocks(Decoder *d, Reader *r, const Step *s, size_t rec, int depth)
+{
+	size_t		first = d->nvalues,
+				count = 0;
+	int64_t		n,
+				size;
+	AlertDecodeStatus status;
+
+	for (;;)
+	{
+		if (!reader_long(r, &n))
+			return cut_short(d);
+		if (n == 0)
+			break;
+		if (n < 0)
+		{
+			if (n == INT64_MIN || !reader_long(r, &size) || size < 0 || size > r->end - r->p)
+				return cut_short(d);
+			n = -n;
+			if (s->slot < 0)
+			{
+				r->p += size;	/* nothing in it is read */
+				continue;
+			}
+		}
+		if ((uint64_t) n > d->items_left)
+			return fail(d, ALERT_DECODE_CORRUPT, "an array or map block claims %lld items, more than the "
+						"datum can hold", (long long) n);
+		d->items_left -= (uint64_t) n;
+		for (int64_t i = 0; i < n; i++)
+		{
+			if (s->op == OP_MAP)
+			{
+				if (!reader_long(r, &size) || size < 0 || size > r->end - r->p)
+					return cut_short(d);
+				r->p += size;	/* the key */
+			}
+			if ((status = read_step(d, r, sub_step(d, s, 0), rec, depth + 1)) != ALERT_DECODE_OK)
+				return status;
+		}
+		count += (size_t) n;
+	}
+	if (s->slot >= 0)
+		d->values[rec + (size_t) s->slot] = (Value) {V_ARRAY, .u.rec = {first, count,
+		(size_t) s->spec->nfields}};
+	return ALERT_DECODE_OK;
+}
+
+/* A read record: its values added, its slot in the parent set, its fields read. */
+static AlertDecodeStatus
+read_record(Decoder *d, Reader *r, const Step *s, size_t rec, int depth)
+{
+	size_t		first = rec;
+	AlertDecodeStatus status;
+
+	if (s->spec != NULL)
+	{
+		if ((first = values_add_record(d, s->spec)) == (size_t) -1)
+			return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory reading the datum");
+		if (s->slot >= 0)
+			d->values[rec + (size_t) s->slot] = (Value) {V_RECORD, .u.rec = {first, 1, 0}};
+	}
+	for (int i = 0; i < s->nsub; i++)
+		if ((status = read_step(d, r, sub_step(d, s, i), first, depth + 1)) != ALERT_DECODE_OK)
+			return status;
+	return ALERT_DECODE_OK;
+}
+
+/* One datum of step s; a read value goes to field s->slot of the record at offset rec. */
+static AlertDecodeStatus
+read_step(Decoder *d, Reader *r, const Step *s, size_t rec, int depth)
+{
+	int64_t		l;
+	Value	   *v;
+
+	if (depth > MAX_NESTING)
+		return fail(d, ALERT_DECODE_CORRUPT, "the datum nests deeper than %d levels", MAX_NESTING);
+	switch (s->op)
+	{
+		case OP_NULL:
+			return ALERT_DECODE_OK;
+		case OP_BOOLEAN:
+			if (r->p >= r->end)
+				return cut_short(d);
+			r->p++;
+			return ALERT_DECODE_OK;
+		case OP_INT:
+		case OP_LONG:
+		case OP_ENUM:
+			if (!reader_long(r, &l))
+				return cut_short(d);
+			if (s->op != OP_LONG && (l < INT32_MIN || l > INT32_MAX))
+				return fail(d, ALERT_DECODE_CORRUPT, "an int of the datum exceeds 32 bits");
+			if (s->op == OP_ENUM && (l < 0 || l >= s->size))
+				return fail(d, ALERT_DECODE_CORRUPT, "enum symbol %lld of %lld", (long long) l,
+							(long long) s->size);
+			if (s->slot >= 0)
+			{
+				v = &d->values[rec + (size_t) s->slot];
+				if (s->as == F_DOUBLE)
+					*v = (Value) {V_DOUBLE, .u.d = (double) l};
+				else
+					*v = (Value) {V_LONG, .u.l = l};
+			}
+			return ALERT_DECODE_OK;
+		case OP_FLOAT:
+		case OP_DOUBLE:
+			if (r->end - r->p < s->size)
+				return cut_short(d);
+			if (s->slot >= 0)
+				d->values[rec + (size_t) s->slot] = (Value) {V_DOUBLE,
+				.u.d = reader_double(r->p, (int) s->size)};
+			r->p += s->size;
+			return ALERT_DECODE_OK;
+		case OP_BYTES:
+			if (!reader_long(r, &l) || l < 0 || l > r->end - r->p)
+				return cut_short(d);
+			if (s->slot >= 0)
+				d->values[rec + (size_t) s->slot] = (Value) {V_STRING,
+				.u.s = {(const char *) r->p, (size_t) l}};
+			r->p += l;
+			return ALERT_DECODE_OK;
+		case OP_FIXED:
+			if (r->end - r->p < s->size)
+				return cut_short(d);
+			r->p += s->size;
+			return ALERT_DECODE_OK;
+		case OP_UNION:
+			if (!reader_long(r, &l))
+				return cut_short(d);
+			if (l < 0 || l >= s->nsub)
+				return fail(d, ALERT_DECODE_CORRUPT, "union branch %lld of %d", (long long) l, s->nsub);
+			return read_step(d, r, sub_step(d, s, (int) l), rec, depth);
+		case OP_ARRAY:
+		case OP_MAP:
+			return read_blocks(d, r, s, rec, depth);
+		case OP_RECORD:
+			return read_record(d, r, s, rec, depth);
+	}
+	return fail(d, ALERT_DECODE_CORRUPT, "unknown step %d", (int) s->op);
+}
+
+/* One alert datum at r into d->values; the top-level record at offset 0. */
+static AlertDecodeStatus
+read_datum(Decoder *d, Reader *r)
+{
+	d->nvalues = 0;
+	d->items_left = 64 * (uint64_t) (r->end - r->p) + 65536;
+	return read_record(d, r, &d->schema->steps[0], 0, 0);
+}
+
 /* ----------------------------------------------------------------- values */
 
-/* The non-null branch of field idx of rec, or 0 when it is null or absent. */
-static int
-field(const avro_value_t *rec, int idx, avro_value_t *branch, int *which)
+/* The field idx of the read record rec if it has type t, else NULL. */
+static inline const Value *
+value_of(const Value *rec, int idx, ValueType t)
 {
-	avro_value_t f;
-	int			disc;
-
-	if (idx < 0 || avro_value_get_by_index(rec, (size_t) idx, &f, NULL) != 0 ||
-		avro_value_get_discriminant(&f, &disc) != 0 || disc == 0 ||
-		avro_value_get_current_branch(&f, branch) != 0)
-		return 0;
-	if (which)
-		*which = disc;
-	return 1;
+	return rec[idx].type == t ? &rec[idx] : NULL;
 }
 
 static int
-get_long(const avro_value_t *rec, int idx, int64_t *v)
+get_long(const Value *rec, int idx, int64_t *v)
 {
-	avro_value_t b;
+	const Value *f = value_of(rec, idx, V_LONG);
 
-	return field(rec, idx, &b, NULL) && avro_value_get_long(&b, v) == 0;
+	return f && ((*v = f->u.l), 1);
 }
 
 /* A finite double, or 0. */
 static int
-get_double(const avro_value_t *rec, int idx, double *v)
+get_double(const Value *rec, int idx, double *v)
 {
-	avro_value_t b;
+	const Value *f = value_of(rec, idx, V_DOUBLE);
 
-	return field(rec, idx, &b, NULL) && avro_value_get_double(&b, v) == 0 && isfinite(*v);
+	return f && isfinite(f->u.d) && ((*v = f->u.d), 1);
 }
 
-/* A string without its NUL, or 0. */
+/* A string (not NUL-terminated), or 0. */
 static int
-get_string(const avro_value_t *rec, int idx, const char **s, size_t *len)
+get_string(const Value *rec, int idx, const char **s, size_t *len)
 {
-	avro_value_t b;
-	size_t		size;
+	const Value *f = value_of(rec, idx, V_STRING);
 
-	if (!field(rec, idx, &b, NULL) || avro_value_get_string(&b, s, &size) != 0)
-		return 0;
-	*len = size > 0 ? size - 1 : 0;
-	return 1;
+	return f && ((*s = f->u.s.p), (*len = f->u.s.len), 1);
+}
+
+/* The record in field idx of rec, or NULL when it is null or absent. */
+static const Value *
+get_record(const Decoder *d, const Value *rec, int idx)
+{
+	const Value *f = value_of(rec, idx, V_RECORD);
+
+	return f ? d->values + f->u.rec.first : NULL;
+}
+
+static int
+span_is(const uint8_t *p, size_t n, const char *s)
+{
+	return n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
 static AlertDecodeStatus
@@ -921,7 +1275,7 @@ mag_to_njy(double m)
 
 /* g, r or i from the fid field idx of rec. */
 static AlertDecodeStatus
-ztf_band(Decoder *d, const avro_value_t *rec, int idx, const char *path, char *band)
+ztf_band(Decoder *d, const Value *rec, int idx, const char *path, char *band)
 {
 	int64_t		fid;
 
@@ -936,47 +1290,37 @@ ztf_band(Decoder *d, const avro_value_t *rec, int idx, const char *path, char *b
 
 /* +1 or -1 from isdiffpos in any of its encodings. */
 static AlertDecodeStatus
-ztf_sign(Decoder *d, const avro_value_t *rec, const char *path, double *sign)
+ztf_sign(Decoder *d, const Value *rec, const char *path, double *sign)
 {
-	avro_value_t b;
-	int			which;
-	const char *s;
-	size_t		size;
-	int64_t		l;
+	const Value *v = &rec[ZS_ISDIFFPOS];
 	double		x;
 
-	if (field(rec, ZS_ISDIFFPOS, &b, &which))
+	if (v->type == V_STRING)
 	{
-		if (which == 1 && avro_value_get_string(&b, &s, &size) == 0)
-		{
-			static const char *const pos[] = {"t", "1", "1.0"};
-			static const char *const neg[] = {"f", "0", "-1", "-1.0"};
+		static const char *const pos[] = {"t", "1", "1.0"};
+		static const char *const neg[] = {"f", "0", "-1", "-1.0"};
+		const uint8_t *s = (const uint8_t *) v->u.s.p;
 
-			for (size_t i = 0; i < 3; i++)
-				if (strcmp(s, pos[i]) == 0)
-					return (*sign = 1.0), ALERT_DECODE_OK;
-			for (size_t i = 0; i < 4; i++)
-				if (strcmp(s, neg[i]) == 0)
-					return (*sign = -1.0), ALERT_DECODE_OK;
-			return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos \"%.32s\" is not t, f, 1, 0, 1.0 or -1.0",
-						path, s);
-		}
-		if (which == 2 && avro_value_get_long(&b, &l) == 0)
-			x = (double) l;
-		else if (which == 3 && avro_value_get_double(&b, &x) == 0)
-			;
-		else
-			x = NAN;
-		if (x == 1.0 || x == 0.0 || x == -1.0)
-			return (*sign = x == 1.0 ? 1.0 : -1.0), ALERT_DECODE_OK;
-		return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos %g is not 1, 0 or -1", path, x);
+		for (size_t i = 0; i < 3; i++)
+			if (span_is(s, v->u.s.len, pos[i]))
+				return (*sign = 1.0), ALERT_DECODE_OK;
+		for (size_t i = 0; i < 4; i++)
+			if (span_is(s, v->u.s.len, neg[i]))
+				return (*sign = -1.0), ALERT_DECODE_OK;
+		return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos \"%.*s\" is not t, f, 1, 0, 1.0 or -1.0",
+					path, (int) (v->u.s.len < 32 ? v->u.s.len : 32), v->u.s.p);
 	}
-	return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos is null beside a magpsf", path);
+	if (v->type == V_NULL)
+		return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos is null beside a magpsf", path);
+	x = v->type == V_LONG ? (double) v->u.l : v->u.d;
+	if (x == 1.0 || x == 0.0 || x == -1.0)
+		return (*sign = x == 1.0 ? 1.0 : -1.0), ALERT_DECODE_OK;
+	return fail(d, ALERT_DECODE_INVALID_VALUE, "%s.isdiffpos %g is not 1, 0 or -1", path, x);
 }
 
 /* One candidate or prv_candidate entry; kind DETECTION or HISTORY. */
 static AlertDecodeStatus
-ztf_source_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind kind,
+ztf_source_point(Decoder *d, const Value *rec, AlertPoint *p, AlertKind kind,
 				 const char *path)
 {
 	double		jd, mag, sigma, sign = 1.0;
@@ -1021,7 +1365,7 @@ skip:
 
 /* One fp_hists entry; kind FORCED. */
 static AlertDecodeStatus
-ztf_forced_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind kind,
+ztf_forced_point(Decoder *d, const Value *rec, AlertPoint *p, AlertKind kind,
 				 const char *path)
 {
 	double		jd, flux, unc, zp, scale;
@@ -1052,69 +1396,65 @@ ztf_forced_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind k
 }
 
 /* Each entry of the array field idx of alert, through fn. */
-typedef AlertDecodeStatus (*EntryFn) (Decoder *d, const avro_value_t *rec, AlertPoint *p,
+typedef AlertDecodeStatus (*EntryFn) (Decoder *d, const Value *rec, AlertPoint *p,
 									  AlertKind kind, const char *path);
 
 static AlertDecodeStatus
-each_entry(Decoder *d, const avro_value_t *alert, int idx, const AlertPoint *proto,
+each_entry(Decoder *d, const Value *alert, int idx, const AlertPoint *proto,
 		   AlertKind kind, const char *path, EntryFn fn)
 {
-	avro_value_t arr;
-	size_t		n = 0;
+	const Value *arr = value_of(alert, idx, V_ARRAY);
 
-	if (!field(alert, idx, &arr, NULL) || avro_value_get_size(&arr, &n) != 0)
-		return ALERT_DECODE_OK;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; arr != NULL && i < arr->u.rec.count; i++)
 	{
-		avro_value_t rec;
 		AlertPoint	p = *proto;
 		AlertDecodeStatus status;
 
-		if (avro_value_get_by_index(&arr, i, &rec, NULL) != 0)
-			return fail(d, ALERT_DECODE_CORRUPT, "%s[%zu] unreadable", path, i);
-		if ((status = fn(d, &rec, &p, kind, path)) != ALERT_DECODE_OK)
+		if ((status = fn(d, d->values + arr->u.rec.first + i * arr->u.rec.stride, &p, kind,
+						 path)) != ALERT_DECODE_OK)
 			return status;
 	}
 	return ALERT_DECODE_OK;
 }
 
 static AlertDecodeStatus
-ztf_alert_points(Decoder *d, const avro_value_t *alert)
+ztf_alert_points(Decoder *d, const Value *alert)
 {
 	AlertPoint	proto = {.survey = ALERT_ZTF};
-	avro_value_t cand;
+	const Value *cand;
 	const char *name;
 	size_t		len;
 	AlertDecodeStatus status;
 
-	if (!get_string(alert, d->schema->top_index[ZA_OBJECTID], &name, &len))
+	if (!get_string(alert, ZA_OBJECTID, &name, &len))
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "objectId is null");
 	proto.object_id = alert_ztf_object_number(name, len);
 	if (proto.object_id < 0)
-		return fail(d, ALERT_DECODE_INVALID_VALUE, "objectId \"%.32s\" is not ZTF, two digits, seven letters a-z",
-					name);
-	memcpy(proto.object_name, name, len + 1);
-	if (!get_long(alert, d->schema->top_index[ZA_CANDID], &proto.alert_id))
+		return fail(d, ALERT_DECODE_INVALID_VALUE, "objectId \"%.*s\" is not ZTF, two digits, seven letters a-z",
+					(int) (len < 32 ? len : 32), name);
+	memcpy(proto.object_name, name, len);
+	proto.object_name[len] = '\0';
+	if (!get_long(alert, ZA_CANDID, &proto.alert_id))
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "candid is null");
-	if (!field(alert, d->schema->top_index[ZA_CANDIDATE], &cand, NULL))
+	if ((cand = get_record(d, alert, ZA_CANDIDATE)) == NULL)
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "candidate is null");
 	{
 		AlertPoint	p = proto;
 
-		if ((status = ztf_source_point(d, &cand, &p, ALERT_DETECTION, "candidate")) != ALERT_DECODE_OK)
+		if ((status = ztf_source_point(d, cand, &p, ALERT_DETECTION, "candidate")) != ALERT_DECODE_OK)
 			return status;
 	}
-	if ((status = each_entry(d, alert, d->schema->top_index[ZA_PRV], &proto, ALERT_HISTORY,
+	if ((status = each_entry(d, alert, ZA_PRV, &proto, ALERT_HISTORY,
 							 "prv_candidates", ztf_source_point)) != ALERT_DECODE_OK)
 		return status;
-	return each_entry(d, alert, d->schema->top_index[ZA_FP], &proto, ALERT_FORCED, "fp_hists",
+	return each_entry(d, alert, ZA_FP, &proto, ALERT_FORCED, "fp_hists",
 					  ztf_forced_point);
 }
 
 /* ------------------------------------------------------------------- Rubin */
 
 static AlertDecodeStatus
-rubin_point(Decoder *d, const avro_value_t *rec, AlertPoint *p, AlertKind kind,
+rubin_point(Decoder *d, const Value *rec, AlertPoint *p, AlertKind kind,
 			const char *path)
 {
 	const char *band;
@@ -1145,42 +1485,45 @@ skip:
 }
 
 static AlertDecodeStatus
-rubin_alert_points(Decoder *d, const avro_value_t *alert)
+rubin_alert_points(Decoder *d, const Value *alert)
 {
 	AlertPoint	proto = {.survey = ALERT_RUBIN};
-	avro_value_t src,
-				object;
+	const Value *src,
+			   *object = get_record(d, alert, RA_OBJECT);
 	AlertDecodeStatus status;
 
-	d->have_alert_object = field(alert, d->schema->top_index[RA_OBJECT], &object, NULL) &&
-		get_long(&object, 0, &d->alert_object);
+	d->have_alert_object = object != NULL && get_long(object, 0, &d->alert_object);
 
-	if (!get_long(alert, d->schema->top_index[RA_ID], &proto.alert_id))
+	if (!get_long(alert, RA_ID, &proto.alert_id))
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "diaSourceId is null");
-	if (!field(alert, d->schema->top_index[RA_SOURCE], &src, NULL))
+	if ((src = get_record(d, alert, RA_SOURCE)) == NULL)
 		return fail(d, ALERT_DECODE_INVALID_VALUE, "diaSource is null");
 	{
 		AlertPoint	p = proto;
 
-		if ((status = rubin_point(d, &src, &p, ALERT_DETECTION, "diaSource")) != ALERT_DECODE_OK)
+		if ((status = rubin_point(d, src, &p, ALERT_DETECTION, "diaSource")) != ALERT_DECODE_OK)
 			return status;
 	}
-	if ((status = each_entry(d, alert, d->schema->top_index[RA_PRV], &proto, ALERT_HISTORY,
+	if ((status = each_entry(d, alert, RA_PRV, &proto, ALERT_HISTORY,
 							 "prvDiaSources", rubin_point)) != ALERT_DECODE_OK)
 		return status;
-	return each_entry(d, alert, d->schema->top_index[RA_FORCED], &proto, ALERT_FORCED,
+	return each_entry(d, alert, RA_FORCED, &proto, ALERT_FORCED,
 					  "prvDiaForcedSources", rubin_point);
 }
 
-/* The points of the alert just read into d->value; polls the host first. */
+/* One alert datum at r, and its points; polls the host first. */
 static AlertDecodeStatus
-alert_points(Decoder *d)
+alert_points(Decoder *d, Reader *r)
 {
+	AlertDecodeStatus status;
+
 	if (host_poll(d->host))
 		return fail(d, ALERT_DECODE_INTERRUPTED, "interrupted");
+	if ((status = read_datum(d, r)) != ALERT_DECODE_OK)
+		return status;
 	d->result->nalerts++;
-	return d->schema->survey == ALERT_ZTF ? ztf_alert_points(d, &d->value)
-		: rubin_alert_points(d, &d->value);
+	return d->schema->survey == ALERT_ZTF ? ztf_alert_points(d, d->values)
+		: rubin_alert_points(d, d->values);
 }
 
 /* --------------------------------------------------------------- framings */
@@ -1188,10 +1531,8 @@ alert_points(Decoder *d)
 /*
  * The object-container framing (Avro 1.x spec, "Object Container Files"):
  * the magic, a metadata map of bytes (avro.schema, avro.codec), a 16-byte
- * sync marker, then blocks of (count, size, data, sync).  The kernel reads
- * this framing itself, with bounds checks, and gives each block's datums to
- * libavro: libavro's file reader takes a FILE only and leaks what it
- * allocated when a header is corrupt.  Codecs: null and deflate (zlib).
+ * sync marker, then blocks of (count, size, data, sync), read with bounds
+ * checks.  Codecs: null and deflate (zlib).
  */
 #define SYNC_SIZE 16
 
@@ -1230,12 +1571,6 @@ read_span(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **p, size_t
 	*n = (size_t) l;
 	*pos += *n;
 	return 1;
-}
-
-static int
-span_is(const uint8_t *p, size_t n, const char *s)
-{
-	return n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
 /* The header: writer schema and codec spans, sync marker; *pos after it. */
@@ -1321,7 +1656,6 @@ inflate_block(Decoder *d, const uint8_t *data, size_t n, size_t *out_len)
 	inflateEnd(&z);
 	if (rc != Z_STREAM_END)
 		return fail(d, ALERT_DECODE_CORRUPT, "deflate block is corrupt");
-	set_alloc_limit(*out_len);
 	return ALERT_DECODE_OK;
 }
 
@@ -1329,23 +1663,16 @@ inflate_block(Decoder *d, const uint8_t *data, size_t n, size_t *out_len)
 static AlertDecodeStatus
 decode_block(Decoder *d, const uint8_t *data, size_t n, int64_t count)
 {
+	Reader		r = {data, data + n};
 	AlertDecodeStatus status = ALERT_DECODE_OK;
-	char		extra;
-	avro_reader_t r = avro_reader_memory((const char *) data, (int64_t) n);
 
-	if (r == NULL)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory reading a block");
 	for (int64_t i = 0; i < count && status == ALERT_DECODE_OK; i++)
 	{
-		int			rval = avro_value_read(r, &d->resolved);
-
 		d->err->alert = d->result->nalerts + 1;
-		status = rval != 0 ? fail_avro(d, rval, ALERT_DECODE_CORRUPT, "reading an alert")
-			: alert_points(d);
+		status = alert_points(d, &r);
 	}
-	if (status == ALERT_DECODE_OK && avro_read(r, &extra, 1) == 0)
+	if (status == ALERT_DECODE_OK && r.p != r.end)
 		status = fail(d, ALERT_DECODE_CORRUPT, "bytes after the last alert of a block");
-	avro_reader_free(r);
 	return status;
 }
 
@@ -1388,26 +1715,15 @@ decode_container(Decoder *d, const uint8_t *buf, size_t len)
 static AlertDecodeStatus
 decode_bare(Decoder *d, const uint8_t *buf, size_t len, const char *schema, size_t schema_len)
 {
-	avro_reader_t r;
+	Reader		r = {buf, buf + len};
 	AlertDecodeStatus status;
-	int			rval;
-	char		extra;
 
 	if (schema == NULL)
 		return fail(d, ALERT_DECODE_BAD_SCHEMA, "a bare or Confluent-framed datum needs its writer schema");
 	if ((status = prepare(d, schema, schema_len)) != ALERT_DECODE_OK)
 		return status;
-	r = avro_reader_memory((const char *) buf, (int64_t) len);
-	if (r == NULL)
-		return fail(d, ALERT_DECODE_NO_MEMORY, "out of memory opening the datum");
-	rval = avro_value_read(r, &d->resolved);
-	if (rval != 0)
-		status = fail_avro(d, rval, ALERT_DECODE_CORRUPT, "reading the datum");
-	else if (avro_read(r, &extra, 1) == 0)	/* avro_reader_is_eof knows files only */
+	if ((status = alert_points(d, &r)) == ALERT_DECODE_OK && r.p != r.end)
 		status = fail(d, ALERT_DECODE_CORRUPT, "bytes after the end of the datum");
-	else
-		status = alert_points(d);
-	avro_reader_free(r);
 	return status;
 }
 
@@ -1419,12 +1735,11 @@ alert_schema_survey(const KernelHost *host, const char *schema, size_t len, Aler
 	CompiledSchema *c;
 
 	*err = (AlertDecodeError) {0};
-	reset_alloc_limit(len);
 	c = compile(&d, host, schema, len);
 	if (c == NULL)
 		return err->status;
 	*survey = c->survey;
-	compiled_free(host, c);
+	host_free(host, c);
 	return ALERT_DECODE_OK;
 }
 
@@ -1446,10 +1761,7 @@ alert_decode(const KernelHost *host, AlertSchemaCache *cache, const uint8_t *buf
 	Decoder		d = {.host = host, .cache = cache, .err = err, .result = result};
 	AlertDecodeStatus status;
 	int32_t		id;
-	AvroBlock	head = {&head, &head};
 
-	avro_blocks = &head;
-	reset_alloc_limit(len + schema_len);
 	*result = (AlertResult) {0};
 	*err = (AlertDecodeError) {0};
 	switch (framing)
@@ -1471,7 +1783,6 @@ alert_decode(const KernelHost *host, AlertSchemaCache *cache, const uint8_t *buf
 			status = fail(&d, ALERT_DECODE_BAD_FRAMING, "unknown framing %d", (int) framing);
 	}
 	decode_release(&d);
-	blocks_free_rest(&head);
 	if (status != ALERT_DECODE_OK)
 		alert_result_free(host, result);
 	else

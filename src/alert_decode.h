@@ -1,7 +1,7 @@
 /*
  * alert_decode.h
  *		Survey alert packets (ZTF and Rubin Avro) to photometric points: a
- *		plain-C kernel over Avro's C library (libavro), no PostgreSQL types,
+ *		plain-C kernel (libavro parses the writer schemas), no PostgreSQL types,
  *		to be shared by the extension, the bulk loader and a stream consumer.
  *
  * Input, one of three framings:
@@ -14,24 +14,21 @@
  * A datum must end exactly at the end of the buffer, a container's blocks
  * exactly at their sync markers.  The container framing (header map, block
  * counts and sizes, sync markers; codecs null and deflate) is read by the
- * kernel with bounds checks; every datum is decoded by libavro.
+ * kernel with bounds checks, and so is every datum (Avro's binary encoding).
  *
- * Schema resolution.  The decoder never reads a writer schema's fields
- * directly: it builds a small READER schema naming only the fields it
- * needs (tables in alert_decode.c) and lets libavro resolve the writer's
- * datum into it (avro_resolved_writer_new), so any schema version that has
- * those fields, in any order and with any others, decodes; fields the reader
- * omits (cutouts, diaObject, ...) are skipped by the resolver without being
- * materialised.  The reader's records carry the writer's record names
- * (libavro matches records by full name, and Rubin's namespace changes with
- * every version, lsst.v11_0), and every reader field is a union with null,
- * so that a writer field may be nullable or not.  The survey is told by the
- * writer's top-level record: a field "candidate" is ZTF, "diaSource" Rubin.
- * A writer lacking a needed field is ALERT_DECODE_MISSING_FIELD, whose
- * message names the field and the writer schema (libavro does not apply
- * reader defaults, so optional parts -- ZTF's prv_candidates and fp_hists,
- * Rubin's prvDiaSources and prvDiaForcedSources -- are simply left out of
- * the reader when the writer has none).
+ * Schema resolution.  The decoder reads the fields it needs (tables in
+ * alert_decode.c) by name from whatever writer schema the datum was written
+ * with: libavro parses the writer schema's JSON, and the kernel compiles it
+ * into steps that read those fields and skip every other byte (cutouts,
+ * diaObject's hundred columns, ...) without materialising them.  So any
+ * schema version that has those fields, in any order, with any others, and
+ * each nullable or not, decodes; values are promoted as Avro's resolution
+ * rules say (int to long, int, long and float to double).  The survey is
+ * told by the writer's top-level record: a field "candidate" is ZTF,
+ * "diaSource" Rubin.  A writer lacking a needed field is
+ * ALERT_DECODE_MISSING_FIELD, whose message names the field and the writer
+ * schema; the optional parts -- ZTF's prv_candidates and fp_hists, Rubin's
+ * prvDiaSources, prvDiaForcedSources and diaObject -- may be absent.
  *
  * Points (AlertPoint).  One unit and one band vocabulary for both surveys:
  * time in MJD, band one of u g r i z y, flux and its 1-sigma error in nJy.
@@ -71,26 +68,24 @@
  * has no object (a solar-system source without a diaObject).  Skipping is counted
  * (AlertResult.nskipped).  An unknown fid or band string is INVALID_VALUE.
  *
- * Memory.  Every byte the kernel keeps comes from the host (the points and
- * an inflated deflate block; alert_result_free frees the points); libavro
- * (schemas, resolver, values) and zlib (an inflate state) allocate with
- * their own allocators, and the kernel frees all of that before it returns,
- * whatever the status: nothing is half-returned.  libavro itself leaks on
- * some corrupt input (a string cut short by the end of the buffer), so a
- * process calls alert_decode_init() once, before any other use of libavro:
- * libavro then allocates through the kernel, which frees at the end of each
- * decode what libavro left behind (per thread; the unit test and the fuzz
- * harness run clean under valgrind --leak-check=full and LeakSanitizer).
- * A server may instead route libavro's allocator (avro_set_allocator) into
- * a memory context reset after each call.  The host is polled once per
- * alert and its alloc called while libavro objects are held, so a host must
- * return from both (a stop, or NULL): a server glue polls InterruptPending
- * without leaving and calls CHECK_FOR_INTERRUPTS after the kernel returned.
+ * Memory.  Every byte the kernel keeps comes from the host (compiled
+ * schemas, the values of the datum being read, the points, an inflated
+ * deflate block; alert_result_free frees the points); libavro (a schema
+ * while it is compiled) and zlib (an inflate state) allocate with their own
+ * allocators, and the kernel frees all of that before it returns, whatever
+ * the status: nothing is half-returned.  libavro has leaked on error paths
+ * of its own, so a process calls alert_decode_init() once, before any other
+ * use of libavro: libavro then allocates through the kernel, which frees at
+ * the end of each compile what libavro left behind (per thread; the unit
+ * test and the fuzz harness run clean under valgrind --leak-check=full and
+ * LeakSanitizer).  The host is polled once per alert and its alloc called
+ * while libavro objects are held, so a host must return from both (a stop,
+ * or NULL): a server glue polls InterruptPending without leaving and calls
+ * CHECK_FOR_INTERRUPTS after the kernel returned.
  *
  * Schema cache.  Most of a call's cost is per writer schema, not per
  * alert: parsing the schema's JSON (ZTF embeds 23 kB of it in every packet)
- * and building the reader and resolver -- perf on the real ZTF 3.2 packet
- * without a cache: jansson 35%, malloc and free 35%, libavro 16%.  An
+ * and compiling it -- most of it in jansson and libavro.  An
  * AlertSchemaCache keeps the compiled schemas of the last 8 schema texts
  * seen (one cache per thread; its memory from the host it was made with),
  * so a stream or archive of one schema compiles it once.
