@@ -138,6 +138,8 @@ def close_bench(conn, cur, schema, created, keep):
     if not keep:
         cur.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         if created[0]:
+            # the session's temporary tables (stream_process's) may use the extension's types
+            cur.execute("DISCARD TEMP")
             # CREATE EXTENSION made the schema; DROP EXTENSION leaves it.
             cur.execute("DROP EXTENSION antares")
             if created[1]:

@@ -940,6 +940,224 @@ test_object_numbers(void)
 		  alert_ztf_object_name(100LL * 8031810176LL, name) == -1, "malformed ids and numbers rejected");
 }
 
+/*
+ * The reader's own cases, with datums encoded by hand: every Avro type the
+ * alert does not read is skipped (boolean, int, enum, fixed, bytes, a map,
+ * an array written in blocks with their byte sizes, a recursive record),
+ * fields come in the writer's order, and what a datum may not say is
+ * CORRUPT: an int beyond 32 bits, a union branch or enum symbol out of
+ * range, a block claiming more items than the datum can hold, nesting
+ * beyond the limit.
+ */
+static const char reader_schema[] =
+	"{\"type\":\"record\",\"name\":\"alert\",\"fields\":["
+	"{\"name\":\"ok\",\"type\":\"boolean\"},"
+	"{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"K\",\"symbols\":[\"a\",\"b\"]}},"
+	"{\"name\":\"tag\",\"type\":{\"type\":\"fixed\",\"name\":\"T\",\"size\":3}},"
+	"{\"name\":\"meta\",\"type\":{\"type\":\"map\",\"values\":\"int\"}},"
+	"{\"name\":\"tree\",\"type\":{\"type\":\"record\",\"name\":\"Node\",\"fields\":["
+	"{\"name\":\"v\",\"type\":\"int\"},{\"name\":\"kids\",\"type\":{\"type\":\"array\",\"items\":\"Node\"}}]}},"
+	"{\"name\":\"nulls\",\"type\":{\"type\":\"array\",\"items\":\"null\"}},"
+	"{\"name\":\"diaSource\",\"type\":{\"type\":\"record\",\"name\":\"diaSource\",\"fields\":["
+	"{\"name\":\"band\",\"type\":\"string\"},{\"name\":\"psfFluxErr\",\"type\":\"float\"},"
+	"{\"name\":\"psfFlux\",\"type\":\"int\"},{\"name\":\"midpointMjdTai\",\"type\":\"long\"},"
+	"{\"name\":\"diaObjectId\",\"type\":\"int\"},{\"name\":\"diaSourceId\",\"type\":\"long\"},"
+	"{\"name\":\"ra\",\"type\":\"double\"},{\"name\":\"dec\",\"type\":\"double\"}]}},"
+	"{\"name\":\"prvDiaSources\",\"type\":{\"type\":\"array\",\"items\":\"diaSource\"}},"
+	"{\"name\":\"diaSourceId\",\"type\":\"long\"},"
+	"{\"name\":\"blob\",\"type\":\"bytes\"}]}";
+
+typedef struct Enc
+{
+	uint8_t		b[4096];
+	size_t		n;
+} Enc;
+
+static void
+enc_long(Enc *e, int64_t x)
+{
+	uint64_t	u = ((uint64_t) x << 1) ^ (uint64_t) (x >> 63);
+
+	while (u >= 0x80)
+	{
+		e->b[e->n++] = (uint8_t) (u | 0x80);
+		u >>= 7;
+	}
+	e->b[e->n++] = (uint8_t) u;
+}
+
+static void
+enc_bytes(Enc *e, const void *p, size_t n)
+{
+	memcpy(e->b + e->n, p, n);
+	e->n += n;
+}
+
+static void
+enc_string(Enc *e, const char *s)
+{
+	enc_long(e, (int64_t) strlen(s));
+	enc_bytes(e, s, strlen(s));
+}
+
+static void
+enc_double(Enc *e, double x, int size)
+{
+	uint8_t		le[8];
+	uint64_t	u;
+
+	if (size == 4)
+	{
+		float		f = (float) x;
+		uint32_t	v;
+
+		memcpy(&v, &f, 4);
+		u = v;
+	}
+	else
+		memcpy(&u, &x, 8);
+	for (int i = 0; i < size; i++)
+		le[i] = (uint8_t) (u >> (8 * i));
+	enc_bytes(e, le, (size_t) size);
+}
+
+/* A diaSource of the schema above: band g, flux err 2.5, flux 40, mjd 60000 (promoted). */
+static void
+enc_source(Enc *e, int64_t id)
+{
+	enc_string(e, "g");
+	enc_double(e, 2.5, 4);
+	enc_long(e, 40);
+	enc_long(e, 60000 + id);
+	enc_long(e, 77);
+	enc_long(e, id);
+	enc_double(e, 10.5, 8);
+	enc_double(e, -3.25, 8);
+}
+
+/*
+ * The whole datum; the fields before diaSource as given (bad_* replace
+ * one part by what the case under test needs).
+ */
+typedef enum ReaderCase
+{
+	R_GOOD, R_WIDE_INT, R_ENUM_RANGE, R_MAP_CUT, R_DEEP, R_HUGE_NULLS, R_BLOCK_SIZE_PAST
+} ReaderCase;
+
+static void
+enc_reader_datum(Enc *e, ReaderCase c)
+{
+	e->n = 0;
+	e->b[e->n++] = 1;			/* ok */
+	enc_long(e, c == R_ENUM_RANGE ? 2 : 1);	/* kind */
+	enc_bytes(e, "xyz", 3);		/* tag */
+	/* meta: one block of 2 entries written with its byte size, then the end */
+	enc_long(e, -2);
+	enc_long(e, c == R_MAP_CUT ? 400 : 6);
+	enc_string(e, "a");
+	enc_long(e, 5);
+	enc_string(e, "b");
+	enc_long(e, -5);
+	enc_long(e, 0);
+	/* tree: 7 -> [8 -> [99 -> []]], or nested deeper than the limit */
+	for (int depth = 0; depth < (c == R_DEEP ? 200 : 2); depth++)
+	{
+		enc_long(e, c == R_WIDE_INT ? (int64_t) 1 << 40 : 7 + depth);
+		enc_long(e, 1);
+	}
+	enc_long(e, 99);
+	enc_long(e, 0);
+	for (int depth = 0; depth < (c == R_DEEP ? 200 : 2); depth++)
+		enc_long(e, 0);
+	/* nulls: 3 of them, or a claim of 2^40 */
+	enc_long(e, c == R_HUGE_NULLS ? (int64_t) 1 << 40 : 3);
+	enc_long(e, 0);
+	enc_source(e, 11);
+	/* prvDiaSources: one block of two with its byte size (read, not skipped) */
+	{
+		Enc			items = {{0}, 0};
+
+		enc_source(&items, 9);
+		enc_source(&items, 10);
+		enc_long(e, -2);
+		enc_long(e, c == R_BLOCK_SIZE_PAST ? 100000 : (int64_t) items.n);
+		enc_bytes(e, items.b, items.n);
+		enc_long(e, 0);
+	}
+	enc_long(e, 11);			/* diaSourceId */
+	enc_string(e, "blob");
+}
+
+static void
+test_reader(void)
+{
+	static const struct
+	{
+		ReaderCase	c;
+		const char *what;
+	}			bad[] = {
+		{R_WIDE_INT, "an int of 41 bits"},
+		{R_ENUM_RANGE, "enum symbol 2 of 2"},
+		{R_MAP_CUT, "a map block's byte size past the datum"},
+		{R_DEEP, "a recursive record nested 200 deep"},
+		{R_HUGE_NULLS, "2^40 nulls claimed by 60 bytes"},
+		{R_BLOCK_SIZE_PAST, "an array block's byte size past the datum"},
+	};
+	Enc			e;
+	AlertResult r;
+	AlertDecodeError err;
+	AlertDecodeStatus s;
+	char		what[512];
+
+	enc_reader_datum(&e, R_GOOD);
+	s = decode(e.b, e.n, ALERT_BARE, reader_schema, &r, &err);
+	check(s == ALERT_DECODE_OK && r.npoints == 3 && r.points[0].source_id == 11 &&
+		  r.points[0].kind == ALERT_DETECTION && r.points[0].alert_id == 11 &&
+		  r.points[0].object_id == 77 && r.points[0].band == 'g' && r.points[0].flux == 40.0 &&
+		  r.points[0].dflux == 2.5 && r.points[0].mjd == 60011.0 && r.points[0].ra == 10.5 &&
+		  r.points[0].dec == -3.25 && r.points[1].source_id == 9 && r.points[1].kind == ALERT_HISTORY &&
+		  r.points[2].source_id == 10 && r.points[2].mjd == 60010.0,
+		  "reader: every other type skipped, fields in the writer's order, int and long promoted");
+	if (s != ALERT_DECODE_OK)
+		printf("# %s\n", err.message);
+	alert_result_free(&host, &r);
+	e.n--;
+	s = decode(e.b, e.n, ALERT_BARE, reader_schema, &r, &err);
+	check(s == ALERT_DECODE_CORRUPT, "reader: a datum cut short by one byte is corrupt");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		enc_reader_datum(&e, bad[i].c);
+		s = decode(e.b, e.n, ALERT_BARE, reader_schema, &r, &err);
+		snprintf(what, sizeof(what), "reader: %s is corrupt (%s)", bad[i].what, err.message);
+		check(s == ALERT_DECODE_CORRUPT, what);
+	}
+	/* a union branch out of range: a writer whose top-level diaSourceId is ["null","long"] */
+	{
+		char		text[sizeof(reader_schema) + 32];
+		const char *at = strstr(reader_schema, "{\"name\":\"diaSourceId\",\"type\":\"long\"},{\"name\":\"blob\"");
+		size_t		head = (size_t) (at - reader_schema);
+		uint8_t    *tail;
+
+		snprintf(text, sizeof(text), "%.*s{\"name\":\"diaSourceId\",\"type\":[\"null\",\"long\"]},%s",
+				 (int) head, reader_schema, at + strlen("{\"name\":\"diaSourceId\",\"type\":\"long\"},"));
+		enc_reader_datum(&e, R_GOOD);
+		/* the datum ends: diaSourceId 11 (1 byte, 0x16), blob "blob" (5 bytes) */
+		tail = e.b + e.n - 6;
+		memmove(tail + 1, tail, 6);
+		tail[0] = 4;			/* branch 2 of 2 */
+		e.n++;
+		s = decode(e.b, e.n, ALERT_BARE, text, &r, &err);
+		snprintf(what, sizeof(what), "reader: union branch 2 of a 2-branch union is corrupt (%s)",
+				 err.message);
+		check(s == ALERT_DECODE_CORRUPT, what);
+		tail[0] = 2;			/* branch 1: long */
+		s = decode(e.b, e.n, ALERT_BARE, text, &r, &err);
+		check(s == ALERT_DECODE_OK && r.npoints == 3 && r.points[0].alert_id == 11,
+			  "reader: the same datum with branch 1 decodes");
+		alert_result_free(&host, &r);
+	}
+}
+
 int
 main(void)
 {
@@ -950,6 +1168,7 @@ main(void)
 	test_rubin();
 	test_cache();
 	test_ztf_bad();
+	test_reader();
 	test_object_numbers();
 	bench();
 	check(counts.live == 0, "no host memory left");
