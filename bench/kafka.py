@@ -24,7 +24,7 @@ spread over the partitions.  For each history length H:
                    and over the wall time from start to exit, and from its
                    first commit to its last (the committed offsets polled
                    every 50 ms: without the start, the figure the targets
-                   are read against); the time shares decode / postgres /
+                   are read against); the time shares decode / postgres / land /
                    wait / publish it prints
 
 Then the latency: a consumer running, --paced-seconds of 20-source alerts
@@ -216,7 +216,7 @@ def bench_history(cur, mock, tmp, history, msgs, preload, streams, batch):
         sys.exit(f"{name}: {committed} messages committed, summary {s}")
     steady = (last[1] - first[1]) / (last[0] - first[0]) if first and last[0] > first[0] else float("nan")
     r.update(summary_rate=float(s["alerts_per_s"]), wall_rate=len(msgs) / wall, steady_rate=steady,
-             shares=" ".join(f"{k}={s[k]}" for k in ("decode", "postgres", "wait", "publish")))
+             shares=" ".join(f"{k}={s[k]}" for k in ("decode", "postgres", "wait", "land", "publish")))
     return r
 
 
@@ -310,7 +310,7 @@ def main():
             print(f"{h} history sources: target >= {target:,} alerts/s: {ok}; time shares {results[h]['shares']}")
     print(f"latency at {args.rate} alerts/s ({len(paced)} alerts): p50 {p50:.1f} ms, p99 {p99:.1f} ms "
           f"(target p99 < 1000 ms: {'met' if p99 < 1000 else 'NOT met'}); "
-          + " ".join(f"{k}={s[k]}" for k in ("decode", "postgres", "wait", "publish")))
+          + " ".join(f"{k}={s[k]}" for k in ("decode", "postgres", "wait", "land", "publish")))
 
 
 if __name__ == "__main__":

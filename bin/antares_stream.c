@@ -20,8 +20,11 @@
  * message is applied once.  stream_advance checks that the stored offsets
  * are those this consumer started the batch from (SQLSTATE 40001 if another
  * consumer moved them: the batch is dropped and the partitions sought
- * again).  After each commit the stream's outbox is published by a producer
- * (idempotent, acks=all), rows deleted only once every delivery is reported.
+ * again).  The transaction runs on a thread of its own while the main
+ * thread takes and decodes the next batch (one batch in flight at a time:
+ * Flight).  After each commit the stream's outbox is published by a
+ * producer (idempotent, acks=all) over a second connection, while the next
+ * batch is in flight, rows deleted only once every delivery is reported.
  *
  * Points are de-duplicated before they are sent: every alert repeats its
  * object's history, so a key (objid, kind, source_id) committed already, with
@@ -174,9 +177,9 @@ static struct
 	long long	latency[LATENCY_BUCKETS];
 	long long	nlatency;
 	double		decode;			/* seconds decoding */
-	double		postgres;		/* seconds in PostgreSQL calls */
 	double		wait;			/* seconds in the consumer's poll */
 	double		publish;		/* seconds waiting for delivery reports */
+	double		land;			/* seconds waiting for a batch in flight */
 	double		start;
 	double		last_batch_latency; /* first message taken to commit, seconds */
 } stats;
@@ -215,8 +218,9 @@ wall_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* postgres: seconds in PostgreSQL calls, the committer thread's included. */
 static void
-print_summary(void)
+print_summary(double postgres)
 {
 	double		seconds = now_seconds() - stats.start;
 	double		share = seconds > 0 ? 100 / seconds : 0;
@@ -224,18 +228,18 @@ print_summary(void)
 	fprintf(stderr, PROGNAME ": alerts=%lld rejects=%lld points=%lld sent=%lld new=%lld "
 			"batches=%lld published=%lld seconds=%.3f alerts_per_s=%.0f "
 			"latency_p50_ms=%.1f latency_p99_ms=%.1f decode=%.1f%% postgres=%.1f%% wait=%.1f%% "
-			"publish=%.1f%%\n",
+			"land=%.1f%% publish=%.1f%%\n",
 			stats.alerts, stats.rejects, stats.points, stats.sent, stats.new_points,
 			stats.batches, stats.published, seconds, seconds > 0 ? stats.alerts / seconds : 0,
 			latency_quantile(0.50), latency_quantile(0.99), stats.decode * share,
-			stats.postgres * share, stats.wait * share, stats.publish * share);
+			postgres * share, stats.wait * share, stats.land * share,
+			stats.publish * share);
 }
 
 /* ---------------------------------------------------------------------------
  * PostgreSQL
  * ------------------------------------------------------------------------- */
 
-static PGconn *conn;
 static char *stream_sql;		/* the stream's schema name, quoted */
 
 typedef enum DbFailure
@@ -246,50 +250,64 @@ typedef enum DbFailure
 	DB_FATAL					/* anything else: a bug or a broken stream */
 } DbFailure;
 
-static DbFailure db_failure;
-static char *db_error;			/* the last failure's message */
+/*
+ * A connection and its last failure.  Two: `db` takes the batches (from
+ * the committer thread while a batch is in flight, from the main thread
+ * only when none is) and reads offsets and schemas; `pub` publishes the
+ * outbox from the main thread while the next batch is in flight.
+ */
+typedef struct Db
+{
+	PGconn	   *conn;
+	DbFailure	failure;
+	char	   *error;			/* the last failure's message */
+	double		seconds;		/* in PostgreSQL calls */
+} Db;
+
+static Db	db;
+static Db	pub;
 
 static void
-db_fail(const char *what, PGresult *res)
+db_fail(Db *d, const char *what, PGresult *res)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	free(db_error);
-	db_error = xasprintf("%s: %s", what, PQerrorMessage(conn));
+	free(d->error);
+	d->error = xasprintf("%s: %s", what, PQerrorMessage(d->conn));
 	if (state != NULL && strcmp(state, "40001") == 0)
-		db_failure = DB_CONFLICT;
-	else if (PQstatus(conn) != CONNECTION_OK || state == NULL ||
+		d->failure = DB_CONFLICT;
+	else if (PQstatus(d->conn) != CONNECTION_OK || state == NULL ||
 			 strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
 			 strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
 			 strncmp(state, "58", 2) == 0)
-		db_failure = DB_TRANSIENT;
+		d->failure = DB_TRANSIENT;
 	else
-		db_failure = DB_FATAL;
+		d->failure = DB_FATAL;
 }
 
 /*
  * Runs sql with text parameters (formats NULL) or the given formats; the
- * result if its status is expect, else NULL with db_failure and db_error set.
+ * result if its status is expect, else NULL with d's failure set.
  */
 static PGresult *
-db_exec(const char *sql, int nparams, const char *const *values, const int *lengths,
+db_exec(Db *d, const char *sql, int nparams, const char *const *values, const int *lengths,
 		const int *formats, ExecStatusType expect)
 {
 	double		t0 = now_seconds();
-	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, values, lengths, formats, 0);
+	PGresult   *res = PQexecParams(d->conn, sql, nparams, NULL, values, lengths, formats, 0);
 
-	stats.postgres += now_seconds() - t0;
+	d->seconds += now_seconds() - t0;
 	if (PQresultStatus(res) == expect)
 		return res;
-	db_fail(sql, res);
+	db_fail(d, sql, res);
 	PQclear(res);
 	return NULL;
 }
 
 static int
-db_command(const char *sql)
+db_command(Db *d, const char *sql)
 {
-	PGresult   *res = db_exec(sql, 0, NULL, NULL, NULL, PGRES_COMMAND_OK);
+	PGresult   *res = db_exec(d, sql, 0, NULL, NULL, NULL, PGRES_COMMAND_OK);
 
 	PQclear(res);
 	return res ? 0 : -1;
@@ -297,32 +315,45 @@ db_command(const char *sql)
 
 /* After a failure inside a transaction; harmless outside one. */
 static void
-db_rollback(void)
+db_rollback(Db *d)
 {
-	if (PQstatus(conn) == CONNECTION_OK)
-		PQclear(PQexec(conn, "ROLLBACK"));
+	if (PQstatus(d->conn) == CONNECTION_OK)
+		PQclear(PQexec(d->conn, "ROLLBACK"));
 }
 
 #define BATCH_TABLE "antares_stream_batch"
 
-/* A connection and its temporary table; 0, or -1 with db_error set. */
+/* d connected (again); 0, or -1 with d's failure set. */
 static int
-db_connect(void)
+db_connect(Db *d)
 {
 	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
 	const char *values[] = {opt.conninfo, PROGNAME, NULL};
 
-	PQfinish(conn);
-	conn = PQconnectdbParams(keywords, values, 1);
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		free(db_error);
-		db_error = xasprintf("could not connect: %s", PQerrorMessage(conn));
-		db_failure = DB_TRANSIENT;
+	PQfinish(d->conn);
+	d->conn = PQconnectdbParams(keywords, values, 1);
+	if (PQstatus(d->conn) == CONNECTION_OK)
+		return 0;
+	free(d->error);
+	d->error = xasprintf("could not connect: %s", PQerrorMessage(d->conn));
+	d->failure = DB_TRANSIENT;
+	return -1;
+}
+
+/* Both connections, and db's temporary table; 0, or -1 with the failed one's failure in db. */
+static int
+db_connect_both(void)
+{
+	if (db_connect(&db) != 0 ||
+		db_command(&db, "CREATE TEMP TABLE IF NOT EXISTS " BATCH_TABLE " (" ALERT_COLUMN_TYPES
+				   ") ON COMMIT DELETE ROWS") != 0)
 		return -1;
-	}
-	return db_command("CREATE TEMP TABLE IF NOT EXISTS " BATCH_TABLE " (" ALERT_COLUMN_TYPES
-					  ") ON COMMIT DELETE ROWS");
+	if (!opt.publish || db_connect(&pub) == 0)
+		return 0;
+	free(db.error);
+	db.error = xstrdup(pub.error);
+	db.failure = pub.failure;
+	return -1;
 }
 
 /* Sleeps up to seconds, waking early on a stop request. */
@@ -365,10 +396,10 @@ db_reconnect(void)
 			return -1;
 		db_backoff = db_backoff > 0 ? db_backoff * 2 : BACKOFF_MIN;
 		db_backoff = db_backoff < BACKOFF_MAX ? db_backoff : BACKOFF_MAX;
-		if (db_connect() == 0)
+		if (db_connect_both() == 0)
 			return 0;
-		fprintf(stderr, PROGNAME ": %s", db_error);
-		if (db_failure == DB_FATAL)
+		fprintf(stderr, PROGNAME ": %s", db.error);
+		if (db.failure == DB_FATAL)
 		{
 			db_fatal = 1;
 			return -1;
@@ -377,22 +408,26 @@ db_reconnect(void)
 }
 
 static void
-db_failed(void)
+db_failed(const Db *d)
 {
-	fprintf(stderr, PROGNAME ": %s", db_error);
-	if (db_failure == DB_FATAL)
+	fprintf(stderr, PROGNAME ": %s", d->error);
+	if (d->failure == DB_FATAL)
 		db_fatal = 1;
 	else
 		need_db = 1;
 }
 
-/* Every partition's stored next offset; 0, or -1 with db_error set. */
+static int	land(void);
+
+/* Every partition's stored next offset; 0, or -1 with db's failure set. */
 static int
 read_offsets(void)
 {
 	char	   *sql = xasprintf("SELECT topic, partition, next_offset FROM %s.offsets", stream_sql);
-	PGresult   *res = db_exec(sql, 0, NULL, NULL, NULL, PGRES_TUPLES_OK);
+	PGresult   *res;
 
+	land();						/* db is free; a failed batch leaves offsets as they were */
+	res = db_exec(&db, sql, 0, NULL, NULL, NULL, PGRES_TUPLES_OK);
 	free(sql);
 	if (res == NULL)
 		return -1;
@@ -451,13 +486,15 @@ read_text_file(const char *path, Buffer *b)
 	return 0;
 }
 
-/* antares.alert_schemas into schemas; 0, or -1 with db_error set. */
+/* antares.alert_schemas into schemas; 0, or -1 with db's failure set. */
 static int
 load_schemas(void)
 {
-	PGresult   *res = db_exec("SELECT id, schema FROM antares.alert_schemas", 0, NULL, NULL, NULL,
-							  PGRES_TUPLES_OK);
+	PGresult   *res;
 
+	land();
+	res = db_exec(&db, "SELECT id, schema FROM antares.alert_schemas", 0, NULL, NULL, NULL,
+				  PGRES_TUPLES_OK);
 	if (res == NULL)
 		return -1;
 	for (int i = 0; i < nschemas; i++)
@@ -507,20 +544,20 @@ register_schemas(void)
 		 * makes this INSERT wait and do nothing, and only a later snapshot
 		 * sees its row.
 		 */
-		res = db_exec("INSERT INTO antares.alert_schemas (id, schema) VALUES ($1, $2) "
+		res = db_exec(&db, "INSERT INTO antares.alert_schemas (id, schema) VALUES ($1, $2) "
 					  "ON CONFLICT (id) DO NOTHING",
 					  2, values, NULL, NULL, PGRES_COMMAND_OK);
 		if (res != NULL)
 		{
 			PQclear(res);
-			res = db_exec("SELECT schema = $2 FROM antares.alert_schemas WHERE id = $1",
+			res = db_exec(&db, "SELECT schema = $2 FROM antares.alert_schemas WHERE id = $1",
 						  2, values, NULL, NULL, PGRES_TUPLES_OK);
 		}
 		free(text.data);
 		if (res == NULL)
 		{
 			fprintf(stderr, PROGNAME ": --schema %d=%s: %s", (int) opt.schemas[i].id,
-					opt.schemas[i].path, PQerrorMessage(conn));
+					opt.schemas[i].path, PQerrorMessage(db.conn));
 			return -1;
 		}
 		same = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -598,7 +635,7 @@ kafka_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 	{
 		if (!need_db && read_offsets() != 0)
-			db_failed();
+			db_failed(&db);
 		for (int i = 0; i < list->cnt; i++)
 		{
 			Part	   *p = part_find(list->elems[i].topic, list->elems[i].partition, 1);
@@ -821,10 +858,73 @@ static size_t nbatch;
 static double batch_first;		/* when its first message was taken */
 
 static SentKeys sent;			/* keys committed */
-static SentKeys pending;		/* keys of the batch, not yet committed */
+static SentKeys pending;		/* keys of the batch in hand, not yet committed */
 static Buffer copy_text;
 
-/* Drops the batch: its messages are taken again after the seek. */
+/* A corrupt packet of the batch, for antares.stream_reject. */
+typedef struct Reject
+{
+	char	   *topic;
+	int32_t		partition;
+	int64_t		offset;
+	char	   *error;
+	char	   *payload;
+	size_t		len;
+} Reject;
+
+static Reject *rejects;
+static size_t nrejects;
+
+/* The batch's points decoded and sent, counted in stats once committed. */
+static long long batch_points;
+static long long batch_sent;
+
+/*
+ * The batch in flight: committed by a thread of its own on connection
+ * `db` while the main thread takes and decodes the next one, so that
+ * PostgreSQL's work on a batch overlaps Kafka's and the decoding of the
+ * next.  It owns everything the transaction needs (the COPY text, the
+ * rejects, stream_advance's arguments), so the messages are freed when it
+ * leaves; land() waits for it and books its outcome.  The next batch is
+ * decoded as if the one in flight commits (its keys count as sent); if it
+ * fails, both are dropped and the partitions sought again.
+ */
+typedef struct Flight
+{
+	int			airborne;
+	pthread_t	thread;
+	size_t		n;				/* messages */
+	Buffer		copy;
+	Reject	   *rejects;
+	size_t		nrejects;
+	char	   *advance[4];		/* stream_advance's topics, partitions, from, to */
+	int64_t    *timestamps;		/* the messages' Kafka timestamps, ms; -1: none */
+	SentKeys	keys;			/* its points' keys */
+	long long	points,
+				sent;
+	double		first;			/* when its first message was taken */
+	/* set by the thread */
+	int			failed;
+	double		committed;		/* now_seconds() at COMMIT */
+	double		committed_ms;	/* the wall clock then, for the latencies */
+	long long	new_points;
+} Flight;
+
+static Flight flight;
+
+static void
+rejects_free(Reject *r, size_t *n)
+{
+	for (size_t k = 0; k < *n; k++)
+	{
+		free(r[k].topic);
+		free(r[k].error);
+		free(r[k].payload);
+	}
+	*n = 0;
+}
+
+/* Drops the batch in hand: its messages are taken again after the seek. */
 static void
 drop_batch(void)
 {
@@ -832,6 +932,7 @@ drop_batch(void)
 		rd_kafka_message_destroy(batch[i]);
 	nbatch = 0;
 	sent_keys_clear(&pending);
+	rejects_free(rejects, &nrejects);
 }
 
 /*
@@ -848,7 +949,7 @@ reseek(void)
 	drop_batch();
 	if (read_offsets() != 0)
 	{
-		db_failed();
+		db_failed(&db);
 		return -1;
 	}
 	list = rd_kafka_topic_partition_list_new((int) nparts);
@@ -996,19 +1097,6 @@ collect(double publish_due)
  * Decoding
  * ------------------------------------------------------------------------- */
 
-typedef struct Reject
-{
-	size_t		index;			/* in batch */
-	char	   *error;
-} Reject;
-
-static Reject *rejects;
-static size_t nrejects;
-
-/* The batch's points decoded and sent, counted in stats once committed. */
-static long long batch_points;
-static long long batch_sent;
-
 /* What stopped the batch: a message whose schema id is unknown. */
 static struct
 {
@@ -1139,23 +1227,32 @@ find_message_schema(size_t i, Decoded *d)
 	return SCHEMA_FOUND;
 }
 
-/* Message i's decoding taken: a reject, or its points not sent before into copy_text. */
+/*
+ * Message i's decoding taken: a reject, or its points not sent before
+ * (committed, or in the batch in flight) into copy_text.
+ */
 static void
 take_decoded(size_t i, Decoded *d)
 {
 	if (d->status != ALERT_DECODE_OK)
 	{
+		const rd_kafka_message_t *m = batch[i];
 		char		alert[32] = "";
 
 		if (d->err.alert > 0)
 			snprintf(alert, sizeof(alert), "alert %zu: ", d->err.alert);
 		rejects = xrealloc(rejects, (nrejects + 1) * sizeof(Reject));
-		rejects[nrejects++] = (Reject) {i, xasprintf("%s%s: %s", alert,
-													 alert_decode_status_name(d->status), d->err.message)};
+		rejects[nrejects++] = (Reject) {
+			xstrdup(rd_kafka_topic_name(m->rkt)), m->partition, m->offset,
+			xasprintf("%s%s: %s", alert, alert_decode_status_name(d->status), d->err.message),
+			memcpy(xmalloc(m->len + 1), m->payload ? m->payload : "", m->len), m->len
+		};
 		return;
 	}
 	for (size_t k = 0; k < d->result.npoints; k++)
-		if (!sent_keys_covers(&sent, &d->result.points[k]) && sent_keys_add(&pending, &d->result.points[k]))
+		if (!sent_keys_covers(&sent, &d->result.points[k]) &&
+			!sent_keys_covers(&flight.keys, &d->result.points[k]) &&
+			sent_keys_add(&pending, &d->result.points[k]))
 		{
 			format_point(&copy_text, &d->result.points[k]);
 			batch_sent++;
@@ -1245,7 +1342,7 @@ decode_batch(size_t *n)
 }
 
 /* ---------------------------------------------------------------------------
- * One batch, one transaction
+ * One batch, one transaction, in flight
  * ------------------------------------------------------------------------- */
 
 /* Appends a text[] element, double-quoted. */
@@ -1273,13 +1370,14 @@ append_number(Buffer *b, long long x)
 		buf_append(b, text, (size_t) snprintf(text, sizeof(text), "%lld", x));
 }
 
-/* stream_advance over the partitions with messages among the first n. */
-static int
-advance_offsets(size_t n, const char *stream_param)
+/*
+ * stream_advance's arrays for the partitions with messages among the first
+ * n of the batch, from their stored offsets to after their last message.
+ */
+static void
+advance_arguments(size_t n, char *out[4])
 {
 	Buffer		arrays[4] = {{0}};
-	const char *values[5];
-	PGresult   *res;
 
 	for (size_t i = 0; i < nparts; i++)
 		parts[i].batch_to = -1;
@@ -1304,70 +1402,62 @@ advance_offsets(size_t n, const char *stream_param)
 		append_number(&arrays[2], parts[i].stored);
 		append_number(&arrays[3], parts[i].batch_to);
 	}
-	values[0] = stream_param;
 	for (int a = 0; a < 4; a++)
 	{
 		buf_append(&arrays[a], "}", 2);
-		values[a + 1] = arrays[a].data;
+		out[a] = arrays[a].data;
 	}
-	res = db_exec("SELECT antares.stream_advance($1, $2::text[], $3::int[], $4::bigint[], $5::bigint[])",
-				  5, values, NULL, NULL, PGRES_TUPLES_OK);
-	for (int a = 0; a < 4; a++)
-		free(arrays[a].data);
-	PQclear(res);
-	return res ? 0 : -1;
 }
 
 static int
-copy_points(void)
+copy_points(const Buffer *text)
 {
 	PGresult   *res;
 	double		t0;
 	int			failed = 0;
 
-	if (copy_text.len == 0)
+	if (text->len == 0)
 		return 0;
-	res = db_exec("COPY " BATCH_TABLE " (" ALERT_COLUMNS ") FROM STDIN", 0, NULL, NULL, NULL,
+	res = db_exec(&db, "COPY " BATCH_TABLE " (" ALERT_COLUMNS ") FROM STDIN", 0, NULL, NULL, NULL,
 				  PGRES_COPY_IN);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
 	t0 = now_seconds();
-	if (send_copy_data(conn, copy_text.data, copy_text.len) != 0 || PQputCopyEnd(conn, NULL) != 1)
+	if (send_copy_data(db.conn, text->data, text->len) != 0 || PQputCopyEnd(db.conn, NULL) != 1)
 	{
-		db_fail("COPY " BATCH_TABLE, NULL);
+		db_fail(&db, "COPY " BATCH_TABLE, NULL);
 		failed = 1;
 	}
-	while ((res = PQgetResult(conn)) != NULL)
+	while ((res = PQgetResult(db.conn)) != NULL)
 	{
 		if (!failed && PQresultStatus(res) != PGRES_COMMAND_OK)
 		{
-			db_fail("COPY " BATCH_TABLE, res);
+			db_fail(&db, "COPY " BATCH_TABLE, res);
 			failed = 1;
 		}
 		PQclear(res);
 	}
-	stats.postgres += now_seconds() - t0;
+	db.seconds += now_seconds() - t0;
 	return failed ? -1 : 0;
 }
 
 static int
-reject_messages(const char *stream_param)
+reject_messages(const Flight *f, const char *stream_param)
 {
-	for (size_t k = 0; k < nrejects; k++)
+	for (size_t k = 0; k < f->nrejects; k++)
 	{
-		const rd_kafka_message_t *m = batch[rejects[k].index];
+		const Reject *r = &f->rejects[k];
 		char		partition[16];
 		char		offset[32];
-		const char *values[6] = {stream_param, rd_kafka_topic_name(m->rkt), partition, offset,
-		rejects[k].error, m->payload ? m->payload : ""};
-		int			lengths[6] = {0, 0, 0, 0, 0, (int) m->len};
+		const char *values[6] = {stream_param, r->topic, partition, offset, r->error, r->payload};
+		int			lengths[6] = {0, 0, 0, 0, 0, (int) r->len};
 		int			formats[6] = {0, 0, 0, 0, 0, 1};
 		PGresult   *res;
 
-		snprintf(partition, sizeof(partition), "%d", (int) m->partition);
-		snprintf(offset, sizeof(offset), "%lld", (long long) m->offset);
-		res = db_exec("SELECT antares.stream_reject($1, $2, $3::int, $4::bigint, $5, $6::bytea)",
+		snprintf(partition, sizeof(partition), "%d", (int) r->partition);
+		snprintf(offset, sizeof(offset), "%lld", (long long) r->offset);
+		res = db_exec(&db, "SELECT antares.stream_reject($1, $2, $3::int, $4::bigint, $5, $6::bytea)",
 					  6, values, lengths, formats, PGRES_TUPLES_OK);
 		if (res == NULL)
 			return -1;
@@ -1376,96 +1466,188 @@ reject_messages(const char *stream_param)
 	return 0;
 }
 
-/* BEGIN ... COMMIT of the first n messages; 0, or -1 (rolled back) with db_failure. */
-static int
-commit_batch(size_t n)
+/*
+ * The flight's transaction, on the committer thread: BEGIN, COPY,
+ * stream_process, rejects, stream_advance, COMMIT; rolled back on a
+ * failure (db's failure says why).  Touches nothing but the flight and db.
+ */
+static void *
+flight_commit(void *arg)
 {
+	Flight	   *f = arg;
 	const char *stream_param = opt.stream;
 	const char *process = "SELECT points_new FROM antares.stream_process($1, '" BATCH_TABLE "')";
+	const char *advance[5] = {stream_param, f->advance[0], f->advance[1], f->advance[2], f->advance[3]};
 	PGresult   *res = NULL;
-	double		committed;
+	PGresult   *moved = NULL;
 
-	if (db_command("BEGIN") != 0 || copy_points() != 0 ||
-		(res = db_exec(process, 1, &stream_param, NULL, NULL, PGRES_TUPLES_OK)) == NULL ||
-		reject_messages(stream_param) != 0 || advance_offsets(n, stream_param) != 0 ||
-		db_command("COMMIT") != 0)
+	f->failed = db_command(&db, "BEGIN") != 0 || copy_points(&f->copy) != 0 ||
+		(res = db_exec(&db, process, 1, &stream_param, NULL, NULL, PGRES_TUPLES_OK)) == NULL ||
+		reject_messages(f, stream_param) != 0 ||
+		(moved = db_exec(&db, "SELECT antares.stream_advance($1, $2::text[], $3::int[], $4::bigint[], "
+						 "$5::bigint[])", 5, advance, NULL, NULL, PGRES_TUPLES_OK)) == NULL ||
+		db_command(&db, "COMMIT") != 0;
+	if (f->failed)
+		db_rollback(&db);
+	else
 	{
-		PQclear(res);
-		db_rollback();
-		return -1;
+		f->committed = now_seconds();
+		f->committed_ms = wall_ms();
+		f->new_points = atoll(PQgetvalue(res, 0, 0));
 	}
-	committed = wall_ms();
-	stats.new_points += atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	PQclear(moved);
+	return NULL;
+}
 
+/* The flight's memory freed; it holds nothing after. */
+static void
+flight_clear(Flight *f)
+{
+	f->copy.len = 0;
+	rejects_free(f->rejects, &f->nrejects);
+	for (int a = 0; a < 4; a++)
+	{
+		free(f->advance[a]);
+		f->advance[a] = NULL;
+	}
+	sent_keys_clear(&f->keys);
+	f->n = 0;
+}
+
+/*
+ * The first n messages of the batch in hand take off (the caller landed
+ * the flight before): their COPY text, rejects and keys move into the
+ * flight, the whole batch is dropped, and the committer thread starts
+ * (SIGTERM and SIGINT stay with the main thread).  If the thread cannot
+ * start, the transaction runs here.
+ */
+static void
+take_off(size_t n)
+{
+	Flight	   *f = &flight;
+	Buffer		copy = f->copy;
+	Reject	   *r = f->rejects;
+	SentKeys	keys = f->keys;
+	sigset_t	block,
+				old;
+
+	f->n = n;
+	f->copy = copy_text;
+	copy_text = copy;
+	f->rejects = rejects;
+	f->nrejects = nrejects;
+	rejects = r;
+	nrejects = 0;
+	f->keys = pending;
+	pending = keys;
+	f->points = batch_points;
+	f->sent = batch_sent;
+	f->first = batch_first;
+	advance_arguments(n, f->advance);
+	f->timestamps = xrealloc(f->timestamps, (n > 0 ? n : 1) * sizeof(int64_t));
 	for (size_t i = 0; i < n; i++)
 	{
 		rd_kafka_timestamp_type_t type;
-		int64_t		ts = rd_kafka_message_timestamp(batch[i], &type);
 
-		if (ts >= 0)
-			latency_add(committed - (double) ts > 0 ? committed - (double) ts : 0);
+		f->timestamps[i] = rd_kafka_message_timestamp(batch[i], &type);
 	}
+	drop_batch();
+	f->airborne = 1;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (pthread_create(&f->thread, NULL, flight_commit, f) != 0)
+	{
+		flight_commit(f);
+		f->airborne = 2;		/* landed already, nothing to join */
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/*
+ * Waits for the flight and books its outcome: 0 when it committed (or
+ * none was in flight); -1 when it failed: rolled back, need_reseek (and
+ * need_db or db_fatal) set, so the batch in hand, decoded as if the flight
+ * committed, is dropped too (by reseek, or by process_batch).
+ */
+static int
+land(void)
+{
+	Flight	   *f = &flight;
+	double		t0 = now_seconds();
+
+	if (!f->airborne)
+		return 0;
+	if (f->airborne == 1)
+		pthread_join(f->thread, NULL);
+	f->airborne = 0;
+	stats.land += now_seconds() - t0;
+	if (f->failed)
+	{
+		if (db.failure == DB_CONFLICT)
+			fprintf(stderr, PROGNAME ": stream %s's offsets were moved by another consumer "
+					"(40001): batch dropped, seeking to the stored offsets\n", opt.stream);
+		else
+			db_failed(&db);
+		flight_clear(f);
+		need_reseek = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		if (f->timestamps[i] >= 0)
+			latency_add(f->committed_ms - (double) f->timestamps[i] > 0
+						? f->committed_ms - (double) f->timestamps[i] : 0);
 	for (size_t i = 0; i < nparts; i++)
 		if (parts[i].batch_to >= 0)
 			parts[i].stored = parts[i].batch_to;
-	sent_keys_merge(&sent, &pending);
-	stats.alerts += (long long) n;
-	stats.points += batch_points;
-	stats.sent += batch_sent;
-	stats.rejects += (long long) nrejects;
+	sent_keys_merge(&sent, &f->keys);
+	stats.alerts += (long long) f->n;
+	stats.points += f->points;
+	stats.sent += f->sent;
+	stats.new_points += f->new_points;
+	stats.rejects += (long long) f->nrejects;
 	stats.batches++;
-	stats.last_batch_latency = now_seconds() - batch_first;
+	stats.last_batch_latency = f->committed - f->first;
+	db_backoff = 0;
+	flight_clear(f);
 	return 0;
 }
 
-static void
-clear_rejects(void)
-{
-	for (size_t k = 0; k < nrejects; k++)
-		free(rejects[k].error);
-	nrejects = 0;
-}
-
-typedef enum BatchOutcome
-{
-	BATCH_COMMITTED,
-	BATCH_FAILED,				/* rolled back: db_failure says why */
-	BATCH_UNKNOWN_SCHEMA		/* committed up to the message named by unknown_schema */
-} BatchOutcome;
-
 /*
- * Decodes the batch, up to a message of unknown schema, and commits that
- * much.  The batch is dropped either way: after a failure the caller seeks.
+ * Decodes the batch in hand, up to a message of unknown schema, and sends
+ * that much off (after the flight before it landed).  SCHEMA_UNKNOWN: the
+ * messages before it took off, unknown_schema names it; SCHEMA_DB_FAILED:
+ * the batch is dropped, need_reseek set (need_db or db_fatal too when
+ * PostgreSQL failed).
  */
-static BatchOutcome
+static SchemaOutcome
 process_batch(void)
 {
 	size_t		n = nbatch;
 	double		t0 = now_seconds();
-	BatchOutcome outcome = BATCH_COMMITTED;
-	double		pg_before = stats.postgres;
+	double		land_before = stats.land;
+	SchemaOutcome outcome;
 
 	copy_text.len = 0;
 	batch_points = batch_sent = 0;
-	clear_rejects();
 	sent_keys_clear(&pending);
-	switch (decode_batch(&n))
+	outcome = decode_batch(&n);
+	stats.decode += now_seconds() - t0 - (stats.land - land_before);
+	if (outcome == SCHEMA_DB_FAILED)
+		db_failed(&db);
+	/* a flight that failed, landing now or while the schemas were read, drops this batch too */
+	if (land() != 0 || outcome == SCHEMA_DB_FAILED || need_reseek || need_db)
 	{
-		case SCHEMA_FOUND:
-			break;
-		case SCHEMA_UNKNOWN:
-			outcome = BATCH_UNKNOWN_SCHEMA;
-			break;
-		case SCHEMA_DB_FAILED:
-			outcome = BATCH_FAILED;
-			break;
+		drop_batch();
+		need_reseek = 1;
+		return SCHEMA_DB_FAILED;
 	}
-	stats.decode += now_seconds() - t0 - (stats.postgres - pg_before);
-	if (outcome != BATCH_FAILED && n > 0 && commit_batch(n) != 0)
-		outcome = BATCH_FAILED;
-	drop_batch();
-	clear_rejects();
+	if (n > 0)
+		take_off(n);
+	else
+		drop_batch();
 	return outcome;
 }
 
@@ -1523,8 +1705,8 @@ publish(void)
 		int			rows;
 		double		t0;
 
-		if (db_command("BEGIN") != 0 ||
-			(res = db_exec(select, 0, NULL, NULL, NULL, PGRES_TUPLES_OK)) == NULL)
+		if (db_command(&pub, "BEGIN") != 0 ||
+			(res = db_exec(&pub, select, 0, NULL, NULL, NULL, PGRES_TUPLES_OK)) == NULL)
 			break;
 		rows = PQntuples(res);
 		delivery.pending = delivery.failed = 0;
@@ -1560,15 +1742,15 @@ publish(void)
 		{
 			fprintf(stderr, PROGNAME ": publishing %s's outbox: %ld of %d deliveries failed (%s); "
 					"sent again later\n", opt.stream, delivery.failed, rows, delivery.error);
-			db_rollback();
+			db_rollback(&pub);
 			free(seqs.data);
 			rc = 0;
 			break;
 		}
-		done = rows == 0 ? NULL : db_exec(delete, 1, (const char *const *) &seqs.data, NULL, NULL,
+		done = rows == 0 ? NULL : db_exec(&pub, delete, 1, (const char *const *) &seqs.data, NULL, NULL,
 										  PGRES_COMMAND_OK);
 		free(seqs.data);
-		if ((rows > 0 && done == NULL) || db_command("COMMIT") != 0)
+		if ((rows > 0 && done == NULL) || db_command(&pub, "COMMIT") != 0)
 		{
 			PQclear(done);
 			break;
@@ -1583,8 +1765,8 @@ publish(void)
 	}
 	if (rc < 0)
 	{
-		db_rollback();
-		db_failed();
+		db_rollback(&pub);
+		db_failed(&pub);
 	}
 	free(select);
 	free(delete);
@@ -1926,25 +2108,25 @@ start_database(void)
 {
 	char	   *quoted;
 
-	if (db_connect() != 0)
+	if (db_connect_both() != 0)
 	{
-		fprintf(stderr, PROGNAME ": %s", db_error);
+		fprintf(stderr, PROGNAME ": %s", db.error);
 		return -1;
 	}
-	quoted = PQescapeIdentifier(conn, opt.stream, strlen(opt.stream));
+	quoted = PQescapeIdentifier(db.conn, opt.stream, strlen(opt.stream));
 	stream_sql = xstrdup(quoted);
 	PQfreemem(quoted);
 	if (read_offsets() != 0)
 	{
 		fprintf(stderr, PROGNAME ": stream \"%s\" not readable (made by antares.stream_create?): %s",
-				opt.stream, db_error);
+				opt.stream, db.error);
 		return -1;
 	}
 	if (register_schemas() != 0)
 		return -1;
 	if (load_schemas() != 0)
 	{
-		fprintf(stderr, PROGNAME ": %s", db_error);
+		fprintf(stderr, PROGNAME ": %s", db.error);
 		return -1;
 	}
 	return 0;
@@ -1980,12 +2162,13 @@ run(void)
 
 	for (;;)
 	{
-		BatchOutcome outcome;
+		SchemaOutcome outcome;
 
 		if (kafka_fatal || db_fatal)
 			return EXIT_FATAL;
 		if (need_db)
 		{
+			land();
 			drop_batch();
 			if (db_reconnect() != 0)
 				return db_fatal ? EXIT_FATAL : 0;
@@ -2000,6 +2183,7 @@ run(void)
 				return 0;
 			continue;
 		}
+		/* the outbox of the batches landed, while the next one is in flight */
 		if (opt.publish && now_seconds() >= publish_after)
 		{
 			int			p = publish();
@@ -2012,28 +2196,30 @@ run(void)
 			publish_after = now_seconds() + publish_backoff;
 		}
 		if (stop_requested)
+		{
+			if (land() == 0 && opt.publish)
+				publish();
 			return 0;
-		if (opt.once && nbatch == 0 && outbox_empty && all_at_end(0))
+		}
+		if (opt.once && nbatch == 0 && !flight.airborne && outbox_empty && all_at_end(0))
 			return 0;
 
-		collect(outbox_empty ? HUGE_VAL : publish_after);
+		/* idle with a batch in flight: back within a poll, to land it and publish */
+		collect(flight.airborne ? 0 : outbox_empty ? HUGE_VAL : publish_after);
 		if (need_reseek || need_db || db_fatal || kafka_fatal)
 			continue;
 		if (nbatch == 0)
-			continue;
-		outcome = process_batch();
-		if (outcome == BATCH_FAILED)
 		{
-			if (db_failure == DB_CONFLICT)
-				fprintf(stderr, PROGNAME ": stream %s's offsets were moved by another consumer "
-						"(40001): batch dropped, seeking to the stored offsets\n", opt.stream);
-			else
-				db_failed();
-			need_reseek = 1;
+			land();
 			continue;
 		}
-		if (outcome == BATCH_UNKNOWN_SCHEMA)
+		outcome = process_batch();
+		if (outcome == SCHEMA_DB_FAILED)
+			continue;
+		if (outcome == SCHEMA_UNKNOWN)
 		{
+			if (land() != 0)
+				continue;
 			if (opt.publish)
 				publish();
 			fprintf(stderr, PROGNAME ": topic %s partition %d offset %lld: unknown schema id %d "
@@ -2043,7 +2229,6 @@ run(void)
 					(int) unknown_schema.id, (int) unknown_schema.id);
 			return EXIT_UNKNOWN_SCHEMA;
 		}
-		db_backoff = 0;
 		publish_after = 0;
 	}
 }
@@ -2060,7 +2245,7 @@ main(int argc, char **argv)
 	if (start_decoding() != 0 || read_writer_schema() != 0 || start_database() != 0)
 		return EXIT_FATAL;
 	sent.limit = opt.dedup_keys;
-	pending.limit = SIZE_MAX;
+	pending.limit = flight.keys.limit = SIZE_MAX;
 	install_signals();
 	if ((consumer = kafka_new(1)) == NULL ||
 		(opt.publish && (producer = kafka_new(0)) == NULL) || kafka_subscribe() != 0)
@@ -2068,6 +2253,7 @@ main(int argc, char **argv)
 
 	status = run();
 
+	land();
 	drop_batch();
 	rd_kafka_consumer_close(consumer);
 	rd_kafka_destroy(consumer);
@@ -2076,19 +2262,25 @@ main(int argc, char **argv)
 		rd_kafka_flush(producer, (int) (STOP_GRACE_SECONDS * 1000));
 		rd_kafka_destroy(producer);
 	}
-	print_summary();
-	PQfinish(conn);
+	print_summary(db.seconds + pub.seconds);
+	PQfinish(db.conn);
+	PQfinish(pub.conn);
 	for (int j = 0; j < opt.jobs; j++)
 		alert_schema_cache_free(schema_caches[j]);
 	free(schema_caches);
 	free(decoded);
 	sent_keys_free(&sent);
 	sent_keys_free(&pending);
+	sent_keys_free(&flight.keys);
+	free(flight.copy.data);
+	free(flight.rejects);
+	free(flight.timestamps);
 	free(copy_text.data);
 	free(writer_schema.data);
 	free(batch);
 	free(rejects);
-	free(db_error);
+	free(db.error);
+	free(pub.error);
 	free(stream_sql);
 	free(unknown_schema.topic);
 	for (int i = 0; i < nschemas; i++)
