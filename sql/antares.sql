@@ -1416,12 +1416,13 @@ BEGIN
                 INSERT INTO %1$I.outbox (topic, key, payload)
                 SELECT $2, key, payload FROM messages WHERE $2 IS NOT NULL ORDER BY objid, source_id
             )
+            -- the notes' text only for a filter with a channel ($4)
             SELECT count(*)::int,
                    array_agg(coalesce(payload, jsonb_build_object('key', key, 'retracted', true))::text
-                             ORDER BY objid, source_id)
+                             ORDER BY objid, source_id) FILTER (WHERE $4)
             FROM messages
         $q$, stream, 'filter_' || f.name, filter_args, stream)
-        INTO n, notes USING f.name, f.topic, any_late;
+        INTO n, notes USING f.name, f.topic, any_late, f.channel IS NOT NULL;
         IF f.channel IS NOT NULL THEN
             PERFORM pg_notify(f.channel, note) FROM unnest(notes) AS note;
         END IF;
