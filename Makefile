@@ -90,7 +90,7 @@ bin/antares_kafka_mock: bin/antares_kafka_mock.c src/alert_decode.c $(wildcard s
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
+UNIT_KERNELS = src/band_stats.c src/bazin.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
 	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
 	src/alert_encode.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
