@@ -18,7 +18,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
 # loads data/dsfp into tables once per database).
-REGRESS = lightcurve band_stats features stream named_streams gp plot svm forest survey alerts catalog
+REGRESS = lightcurve band_stats features stream named_streams gp bazin plot svm forest survey alerts catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)

@@ -418,6 +418,28 @@ test_noise_only(void)
 	check(fine, "noise-only curves: finite numbers or NaN by outcome, chi2 <= a constant's");
 }
 
+/*
+ * A 6-point band of the shipped data (training object 69, u) whose brightest
+ * point is 660 days after the others: the fit must move B to the five early
+ * points.  GSL's small-step test stopped it after 2 iterations at chi2 101.46
+ * (a step Nielsen's damping had made tiny); the minimum curve_fit finds from
+ * the same start is 43.7768.
+ */
+static void
+test_tiny_first_step(void)
+{
+	static const double t[] = {56450.6106, 56451.697173, 56452.552356, 56452.735363,
+	56453.705224, 57114.876254};
+	static const double y[] = {97.903902, 106.071815, 99.174496, 111.070826, 101.765366,
+	141.253754};
+	static const double s[] = {1.803457, 2.149307, 2.192234, 1.3299, 7.592079, 3.382587};
+	BazinStatus st;
+	BazinFit	f = fit_with(t, y, s, 6, &st);
+
+	check(st == BAZIN_OK && f.outcome == BAZIN_CONVERGED && f.chi2 < 43.7768 &&
+		  f.chi2 > 43.7767, "a band with a 660-day gap: the minimum, not a tiny first step");
+}
+
 static void
 test_host_paths(void)
 {
@@ -454,6 +476,7 @@ main(void)
 	test_recovery();
 	test_noisy();
 	test_noise_only();
+	test_tiny_first_step();
 	test_host_paths();
 	check(leaks == 0, "every fit returned all host memory");
 	return tap_done();
