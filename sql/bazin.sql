@@ -80,9 +80,9 @@ FROM (VALUES
 ) v(r);
 
 -- Every band of the shipped test set: the statuses; a converged band has
--- every number and the peak at the model's maximum (to rounding: a peak as
--- flat as tau_fall - tau_rise = 0.01 d makes), within the box; the others
--- have none.
+-- every number, its parameters in the box (closed: in doubles a logistic map
+-- reaches its bound) and the peak at the model's maximum (to rounding: a
+-- peak as flat as tau_fall - tau_rise = 0.01 d makes); the others have none.
 CREATE FUNCTION pg_temp.bazin(r bazin_fit, t float8) RETURNS float8 LANGUAGE sql AS
 $$ SELECT r.amplitude * exp(-(t - r.reference_time) / r.fall_time)
           / (1 + exp(-(t - r.reference_time) / r.rise_time)) + r.baseline $$;
@@ -94,8 +94,8 @@ SELECT (r).status, count(*) AS bands,
                                          (r).fall_time, (r).reduced_chi2, (r).peak_time,
                                          (r).peak_flux) = 0) AS with_numbers,
        count(*) FILTER (WHERE (r).amplitude_err IS NOT NULL) AS with_errors,
-       count(*) FILTER (WHERE (r).amplitude > 0 AND (r).rise_time > 0.01
-                          AND (r).fall_time > (r).rise_time) AS in_box,
+       count(*) FILTER (WHERE (r).amplitude >= 0 AND (r).rise_time >= 0.01
+                          AND (r).fall_time >= (r).rise_time + 0.01) AS in_box,
        count(*) FILTER (WHERE (r).peak_flux + 1e-9 * abs((r).peak_flux) >= greatest(
                                   pg_temp.bazin(r, (r).peak_time - 0.01), pg_temp.bazin(r, (r).peak_time + 0.01))) AS peak_is_max
 FROM shipped GROUP BY 1 ORDER BY 1;

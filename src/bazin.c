@@ -21,7 +21,13 @@
  * times tighter than curve_fit's 1.49e-8: without it a fit crawling towards a
  * bound, where the logistic map flattens, takes hundreds of iterations to
  * gain nothing); or no step lowering chi2 at all (GSL_ENOPROG: a minimum to
- * rounding).  At most BAZIN_MAX_ITER iterations.  Not GSL's small-step test:
+ * rounding).  Then, if chi2 went down since the start, the solver starts
+ * again from there, until a run gains nothing: Moré's scaling keeps the
+ * largest column norm of the Jacobian seen, so once a logistic map flattens
+ * its parameter hardly moves, and a fresh start measures the columns anew
+ * (on the shipped data this ends 8 fits crawling along a valley, chi2 up to
+ * 1.4e-6 above curve_fit's, at 7% more iterations in all).  At most
+ * BAZIN_MAX_ITER iterations, restarts included.  Not GSL's small-step test:
  * it compares the last accepted step with u, and a step that Nielsen's
  * damping has made tiny passes it long before the minimum (a 6-point band
  * of the shipped data stopped there after 2 iterations, chi2 101.5 where
@@ -448,7 +454,8 @@ solve(const BazinData *d, double *u0, double *Jbuf, BazinFit *fit, const KernelH
 	gsl_multifit_nlinear_workspace *w;
 	gsl_vector_view x0 = gsl_vector_view_array(u0, BAZIN_N_PARAMS);
 	BazinOutcome outcome = BAZIN_MAX_ITERATIONS;
-	double		chi2;
+	double		chi2,
+				start_chi2;
 	int			flat = 0;
 	int			status;
 
@@ -466,8 +473,9 @@ solve(const BazinData *d, double *u0, double *Jbuf, BazinFit *fit, const KernelH
 	if (w == NULL)
 		return BAZIN_NO_MEMORY;
 	status = gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
-	chi2 = sum_squares(gsl_multifit_nlinear_residual(w));
-	for (int iter = 0; status == GSL_SUCCESS && iter < BAZIN_MAX_ITER; iter++)
+	chi2 = start_chi2 = sum_squares(gsl_multifit_nlinear_residual(w));
+	for (int iter = 0; (status == GSL_SUCCESS || status == GSL_ENOPROG) && iter < BAZIN_MAX_ITER;
+		 iter++)
 	{
 		double		prev = chi2;
 		int			info;
@@ -480,30 +488,31 @@ solve(const BazinData *d, double *u0, double *Jbuf, BazinFit *fit, const KernelH
 		}
 		status = gsl_multifit_nlinear_iterate(w);
 		fit->iterations = iter + 1;
-		if (status != GSL_SUCCESS)
+		if (status != GSL_SUCCESS && status != GSL_ENOPROG)
 			break;
 		chi2 = sum_squares(gsl_multifit_nlinear_residual(w));
 		flat = prev - chi2 <= FTOL * prev ? flat + 1 : 0;
-		if ((gsl_multifit_nlinear_test(0.0, GTOL, 0.0, &info, w) == GSL_SUCCESS && info != 0) ||
-			flat == FTOL_ITERATIONS)
+		if (status == GSL_ENOPROG || flat == FTOL_ITERATIONS ||
+			(gsl_multifit_nlinear_test(0.0, GTOL, 0.0, &info, w) == GSL_SUCCESS && info != 0))
 		{
-			outcome = BAZIN_CONVERGED;
-			break;
+			if (!(start_chi2 - chi2 > FTOL * start_chi2))
+			{
+				outcome = BAZIN_CONVERGED;
+				break;
+			}
+			/* A restart from here (see above). */
+			memcpy(u0, gsl_multifit_nlinear_position(w)->data, sizeof(double) * BAZIN_N_PARAMS);
+			status = gsl_multifit_nlinear_init(&x0.vector, &fdf, w);
+			start_chi2 = chi2;
+			flat = 0;
 		}
 	}
-	/*
-	 * No step lowers chi2 any more, in double precision: a minimum to
-	 * rounding (it is how most fits to noisy data end once the small-step
-	 * test is tighter than the rounding of chi2 allows).
-	 */
-	if (status == GSL_ENOPROG)
-		outcome = BAZIN_CONVERGED;
-	else if (status == GSL_ENOMEM)
+	if (status == GSL_ENOMEM)
 	{
 		gsl_multifit_nlinear_free(w);
 		return BAZIN_NO_MEMORY;
 	}
-	else if (status != GSL_SUCCESS)
+	else if (status != GSL_SUCCESS && status != GSL_ENOPROG)
 		outcome = BAZIN_FAILED;
 	if (outcome == BAZIN_CONVERGED)
 		outcome = finish(d, gsl_multifit_nlinear_position(w),

@@ -368,7 +368,9 @@ test_noisy(void)
 
 /*
  * A curve with nothing but noise about a constant: whatever the fit says, no
- * number is NaN unless the outcome says so, and a converged fit has a chi2
+ * number is NaN unless the outcome says so, every parameter is in the box
+ * (closed: in doubles a logistic map reaches its bound), and a converged
+ * fit has a chi2
  * no worse than the best constant's (to 1e-7: A = 0 is the box's open edge,
  * approached along a flat valley, where a fit ends as a spike of 0.1 d
  * between two observations).
@@ -410,7 +412,8 @@ test_noise_only(void)
 			fine &= isfinite(f.amplitude) && isfinite(f.baseline) && isfinite(f.reference_time) &&
 				isfinite(f.rise_time) && isfinite(f.fall_time) && isfinite(f.reduced_chi2) &&
 				isfinite(f.peak_time) && isfinite(f.peak_flux) && f.chi2 <= cconst * (1 + 1e-7) &&
-				f.amplitude > 0 && f.fall_time > f.rise_time && f.rise_time > BAZIN_TAU_MIN;
+				f.amplitude >= 0 && f.fall_time >= f.rise_time + BAZIN_TAU_MIN &&
+				f.rise_time >= BAZIN_TAU_MIN;
 		}
 		else
 			fine &= all_nan(&f);
