@@ -443,6 +443,33 @@ test_tiny_first_step(void)
 		  f.chi2 > 43.7767, "a band with a 660-day gap: the minimum, not a tiny first step");
 }
 
+/*
+ * A band of the shipped data (test object 702, i) whose optimum has
+ * tau_fall - tau_rise at its bound: the solver crawls there, chi2 falling
+ * by less than 1e-10 per iteration, and stopped at 21.1962465 (1.2e-6 above
+ * the minimum, 21.1962211, that curve_fit reaches) until a fresh start of
+ * the solver measured the Jacobian's columns anew.
+ */
+static void
+test_restart(void)
+{
+	static const double t[] = {
+	56178.266, 56180.25, 56189.195, 56200.234, 56210.156, 56219.211, 56222.105, 56228.312,
+	56229.348, 56230.344, 56231.328, 56235.324, 56236.34, 56238.059, 56244.039, 56246.07,
+	56248.316, 56258.281, 56261.281, 56275.191, 56283.215, 56289.109, 56292.191};
+	static const double y[] = {
+	6.583, 14.76, 27.36, 15.29, 2.101, 12.15, 16.6, 1.826, -19.65, 40.94, 1.622, -2.575,
+	-3.689, 4.777, 4.272, -0.04904, 0.67, 14.95, 0.4707, -3.733, 6.214, 2.477, 1.115};
+	static const double s[] = {
+	9.315, 4.328, 30.97, 11.99, 7.028, 3.002, 9.198, 9.413, 12.95, 12.41, 10.47, 6.642, 6.082,
+	5.468, 7.034, 3.885, 4.228, 12.62, 7.029, 4.493, 5.818, 7.08, 5.6};
+	BazinStatus st;
+	BazinFit	f = fit_with(t, y, s, sizeof(t) / sizeof(t[0]), &st);
+
+	check(st == BAZIN_OK && f.outcome == BAZIN_CONVERGED && f.chi2 < 21.196222,
+		  "a fit crawling to a bound: restarted to the minimum, not stopped on the way");
+}
+
 static void
 test_host_paths(void)
 {
@@ -480,6 +507,7 @@ main(void)
 	test_noisy();
 	test_noise_only();
 	test_tiny_first_step();
+	test_restart();
 	test_host_paths();
 	check(leaks == 0, "every fit returned all host memory");
 	return tap_done();
