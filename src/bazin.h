@@ -23,8 +23,9 @@
  * p = lo + (hi - lo) / (1 + e^{-u}) for A, t0, tau_rise and
  * tau_fall - tau_rise (B = u itself).  tau_fall > tau_rise keeps the model's
  * fraction below 1 at every t (so no value can overflow) and gives it one
- * peak.  A parameter may end close to a bound: the bounds say where the fit
- * may look, not that the answer is inside them by a margin.
+ * peak.  In doubles a logistic map reaches its bound: a parameter may end
+ * on it (the data wanted to go further: a rise shorter than the sampling, a
+ * decline seen without its peak).
  *
  * Starting point (BAZIN_START_*): tau_rise = 3 d and tau_fall = 20 d, the
  * rise and decline of a typical supernova in this model; B = the 10%
