@@ -935,3 +935,51 @@ COMMENT ON FUNCTION stream_advance(text, text[], integer[], bigint[], bigint[]) 
     'Moves a stream''s stored Kafka offsets of (topic, partition) from from_offsets (NULL: none) to to_offsets in the batch''s transaction; a serialization failure (40001) when another consumer moved one';
 COMMENT ON FUNCTION stream_reject(text, text, integer, bigint, text, bytea) IS
     'Keeps a message that did not decode in the stream''s rejects table with its topic, partition, offset and error';
+
+-- Bazin supernova fit (bazin_sql.c, bazin.c): one band's observations fitted
+-- with f(t) = A e^{-(t - t0)/tau_fall} / (1 + e^{-(t - t0)/tau_rise}) + B by
+-- weighted nonlinear least squares (GSL's trust-region Levenberg-Marquardt);
+-- bounds, starting point and outcomes in docs/bazin.md.  Columns named as
+-- the light-curve package's BazinFit features (bazin_fit_amplitude, ...).
+CREATE TYPE bazin_fit AS (
+    amplitude float8,           -- A
+    baseline float8,            -- B
+    reference_time float8,      -- t0, days
+    rise_time float8,           -- tau_rise, days
+    fall_time float8,           -- tau_fall, days
+    amplitude_err float8,       -- 1-sigma errors, from (J^T W J)^-1, not scaled by reduced_chi2
+    baseline_err float8,
+    reference_time_err float8,
+    rise_time_err float8,
+    fall_time_err float8,
+    reduced_chi2 float8,        -- chi2 / (n - 5)
+    peak_time float8,           -- t0 + tau_rise ln(tau_fall / tau_rise - 1)
+    peak_flux float8,           -- f(peak_time)
+    n int,                      -- observations
+    iterations int,             -- solver iterations
+    status text                 -- converged, too_few_points, too_few_times, constant_flux, max_iterations or failed
+);
+
+CREATE FUNCTION bazin_fit(t float8[], flux float8[], dflux float8[]) RETURNS bazin_fit
+AS 'MODULE_PATHNAME', 'bazin_fit_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON TYPE bazin_fit IS
+    'A Bazin fit of one band (bazin_fit): A, B, t0, tau_rise, tau_fall, their errors, reduced chi2, peak time and flux, n, iterations and status; every number NULL unless status is converged';
+COMMENT ON COLUMN bazin_fit.amplitude IS 'A, in flux units: 0 < A < 100 (max(flux) - min(flux))';
+COMMENT ON COLUMN bazin_fit.baseline IS 'B, in flux units (unbounded)';
+COMMENT ON COLUMN bazin_fit.reference_time IS 't0, days: within max(span, 50 d) of the first and last times';
+COMMENT ON COLUMN bazin_fit.rise_time IS 'tau_rise, days: 0.01 d < tau_rise < 0.01 d + 10 max(span, 50 d)';
+COMMENT ON COLUMN bazin_fit.fall_time IS 'tau_fall, days: tau_rise + 0.01 d < tau_fall < tau_rise + 0.01 d + 10 max(span, 50 d)';
+COMMENT ON COLUMN bazin_fit.amplitude_err IS '1-sigma error of A: sqrt of the diagonal of (J^T W J)^-1, W = 1/dflux^2, not scaled by reduced_chi2; NULL (all five) when the data do not fix every parameter';
+COMMENT ON COLUMN bazin_fit.baseline_err IS '1-sigma error of B (as amplitude_err)';
+COMMENT ON COLUMN bazin_fit.reference_time_err IS '1-sigma error of t0, days (as amplitude_err)';
+COMMENT ON COLUMN bazin_fit.rise_time_err IS '1-sigma error of tau_rise, days (as amplitude_err)';
+COMMENT ON COLUMN bazin_fit.fall_time_err IS '1-sigma error of tau_fall, days (as amplitude_err)';
+COMMENT ON COLUMN bazin_fit.reduced_chi2 IS 'sum(((f(t) - flux) / dflux)^2) / (n - 5) at the optimum';
+COMMENT ON COLUMN bazin_fit.peak_time IS 'the model''s maximum: t0 + tau_rise ln(tau_fall / tau_rise - 1), days';
+COMMENT ON COLUMN bazin_fit.peak_flux IS 'the model at peak_time';
+COMMENT ON COLUMN bazin_fit.n IS 'the observations given';
+COMMENT ON COLUMN bazin_fit.iterations IS 'trust-region iterations the solver took (at most 500)';
+COMMENT ON COLUMN bazin_fit.status IS 'converged; or, every number NULL: too_few_points (n < 6), too_few_times (fewer than 5 distinct times), constant_flux, max_iterations (500 without converging) or failed (a non-finite result)';
+COMMENT ON FUNCTION bazin_fit(float8[], float8[], float8[]) IS
+    'The Bazin function A e^{-(t-t0)/tau_fall} / (1 + e^{-(t-t0)/tau_rise}) + B fitted to one band''s (t, flux, dflux) by weighted least squares, in any order: parameters, errors, reduced chi2, peak; status says whether it converged';
