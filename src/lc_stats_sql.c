@@ -1,0 +1,135 @@
+/*
+ * lc_stats_sql.c
+ *		SQL glue of the band statistics kernel (lc_stats.c):
+ *		antares.band_statistics(t float8[], flux float8[], dflux float8[]).
+ *
+ * The arrays arrive in any order; the triples are sorted by (t, flux, dflux)
+ * (the order of gp_smooth's buffer) so that the result does not depend on
+ * it.  O(n log n) for that sort and the kernel's.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/float.h"
+
+#include "antares.h"
+#include "gp_sql.h"
+#include "kernel_host_pg.h"
+#include "lc_stats.h"
+
+PG_FUNCTION_INFO_V1(band_statistics);
+
+/* The columns of antares.band_statistics, in the order of LcStats. */
+#define BS_NATTS 29
+StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (BS_NATTS - 1) * sizeof(double),
+				 "LcStats is observation_count, then one double per other column");
+
+/* The elements of a one-dimensional float8 array without NULLs; *n its length. */
+static double *
+array_values(ArrayType *a, const char *name, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	double	   *v;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array, got %d dimensions",
+						name, ARR_NDIM(a))));
+	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	v = palloc(Max(*n, 1) * sizeof(double));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL, got NULL at position %d", name, i + 1)));
+		v[i] = DatumGetFloat8(elems[i]);
+		if (!isfinite(v[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be finite, got %s at position %d",
+							name, float8out_internal(v[i]), i + 1)));
+	}
+	return v;
+}
+
+static void
+report_status(LcStatsStatus status)
+{
+	if (status == LC_STATS_OK)
+		return;
+	if (status == LC_STATS_INTERRUPTED)
+		pg_kernel_stopped("band statistics");
+	if (status == LC_STATS_NO_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory for band statistics")));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("band statistics out of range: a result or the span of t is beyond double precision")));
+}
+
+/* band_statistics(t[], flux[], dflux[]) RETURNS antares.band_statistics */
+Datum
+band_statistics(PG_FUNCTION_ARGS)
+{
+	int			nt,
+				nf,
+				nd;
+	double	   *t = array_values(PG_GETARG_ARRAYTYPE_P(0), "t", &nt);
+	double	   *flux = array_values(PG_GETARG_ARRAYTYPE_P(1), "flux", &nf);
+	double	   *dflux = array_values(PG_GETARG_ARRAYTYPE_P(2), "dflux", &nd);
+	GpObs	   *obs;
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+	LcStats		s;
+	TupleDesc	desc;
+	Datum		values[BS_NATTS];
+	bool		nulls[BS_NATTS];
+	const double *stat;
+
+	if (nt != nf || nt != nd)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("t, flux and dflux must have the same length, got %d, %d and %d",
+						nt, nf, nd)));
+	obs = palloc(Max(nt, 1) * sizeof(GpObs));
+	for (int i = 0; i < nt; i++)
+	{
+		if (!(dflux[i] > 0.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dflux must be positive, got %s at position %d",
+							float8out_internal(dflux[i]), i + 1)));
+		obs[i].t = t[i];
+		obs[i].flux = flux[i];
+		obs[i].dflux = dflux[i];
+	}
+	qsort(obs, nt, sizeof(GpObs), gp_obs_kind.cmp);
+	for (int i = 0; i < nt; i++)
+	{
+		t[i] = obs[i].t;
+		flux[i] = obs[i].flux;
+		dflux[i] = obs[i].dflux;
+	}
+	report_status(lc_stats(t, flux, dflux, nt, &host, &s));
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != BS_NATTS)
+		elog(ERROR, "band_statistics must return antares.band_statistics of %d columns", BS_NATTS);
+	values[0] = Int32GetDatum((int32) s.observation_count);
+	nulls[0] = false;
+	/* every other column is a double of LcStats, in order; NaN is undefined */
+	stat = &s.duration;
+	for (int i = 1; i < BS_NATTS; i++)
+	{
+		nulls[i] = isnan(stat[i - 1]);
+		values[i] = Float8GetDatum(nulls[i] ? 0.0 : stat[i - 1]);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
