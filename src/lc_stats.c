@@ -264,8 +264,11 @@ weighted_stats(const double *u, const double *g, const double *dflux, size_t n,
 			z[i] = (g[i] - gw - b * (u[i] - uw)) / (dflux[i] / fscale);
 		sum_squares(z, n, &sumsq, &sumabs);
 		out->linear_fit_slope = b;
-		/* 1 / sum (u - uw)^2 / e^2 = (dmin/fscale)^2 / stt, in units of g/u */
-		out->linear_fit_slope_sigma = (dmin / fscale) / sqrt(stt);
+		/*
+		 * sigma^2 = 1 / sum (t - tw)^2 / d^2 = dmin^2 / (tscale^2 stt): kept
+		 * as dmin / sqrt(stt), in units of flux / u, for unscale
+		 */
+		out->linear_fit_slope_sigma = dmin / sqrt(stt);
 		out->linear_fit_reduced_chi2 = sumsq / (double) (n - 2);
 	}
 }
@@ -304,22 +307,25 @@ trend_stats(const double *u, const double *g, size_t n, double gmean, LcStats *o
 	out->linear_trend_noise = sqrt(noise2);
 }
 
-/* The outputs back in the units of t and flux; false when one leaves double range. */
+/*
+ * The outputs back in the units of t and flux (fscale = 2^fexp, tscale =
+ * 2^texp: ldexp is exact); false when one leaves double range.
+ */
 static bool
-unscale(LcStats *s, double fscale, double tscale)
+unscale(LcStats *s, int fexp, int texp)
 {
 	double	   *flux_valued[] = {&s->median, &s->percent_amplitude,
 		&s->inter_percentile_range_10, &s->linear_trend_noise};
 	double	   *slopes[] = {&s->maximum_slope, &s->linear_trend, &s->linear_trend_sigma,
-		&s->linear_fit_slope, &s->linear_fit_slope_sigma};
+		&s->linear_fit_slope};
 	double	   *all = &s->duration;
 	size_t		n_all = (sizeof(LcStats) - offsetof(LcStats, duration)) / sizeof(double);
 
 	for (size_t i = 0; i < sizeof(flux_valued) / sizeof(flux_valued[0]); i++)
-		*flux_valued[i] *= fscale;
-	/* fscale / tscale may itself leave range where a slope does not */
+		*flux_valued[i] = ldexp(*flux_valued[i], fexp);
 	for (size_t i = 0; i < sizeof(slopes) / sizeof(slopes[0]); i++)
-		*slopes[i] = *slopes[i] * fscale / tscale;
+		*slopes[i] = ldexp(*slopes[i], fexp - texp);
+	s->linear_fit_slope_sigma = ldexp(s->linear_fit_slope_sigma, -texp);
 	for (size_t i = 0; i < n_all; i++)
 		if (isinf(all[i]))
 			return false;
@@ -428,7 +434,7 @@ lc_stats(const double *t, const double *flux, const double *dflux, size_t n,
 		goto interrupted;
 
 	host_free(host, buf);
-	ok = unscale(out, fscale, tscale);
+	ok = unscale(out, ilogb(fscale), ilogb(tscale));
 	return ok ? LC_STATS_OK : LC_STATS_OUT_OF_RANGE;
 
 interrupted:
