@@ -11,10 +11,11 @@
 
 #include <math.h>
 
-#include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 
 #include "antares.h"
 #include "gp_sql.h"
@@ -28,35 +29,37 @@ PG_FUNCTION_INFO_V1(band_statistics);
 StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (BS_NATTS - 1) * sizeof(double),
 				 "LcStats is observation_count, then one double per other column");
 
-/* The elements of a one-dimensional float8 array without NULLs; *n its length. */
-static double *
+/*
+ * The elements of a one-dimensional float8 array, checked: no NULL, finite.
+ * A pointer into the array (float8 elements without NULLs are contiguous);
+ * *n its length.
+ */
+static const double *
 array_values(ArrayType *a, const char *name, int *n)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	double	   *v;
+	const double *v;
 
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s must be a one-dimensional array, got %d dimensions",
 						name, ARR_NDIM(a))));
-	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	v = palloc(Max(*n, 1) * sizeof(double));
+	*n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
+	if (ARR_HASNULL(a))
+		for (int i = 0; i < *n; i++)
+			if (att_isnull(i, ARR_NULLBITMAP(a)))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s must not contain NULL, got NULL at position %d", name, i + 1)));
+	/* ARR_DATA_PTR, spelt out: the macro mixes signedness under -Wextra */
+	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
+											  : (Size) ARR_OVERHEAD_NONULLS(1)));
 	for (int i = 0; i < *n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL, got NULL at position %d", name, i + 1)));
-		v[i] = DatumGetFloat8(elems[i]);
 		if (!isfinite(v[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be finite, got %s at position %d",
 							name, float8out_internal(v[i]), i + 1)));
-	}
 	return v;
 }
 
@@ -76,6 +79,27 @@ report_status(LcStatsStatus status)
 			 errmsg("band statistics out of range: a result or the span of t is beyond double precision")));
 }
 
+/* The blessed descriptor of antares.band_statistics, kept for the query. */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+			desc->natts != BS_NATTS)
+			elog(ERROR, "band_statistics must return antares.band_statistics of %d columns",
+				 BS_NATTS);
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
+}
+
 /* band_statistics(t[], flux[], dflux[]) RETURNS antares.band_statistics */
 Datum
 band_statistics(PG_FUNCTION_ARGS)
@@ -83,13 +107,13 @@ band_statistics(PG_FUNCTION_ARGS)
 	int			nt,
 				nf,
 				nd;
-	double	   *t = array_values(PG_GETARG_ARRAYTYPE_P(0), "t", &nt);
-	double	   *flux = array_values(PG_GETARG_ARRAYTYPE_P(1), "flux", &nf);
-	double	   *dflux = array_values(PG_GETARG_ARRAYTYPE_P(2), "dflux", &nd);
+	const double *t = array_values(PG_GETARG_ARRAYTYPE_P(0), "t", &nt);
+	const double *flux = array_values(PG_GETARG_ARRAYTYPE_P(1), "flux", &nf);
+	const double *dflux = array_values(PG_GETARG_ARRAYTYPE_P(2), "dflux", &nd);
 	GpObs	   *obs;
+	double	   *sorted;
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LcStats		s;
-	TupleDesc	desc;
 	Datum		values[BS_NATTS];
 	bool		nulls[BS_NATTS];
 	const double *stat;
@@ -112,16 +136,16 @@ band_statistics(PG_FUNCTION_ARGS)
 		obs[i].dflux = dflux[i];
 	}
 	qsort(obs, nt, sizeof(GpObs), gp_obs_kind.cmp);
+	/* the kernel's arrays: t, flux, dflux in the sorted order */
+	sorted = palloc(Max(3 * (Size) nt, 1) * sizeof(double));
 	for (int i = 0; i < nt; i++)
 	{
-		t[i] = obs[i].t;
-		flux[i] = obs[i].flux;
-		dflux[i] = obs[i].dflux;
+		sorted[i] = obs[i].t;
+		sorted[nt + i] = obs[i].flux;
+		sorted[2 * nt + i] = obs[i].dflux;
 	}
-	report_status(lc_stats(t, flux, dflux, nt, &host, &s));
+	report_status(lc_stats(sorted, sorted + nt, sorted + 2 * nt, nt, &host, &s));
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE || desc->natts != BS_NATTS)
-		elog(ERROR, "band_statistics must return antares.band_statistics of %d columns", BS_NATTS);
 	values[0] = Int32GetDatum((int32) s.observation_count);
 	nulls[0] = false;
 	/* every other column is a double of LcStats, in order; NaN is undefined */
@@ -131,5 +155,5 @@ band_statistics(PG_FUNCTION_ARGS)
 		nulls[i] = isnan(stat[i - 1]);
 		values[i] = Float8GetDatum(nulls[i] ? 0.0 : stat[i - 1]);
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc(fcinfo), values, nulls)));
 }

@@ -220,6 +220,10 @@ def check_synthetic(cur):
         "pairs of equal times": ([1.0, 1.0, 2.0, 2.0, 3.0, 3.0], [1.0, 4.0, 2.0, 8.0, 5.0, 7.0], [1.0] * 6),
         "zero mean": ([1.0, 2.0, 3.0, 4.0], [-1.0, 1.0, -2.0, 2.0], [1.0] * 4),
         "exact line": (list(range(10)), [2.0 + 0.5 * i for i in range(10)], [1.0] * 10),
+        # Anderson-Darling far in the tails: ln Phi of -63 (the asymptotic
+        # series) and of -22 (erfc); scipy's norm.logcdf is log_ndtr
+        "a 63-sigma outlier": (list(range(4000)), [1.0] + [0.0] * 3999, [1.0] * 4000),
+        "a 22-sigma outlier": (list(range(500)), [1.0] + [0.0] * 499, [1.0] * 500),
         "MJD times, large n": (list(np.sort(59000 + 1000 * rng.random(5000))),
                                list(rng.normal(100, 20, 5000)), list(0.5 + rng.random(5000))),
     }
