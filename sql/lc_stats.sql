@@ -57,8 +57,8 @@ SELECT observation_count, round(duration::numeric, 6) AS duration,
        round(stetson_k::numeric, 9) AS stetson_k, round(eta_e::numeric, 9) AS eta_e,
        round(chi2::numeric, 6) AS chi2, round(linear_fit_slope::numeric, 9) AS linear_fit_slope,
        round(flux_percentile_ratio_mid50::numeric, 9) AS flux_percentile_ratio_mid50
-FROM (SELECT (band_statistics(array_agg(t), array_agg(flux), array_agg(dflux))).*
-      FROM rawphot WHERE objid = 10 AND pb = 'g') s;
+FROM (SELECT array_agg(t) AS t, array_agg(flux) AS f, array_agg(dflux) AS d
+      FROM rawphot WHERE objid = 10 AND pb = 'g') p, band_statistics(p.t, p.f, p.d) s;
 \x off
 
 -- STRICT: a NULL array gives NULL.

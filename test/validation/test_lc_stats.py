@@ -184,15 +184,16 @@ def server_rows(cur, query, args=None):
 
 
 def stats_of(cur, t, f, d):
-    return server_rows(cur, "SELECT (band_statistics(%s::float8[], %s::float8[], %s::float8[])).*",
+    return server_rows(cur, "SELECT * FROM band_statistics(%s::float8[], %s::float8[], %s::float8[])",
                        (list(map(float, t)), list(map(float, f)), list(map(float, d))))[0]
 
 
 def check_shipped(cur, objects):
     g = Group("every band of the shipped light curves vs numpy/scipy")
     rows = server_rows(cur, """
-        SELECT src, objid, pb, (band_statistics(array_agg(t), array_agg(flux), array_agg(dflux))).*
-        FROM lc_stats_phot GROUP BY src, objid, pb""")
+        SELECT p.src, p.objid, p.pb, s.*
+        FROM (SELECT src, objid, pb, array_agg(t) AS t, array_agg(flux) AS f, array_agg(dflux) AS d
+              FROM lc_stats_phot GROUP BY src, objid, pb) p, band_statistics(p.t, p.f, p.d) s""")
     bands = 0
     for row in rows:
         t, pb, flux, dflux = objects[(row["src"], row["objid"])]
