@@ -252,7 +252,7 @@ moment_stats(const double *u, const double *g, size_t n, double mean, double m2,
  */
 static void
 weighted_stats(const double *u, const double *g, const double *dflux, size_t n,
-			   double fscale, double *z, LcStats *out)
+			   double fscale, bool constant, double *z, LcStats *out)
 {
 	double		dmin = dflux[0],
 				sw = 0.0,
@@ -276,7 +276,8 @@ weighted_stats(const double *u, const double *g, const double *dflux, size_t n,
 		swg += w * g[i];
 		swu += w * u[i];
 	}
-	gw = swg / sw;
+	/* equal fluxes: their weighted mean, rounded, may be 1 ulp off them */
+	gw = constant ? g[0] : swg / sw;
 	uw = swu / sw;
 	for (size_t i = 0; i < n; i++)
 		z[i] = (g[i] - gw) / (dflux[i] / fscale);
@@ -394,7 +395,8 @@ lc_stats(const double *t, const double *flux, const double *dflux, size_t n,
 			   *u,
 			   *x;
 	size_t		meter = 0;
-	bool		ok;
+	bool		constant,
+				ok;
 
 	*out = (LcStats) {.observation_count = n};
 	for (double *p = &out->duration; p <= &out->linear_fit_reduced_chi2; p++)
@@ -438,8 +440,9 @@ lc_stats(const double *t, const double *flux, const double *dflux, size_t n,
 	if (stop_after(host, &meter, n))
 		goto interrupted;
 
-	if (x[0] == x[n - 1])
-		mean = x[0];			/* constant: rounding must not leave a spread of 1 ulp */
+	constant = x[0] == x[n - 1];
+	if (constant)
+		mean = x[0];			/* rounding must not leave a spread of 1 ulp */
 	else
 		for (size_t i = 0; i < n; i++)
 			m2 += (g[i] - mean) * (g[i] - mean);
@@ -466,7 +469,7 @@ lc_stats(const double *t, const double *flux, const double *dflux, size_t n,
 			out->excess_variance = (sd * sd - e2 / (double) n) / (mean * mean);
 		}
 		/* x, sorted, is no longer needed: the scratch of the weighted sums */
-		weighted_stats(u, g, dflux, n, fscale, x, out);
+		weighted_stats(u, g, dflux, n, fscale, constant, x, out);
 	}
 	if (n >= 3)
 		trend_stats(u, g, n, mean, out);

@@ -17,7 +17,6 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-#include "antares.h"
 #include "gp_sql.h"
 #include "kernel_host_pg.h"
 #include "lc_stats.h"

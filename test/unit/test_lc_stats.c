@@ -167,6 +167,15 @@ test_degenerate(void)
 		  && isnan(s.eta_e) && isnan(s.cusum) && isnan(s.stetson_k) && isnan(s.flux_percentile_ratio[2]),
 		  "constant fluxes: spreads 0, shape statistics undefined");
 
+	{
+		/* weights 1, 1/9, 1/49: sum(w 0.1) / sum(w) rounds to 0.1 - 1.4e-17 */
+		const double tenth[] = {0.1, 0.1, 0.1},
+					d137[] = {1, 3, 7};
+
+		check(run(t, tenth, d137, 3, &s) == LC_STATS_OK && s.chi2 == 0 && isnan(s.stetson_k)
+			  && s.linear_fit_slope == 0 && s.linear_fit_reduced_chi2 == 0,
+			  "constant fluxes of 0.1, unequal errors: chi2 0, Stetson K undefined");
+	}
 	check(run(one_t, f, d, 4, &s) == LC_STATS_OK && s.duration == 0 && s.minimum_time_interval == 0
 		  && isnan(s.eta_e) && isnan(s.maximum_slope) && isnan(s.linear_trend)
 		  && isnan(s.linear_fit_slope) && isfinite(s.eta) && isfinite(s.kurtosis),

@@ -96,7 +96,7 @@ def reference(t, f, d):
         put("mean_variance", sd / mean, abs(sd / mean))
         put("excess_variance", (var - np.mean(d ** 2)) / mean ** 2, (var + np.mean(d ** 2)) / mean ** 2)
     w = 1 / d ** 2
-    mw = np.sum(w * f) / np.sum(w)
+    mw = f[0] if constant else np.sum(w * f) / np.sum(w)   # exactly, not rounded
     z = (f - mw) / d
     chi2 = np.sum(z ** 2)
     put("chi2", chi2 / (n - 1))
@@ -119,8 +119,9 @@ def reference(t, f, d):
             put("anderson_darling_normal", a2 * (1 + 4 / n - 25 / n ** 2), n)
     if n >= 3 and t[-1] > t[0]:
         lr = scipy.stats.linregress(t - t[0], f)
-        put("linear_trend", lr.slope, lr.stderr)
-        put("linear_trend_sigma", lr.stderr)
+        floor = RESID * fmax / np.sqrt(np.sum((t - t.mean()) ** 2))   # sigma of noise RESID * fmax
+        put("linear_trend", lr.slope, max(lr.stderr, floor))
+        put("linear_trend_sigma", lr.stderr, floor)
         resid = f - (lr.intercept + lr.slope * (t - t[0]))
         put("linear_trend_noise", np.sqrt(np.sum(resid ** 2) / (n - 2)), RESID * fmax)
         p, cov = np.polyfit(t - t[0], f, 1, w=1 / d, cov="unscaled")
@@ -216,6 +217,7 @@ def check_synthetic(cur):
         "n = 3": ([1.0, 2.0, 4.0], [3.0, -1.0, 2.0], [0.5, 2.0, 1.0]),
         "n = 4": ([1.0, 2.0, 4.0, 8.0], [3.0, -1.0, 2.0, 7.0], [0.5, 2.0, 1.0, 1.0]),
         "constant fluxes": ([1.0, 2.0, 3.0, 5.0, 8.0], [4.0] * 5, [1.0, 2.0, 1.0, 3.0, 1.0]),
+        "constant 0.1 fluxes, unequal errors": ([1.0, 2.0, 3.0], [0.1] * 3, [1.0, 3.0, 7.0]),
         "zero fluxes": ([1.0, 2.0, 3.0, 5.0], [0.0] * 4, [1.0] * 4),
         "one time": ([7.0] * 6, [1.0, 4.0, 2.0, 8.0, 5.0, 7.0], [1.0] * 6),
         "pairs of equal times": ([1.0, 1.0, 2.0, 2.0, 3.0, 3.0], [1.0, 4.0, 2.0, 8.0, 5.0, 7.0], [1.0] * 6),
