@@ -63,9 +63,9 @@
  *						undefined when all t are equal					n >= 3
  *
  * Constant fluxes (s = 0; mw is then that flux, not its rounded weighted
- * mean) leave kurtosis, anderson_darling_normal, cusum,
- * eta, eta_e, stetson_k and the flux percentile ratios undefined (0/0); the
- * rest keep their values (0 for the spreads, chi2 0, the fits' slope 0).
+ * mean) leave kurtosis, anderson_darling_normal, cusum, eta, eta_e,
+ * stetson_k and the flux percentile ratios undefined (0/0); the rest keep
+ * their values (0 for the spreads, chi2 0, the fits' slope 0).
  */
 #ifndef ANTARES_LC_STATS_H
 #define ANTARES_LC_STATS_H
