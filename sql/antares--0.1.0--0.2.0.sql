@@ -983,3 +983,77 @@ COMMENT ON COLUMN bazin_fit.iterations IS 'trust-region iterations the solver to
 COMMENT ON COLUMN bazin_fit.status IS 'converged; or, every number NULL: too_few_points (n < 6), too_few_times (fewer than 5 distinct times), constant_flux, max_iterations (500 without converging) or failed (a non-finite result)';
 COMMENT ON FUNCTION bazin_fit(float8[], float8[], float8[]) IS
     'The Bazin function A e^{-(t-t0)/tau_fall} / (1 + e^{-(t-t0)/tau_rise}) + B fitted to one band''s (t, flux, dflux) by weighted least squares, in any order: parameters, errors, reduced chi2, peak; status says whether it converged';
+
+-- Broker-grade statistics of one band (lc_stats.c; definitions in
+-- src/lc_stats.h and docs/lc_stats.md): the light-curve package's features
+-- by its names, FATS' flux percentile ratios.  Arrays in any order, of one
+-- length; an undefined statistic is NULL.
+CREATE TYPE band_statistics AS (
+    observation_count integer,
+    duration float8,
+    minimum_time_interval float8,
+    maximum_time_interval float8,
+    median float8,
+    mean_variance float8,
+    percent_amplitude float8,
+    inter_percentile_range_10 float8,
+    median_buffer_range_percentage_10 float8,
+    flux_percentile_ratio_mid20 float8,
+    flux_percentile_ratio_mid35 float8,
+    flux_percentile_ratio_mid50 float8,
+    flux_percentile_ratio_mid65 float8,
+    flux_percentile_ratio_mid80 float8,
+    kurtosis float8,
+    anderson_darling_normal float8,
+    cusum float8,
+    eta float8,
+    eta_e float8,
+    excess_variance float8,
+    chi2 float8,
+    stetson_k float8,
+    maximum_slope float8,
+    linear_trend float8,
+    linear_trend_sigma float8,
+    linear_trend_noise float8,
+    linear_fit_slope float8,
+    linear_fit_slope_sigma float8,
+    linear_fit_reduced_chi2 float8
+);
+
+CREATE FUNCTION band_statistics(t float8[], flux float8[], dflux float8[])
+RETURNS band_statistics
+AS 'MODULE_PATHNAME', 'band_statistics' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON TYPE band_statistics IS
+    'The statistics of one band (band_statistics): the light-curve package''s features by its names, FATS'' flux percentile ratios; NULL where undefined';
+COMMENT ON FUNCTION band_statistics(float8[], float8[], float8[]) IS
+    'Statistics and time sampling of one band''s observations (t, flux, dflux > 0; arrays of one length in any order): docs/lc_stats.md; NULL where undefined, O(n log n)';
+COMMENT ON COLUMN band_statistics.observation_count IS 'n, the number of observations';
+COMMENT ON COLUMN band_statistics.duration IS 't_max - t_min (n >= 1)';
+COMMENT ON COLUMN band_statistics.minimum_time_interval IS 'The shortest interval between consecutive times (n >= 2; 0 when two share a time)';
+COMMENT ON COLUMN band_statistics.maximum_time_interval IS 'The longest interval between consecutive times (n >= 2)';
+COMMENT ON COLUMN band_statistics.median IS 'The median flux (n >= 1)';
+COMMENT ON COLUMN band_statistics.mean_variance IS 'std (ddof 1) / mean of the fluxes (n >= 2, mean <> 0)';
+COMMENT ON COLUMN band_statistics.percent_amplitude IS 'The largest |flux - median| (n >= 1)';
+COMMENT ON COLUMN band_statistics.inter_percentile_range_10 IS 'Q(0.9) - Q(0.1), Hazen quantiles of the fluxes (n >= 1)';
+COMMENT ON COLUMN band_statistics.median_buffer_range_percentage_10 IS 'The fraction of fluxes with |flux - median| < 0.1 (max - min) / 2 (n >= 1)';
+COMMENT ON COLUMN band_statistics.flux_percentile_ratio_mid20 IS 'FATS FluxPercentileRatioMid20: (Q(0.6) - Q(0.4)) / (Q(0.95) - Q(0.05)); NULL when the denominator is 0';
+COMMENT ON COLUMN band_statistics.flux_percentile_ratio_mid35 IS 'FATS FluxPercentileRatioMid35: (Q(0.675) - Q(0.325)) / (Q(0.95) - Q(0.05)); NULL when the denominator is 0';
+COMMENT ON COLUMN band_statistics.flux_percentile_ratio_mid50 IS 'FATS FluxPercentileRatioMid50: (Q(0.75) - Q(0.25)) / (Q(0.95) - Q(0.05)); NULL when the denominator is 0';
+COMMENT ON COLUMN band_statistics.flux_percentile_ratio_mid65 IS 'FATS FluxPercentileRatioMid65: (Q(0.825) - Q(0.175)) / (Q(0.95) - Q(0.05)); NULL when the denominator is 0';
+COMMENT ON COLUMN band_statistics.flux_percentile_ratio_mid80 IS 'FATS FluxPercentileRatioMid80: (Q(0.9) - Q(0.1)) / (Q(0.95) - Q(0.05)); NULL when the denominator is 0';
+COMMENT ON COLUMN band_statistics.kurtosis IS 'Unbiased excess kurtosis, scipy.stats.kurtosis(bias=False) (n >= 4, fluxes not all equal)';
+COMMENT ON COLUMN band_statistics.anderson_darling_normal IS 'Anderson-Darling normality statistic with the small-sample factor 1 + 4/n - 25/n^2 (n >= 4, fluxes not all equal)';
+COMMENT ON COLUMN band_statistics.cusum IS 'Range of the cumulative sums of flux - mean in time order, over n std (n >= 2, fluxes not all equal)';
+COMMENT ON COLUMN band_statistics.eta IS 'von Neumann eta: sum of squared successive differences / ((n - 1) var) (n >= 2, fluxes not all equal)';
+COMMENT ON COLUMN band_statistics.eta_e IS 'eta_e, the light-curve package''s eta with times (n >= 2, fluxes not all equal, two distinct times)';
+COMMENT ON COLUMN band_statistics.excess_variance IS '(var - mean(dflux^2)) / mean^2 (n >= 2, mean <> 0)';
+COMMENT ON COLUMN band_statistics.chi2 IS 'Reduced chi^2 about the weighted mean: sum ((flux - weighted mean) / dflux)^2 / (n - 1) (n >= 2)';
+COMMENT ON COLUMN band_statistics.stetson_k IS 'Stetson K about the weighted mean (n >= 2, fluxes not all equal)';
+COMMENT ON COLUMN band_statistics.maximum_slope IS 'The largest |dflux/dt| between consecutive observations at distinct times (n >= 2)';
+COMMENT ON COLUMN band_statistics.linear_trend IS 'Slope of the unweighted least-squares line (n >= 3, two distinct times)';
+COMMENT ON COLUMN band_statistics.linear_trend_sigma IS 'Error of linear_trend, from the residual noise (n >= 3, two distinct times)';
+COMMENT ON COLUMN band_statistics.linear_trend_noise IS 'Residual standard deviation of the unweighted line, n - 2 degrees of freedom (n >= 3, two distinct times)';
+COMMENT ON COLUMN band_statistics.linear_fit_slope IS 'Slope of the least-squares line weighted by 1/dflux^2 (n >= 3, two distinct times)';
+COMMENT ON COLUMN band_statistics.linear_fit_slope_sigma IS 'Error of linear_fit_slope from the dflux alone (not scaled by the chi^2) (n >= 3, two distinct times)';
+COMMENT ON COLUMN band_statistics.linear_fit_reduced_chi2 IS 'Reduced chi^2 of the weighted line, n - 2 degrees of freedom (n >= 3, two distinct times)';
