@@ -92,7 +92,7 @@ bin/antares_kafka_mock: bin/antares_kafka_mock.c src/alert_decode.c $(wildcard s
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
 	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
-	src/alert_encode.c
+	src/alert_encode.c src/lomb_scargle.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) $(AVRO_LIBS) -lm
