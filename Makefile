@@ -18,7 +18,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
 # loads data/dsfp into tables once per database).
-REGRESS = lightcurve band_stats features stream named_streams gp plot svm forest survey alerts catalog
+REGRESS = lightcurve band_stats features stream named_streams gp lomb_scargle plot svm forest survey alerts catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -41,6 +41,9 @@ include $(PGXS)
 # and vectorises it (the fit 1.3x, the prediction 1.6x faster than at -O2;
 # bench/gp.py), with the same results (no fast-math).
 src/gp_matern.o: override CFLAGS += -O3
+# The Lomb-Scargle direct sums: 1.3x faster at -O3 (22 against 29 us for a
+# band of 25 points on the default grid of 313 frequencies), same results.
+src/lomb_scargle.o: override CFLAGS += -O3
 
 # Every object depends on every header: few files, and a stale struct layout is a crash.
 $(OBJS): $(wildcard src/*.h)

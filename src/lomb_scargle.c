@@ -4,17 +4,18 @@
  *		lomb_scargle.h).
  *
  * Cost, n points and m frequencies:
- *	 direct	O(n m): per frequency, the five weighted sums over the points.  The
- *			points' cos and sin advance from one frequency to the next by a
- *			rotation (4 multiplications, no libm call), recomputed exactly every
- *			LS_RESYNC frequencies so that rounding cannot drift; the loop over
- *			the points is independent per point and vectorises.
+ *	 direct	O(n m): per frequency, six weighted sums over the points, ~2 ns
+ *			a point.  The points' cos and sin advance from one frequency to
+ *			the next by a rotation (4 multiplications, no libm call) in the
+ *			same pass, and are recomputed exactly every LS_RESYNC frequencies
+ *			so that rounding cannot drift.
  *	 fast	O(n + N log N), N = 2^k >= 5 m: three extirpolations (O(n) each)
  *			and three complex FFTs of N points (GSL's radix-2, in place).
  * The default grid has m ~ 12.5 n frequencies (samples_per_peak 5 and
- * nyquist_factor 5), so direct is O(n^2) there and fast O(n log n); which
- * one wins where is measured in docs/lomb_scargle.md and encoded in
- * ls_choose.  Memory: 7 n doubles (direct), 2 N + 6 m + 3 n (fast).
+ * nyquist_factor 5), so direct is O(n^2) there and fast O(n log n): a band
+ * of 25 points takes ~22 us direct, ~80 us fast; fast wins from ~700 points
+ * (docs/lomb_scargle.md), where ls_choose switches.  Memory: 7 n doubles
+ * (direct), 2 N + 6 m + 3 n (fast).
  *
  * Both use times relative to the first (the power does not depend on the
  * origin, and the phases 2 pi f t stay small and exact); fluxes are scaled by
@@ -40,13 +41,13 @@
 #define LS_MFFT 4
 
 /*
- * ls_choose's cost model, in ns on one core of the build machine (measured
- * with test/unit/test_lomb_scargle's timing, docs/lomb_scargle.md): direct
- * ~LS_COST_DIRECT per point and frequency; fast ~LS_COST_FFT per FFT point
- * and level, three FFTs.
+ * ls_choose's cost model, in ns on one core of the build machine at -O3
+ * (docs/lomb_scargle.md): direct ~2 per point and frequency; fast ~5 per FFT
+ * point and level (GSL's radix-2 computes its twiddles as it goes), three
+ * FFTs.
  */
-#define LS_COST_DIRECT 1.0
-#define LS_COST_FFT 1.5
+#define LS_COST_DIRECT 2.0
+#define LS_COST_FFT 5.0
 
 /* One band, ready for the sums. */
 typedef struct LsData
@@ -124,10 +125,7 @@ ls_grid(const double *t, size_t n, const LsGridOptions *opt, LsGrid *grid)
 	return LS_OK;
 }
 
-/*
- * Direct: n m units of ~1 ns; fast: 3 N log2 N units of ~LS_COST_FFT ns plus
- * the extirpolations, which are small beside them.
- */
+/* Fast: the FFTs; its extirpolations, O(n), are small beside them. */
 LsMethod
 ls_choose(size_t n, size_t m)
 {
@@ -232,57 +230,62 @@ ls_prepare(const double *t, const double *flux, const double *dflux, size_t n,
 static double
 ls_finish(const LsSums *z, double yy)
 {
-	double		num = z->s2 - 2.0 * z->s * z->c;
-	double		den = z->c2 - (z->c * z->c - z->s * z->s);
-	double		r = hypot(num, den);
-	double		c2w = 1.0,
-				s2w = 0.0,
-				cw,
-				sw,
-				yc,
-				ys,
-				cc,
-				ss,
-				p = 0.0;
+	/* the weighted (co)variances of cos and sin: sum w c^2 = (1 + C2) / 2, ... */
+	double		cc = 0.5 * (1.0 + z->c2) - z->c * z->c;
+	double		ss = 0.5 * (1.0 - z->c2) - z->s * z->s;
+	double		cs = 0.5 * z->s2 - z->c * z->s;
+	double		tr = cc + ss;
+	double		det = cc * ss - cs * cs;
 
-	/*
-	 * 2 wt in (-pi/2, pi/2]: astropy's tan form, without its division (r = 0
-	 * leaves wt = 0, any angle diagonalises a multiple of the identity).
-	 */
-	if (r > 0.0)
-	{
-		c2w = fabs(den) / r;
-		s2w = (den < 0.0 ? -num : num) / r;
-	}
-	cw = sqrt(0.5) * sqrt(1.0 + c2w);
-	sw = sqrt(0.5) * copysign(sqrt(1.0 - c2w), s2w);
-	yc = z->ch * cw + z->sh * sw;
-	ys = z->sh * cw - z->ch * sw;
-	cc = 0.5 * (1.0 + z->c2 * c2w + z->s2 * s2w) - (z->c * cw + z->s * sw) * (z->c * cw + z->s * sw);
-	ss = 0.5 * (1.0 - z->c2 * c2w - z->s2 * s2w) - (z->s * cw - z->c * sw) * (z->s * cw - z->c * sw);
-	if (cc > LS_DEGENERATE)
-		p += yc * yc / cc;
-	if (ss > LS_DEGENERATE)
-		p += ys * ys / ss;
-	return p / yy;
+	if (det > LS_DEGENERATE * tr)
+		return (ss * z->ch * z->ch + cc * z->sh * z->sh - 2.0 * cs * z->ch * z->sh) / (det * yy);
+	/* rank 1 (one direction, eigenvalue tr): the fit along it */
+	if (tr > LS_DEGENERATE)
+		return (cc * z->ch * z->ch + ss * z->sh * z->sh + 2.0 * cs * z->ch * z->sh) / (tr * tr * yy);
+	return 0.0;
 }
 
-/* The sums over the points whose cos and sin at the frequency are c, s. */
+/*
+ * The sums over the points whose cos and sin at the frequency are c, s; then,
+ * if dc is not NULL, c and s rotated by (dc, ds) to the next frequency (in
+ * the same pass: the loop is bound by its loads and stores).
+ */
 static void
-ls_sums(const LsData *d, const double *c, const double *s, LsSums *z)
+ls_sums(const LsData *d, double *c, double *s, const double *dc, const double *ds,
+		LsSums *z)
 {
-	LsSums		a = {0, 0, 0, 0, 0, 0};
+	double		sc = 0.0,
+				ss = 0.0,
+				sch = 0.0,
+				ssh = 0.0,
+				sc2 = 0.0,
+				ss2 = 0.0;
 
 	for (size_t i = 0; i < d->n; i++)
 	{
-		a.c += d->w[i] * c[i];
-		a.s += d->w[i] * s[i];
-		a.ch += d->wy[i] * c[i];
-		a.sh += d->wy[i] * s[i];
-		a.c2 += d->w[i] * (c[i] - s[i]) * (c[i] + s[i]);
-		a.s2 += d->w[i] * 2.0 * c[i] * s[i];
+		double		ci = c[i],
+					si = s[i],
+					w = d->w[i],
+					wy = d->wy[i];
+
+		sc += w * ci;
+		ss += w * si;
+		sch += wy * ci;
+		ssh += wy * si;
+		sc2 += w * (ci - si) * (ci + si);
+		ss2 += w * 2.0 * ci * si;
+		if (dc != NULL)
+		{
+			c[i] = ci * dc[i] - si * ds[i];
+			s[i] = si * dc[i] + ci * ds[i];
+		}
 	}
-	*z = a;
+	z->c = sc;
+	z->s = ss;
+	z->ch = sch;
+	z->sh = ssh;
+	z->c2 = sc2;
+	z->s2 = ss2;
 }
 
 /* cos and sin of 2 pi f t, the phase reduced to a fraction of a turn first. */
@@ -322,15 +325,8 @@ ls_direct_grid(const LsData *d, double f_min, double df, size_t m, double *power
 		if (k % LS_RESYNC == 0)
 			for (size_t i = 0; i < n; i++)
 				turn(f_min + df * (double) k, d->t[i], &c[i], &s[i]);
-		ls_sums(d, c, s, &z);
+		ls_sums(d, c, s, dc, ds, &z);
 		power[k] = ls_finish(&z, d->yy);
-		for (size_t i = 0; i < n; i++)
-		{
-			double		ci = c[i];
-
-			c[i] = ci * dc[i] - s[i] * ds[i];
-			s[i] = s[i] * dc[i] + ci * ds[i];
-		}
 		if (host_work(host, &meter, n))
 			return LS_INTERRUPTED;
 	}
@@ -562,7 +558,7 @@ ls_power(const double *t, const double *flux, const double *dflux, size_t n,
 
 		for (size_t i = 0; i < n; i++)
 			turn(freq[k], d.t[i], &cs[i], &cs[n + i]);
-		ls_sums(&d, cs, cs + n, &z);
+		ls_sums(&d, cs, cs + n, NULL, NULL, &z);
 		power[k] = ls_finish(&z, d.yy);
 		if (host_work(host, &meter, 10 * n))
 		{

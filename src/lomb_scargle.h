@@ -8,24 +8,24 @@
  * ybar = sum w_i y_i and yc_i = y_i - ybar.  At frequency f, with
  * c_i = cos(2 pi f t_i), s_i = sin(2 pi f t_i) and every sum weighted by w:
  *
- *	 YY = sum w yc^2
- *	 C = sum w c,  S = sum w s,  Ch = sum w yc c,  Sh = sum w yc s,
- *	 C2 = sum w cos(4 pi f t),	S2 = sum w sin(4 pi f t)
- *	 tan(2 omega tau) = (S2 - 2 S C) / (C2 - (C^2 - S^2))
- *	 YC = Ch cos wt + Sh sin wt,  YS = Sh cos wt - Ch sin wt	 (wt = omega tau)
- *	 CC = (1 + C2 cos 2wt + S2 sin 2wt) / 2 - (C cos wt + S sin wt)^2
- *	 SS = (1 - C2 cos 2wt - S2 sin 2wt) / 2 - (S cos wt - C sin wt)^2
- *	 power(f) = (YC^2 / CC + YS^2 / SS) / YY
+ *	 C = sum w c,  S = sum w s,  Ch = sum w yc c,	Sh = sum w yc s,
+ *	 C2 = sum w cos(4 pi f t),	S2 = sum w sin(4 pi f t),	YY = sum w yc^2
+ *	 CC = (1 + C2) / 2 - C^2,  SS = (1 - C2) / 2 - S^2,  CS = S2 / 2 - C S
+ *	 D = CC SS - CS^2
+ *	 power(f) = (SS Ch^2 + CC Sh^2 - 2 CS Ch Sh) / (D YY)
  *
  * power(f) is the fraction of the weighted variance about the mean that the
  * best fit of a + b cos(2 pi f t) + c sin(2 pi f t) removes, in [0, 1]
- * (Zechmeister & Kuerster 2009): astropy's LombScargle(t, y, dy).power(f)
- * with its defaults (fit_mean, center_data, normalization 'standard'),
- * whose formulas these are.  CC and SS are the weighted variances of the
- * fit's two decorrelated directions: a direction with CC or SS <=
- * LS_DEGENERATE (the weights sum to 1; below this the sums do not resolve
- * it, e.g. times on a grid whose phases coincide at f) fits nothing and its
- * term is 0 (astropy divides 0 by 0 there).
+ * (Zechmeister & Kuerster 2009, their eq. 20 with the covariances above):
+ * astropy's LombScargle(t, y, dy).power(f) with its defaults (fit_mean,
+ * center_data, normalization 'standard'), which computes the same quantity
+ * in the time-shifted (tau) form from the same six sums.  CC, CS, SS are
+ * the weighted covariance matrix of (cos, sin): when its smaller eigenvalue
+ * (~D / (CC + SS)) is at most LS_DEGENERATE, below what sums of terms of
+ * size 1 resolve (e.g. times on a grid whose phases coincide at f), the fit
+ * keeps its one resolved direction: power = (CC Ch^2 + SS Sh^2 + 2 CS Ch Sh)
+ * / ((CC + SS)^2 YY), and 0 when CC + SS <= LS_DEGENERATE too (astropy
+ * divides by the rounding error there).
  *
  * Undefined (NaN), as a whole: fewer than 3 distinct times (an offset and a
  * sinusoid fit any two points: the 3-parameter fit is singular), or all

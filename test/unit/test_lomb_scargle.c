@@ -350,6 +350,10 @@ test_closed_forms(void)
 
 		check(ls_power(ti, yi, di, 5, &fi, 1, &p, &host) == LS_OK && p == 0.0,
 			  "coinciding phases give power 0, not 0/0");
+		/* at f = 1/2 the phases are 0 and pi: the fit along cos, R^2 = 0.75 */
+		fi = 0.5;
+		check(ls_power(ti, yi, di, 5, &fi, 1, &p, &host) == LS_OK && fabs(p - 0.75) < 1e-12,
+			  "collinear phases: the fit of the one direction (R^2 of y on cos)");
 	}
 }
 
