@@ -41,7 +41,7 @@ include $(PGXS)
 # and vectorises it (the fit 1.3x, the prediction 1.6x faster than at -O2;
 # bench/gp.py), with the same results (no fast-math).
 src/gp_matern.o: override CFLAGS += -O3
-# The Lomb-Scargle direct sums: 1.3x faster at -O3 (22 against 29 us for a
+# The Lomb-Scargle direct sums: 1.2x faster at -O3 (25 against 30 us for a
 # band of 25 points on the default grid of 313 frequencies), same results.
 src/lomb_scargle.o: override CFLAGS += -O3
 

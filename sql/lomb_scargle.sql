@@ -72,14 +72,19 @@ SELECT lomb_scargle('{3, 1, 2, 2}', '{1, 5, 2, 4}', '{1, 2, 1, 1}')::text
        lomb_scargle_power('{3, 1, 2, 0}', '{1, 5, 2, 4}', '{1, 2, 1, 1}', '{0.1, 0.3}')
      = lomb_scargle_power('{0, 2, 1, 3}', '{4, 2, 5, 1}', '{1, 1, 2, 1}', '{0.1, 0.3}') AS power_order_free;
 
--- Degenerate bands: no points, one, all at one time (no grid); two distinct
--- times or constant fluxes (a grid, no peak); NULL arguments (STRICT).
-SELECT c, n_frequencies, period IS NULL AS no_peak, power, period_s_to_n, method,
+-- Degenerate bands: no points, one, all at one time (no grid); two or three
+-- distinct times (the 3-parameter fit is singular or exact) or constant
+-- fluxes (a grid, no peak); four distinct times have a peak; NULL
+-- arguments (STRICT).
+SELECT c, n_frequencies, period IS NULL AS no_peak, round(power::numeric, 10) AS power,
+       round(period_s_to_n::numeric, 8) AS period_s_to_n, method,
        min_frequency IS NULL AS no_grid
 FROM (VALUES ('empty', lomb_scargle('{}', '{}', '{}')),
              ('one point', lomb_scargle('{1}', '{2}', '{1}')),
              ('one time', lomb_scargle('{5, 5, 5}', '{1, 2, 3}', '{1, 1, 1}')),
              ('two times', lomb_scargle('{1, 2, 2}', '{1, 2, 3}', '{1, 1, 1}')),
+             ('three times', lomb_scargle('{1, 2, 4, 4}', '{1, 3, 2, 0}', '{1, 1, 1, 2}')),
+             ('four times', lomb_scargle('{1, 2, 4, 7}', '{1, 3, 2, 0}', '{1, 1, 1, 2}')),
              ('constant', lomb_scargle('{1, 2, 4, 8}', '{3, 3, 3, 3}', '{1, 2, 1, 1}'))) v(c, l),
      LATERAL (SELECT (l).*) s
 ORDER BY c;

@@ -4,21 +4,22 @@
  *		lomb_scargle.h).
  *
  * Cost, n points and m frequencies:
- *	 direct	O(n m): per frequency, six weighted sums over the points, ~2 ns
- *			a point.  The points' cos and sin advance from one frequency to
- *			the next by a rotation (4 multiplications, no libm call) in the
- *			same pass, and are recomputed exactly every LS_RESYNC frequencies
- *			so that rounding cannot drift.
+ *	 direct	O(n m): per frequency, seven weighted sums over the points, ~2.5 ns
+ *			a point.  The points' versine and sine advance from one
+ *			frequency to the next by a rotation (no libm call) in the same
+ *			pass, and are recomputed exactly every LS_RESYNC frequencies so
+ *			that rounding cannot drift.
  *	 fast	O(n + N log N), N = 2^k >= 5 m: three extirpolations (O(n) each)
  *			and three complex FFTs of N points (GSL's radix-2, in place).
  * The default grid has m ~ 12.5 n frequencies (samples_per_peak 5 and
  * nyquist_factor 5), so direct is O(n^2) there and fast O(n log n): a band
- * of 25 points takes ~22 us direct, ~80 us fast; fast wins from ~700 points
- * (docs/lomb_scargle.md), where ls_choose switches.  Memory: 7 n doubles
- * (direct), 2 N + 6 m + 3 n (fast).
+ * of 30 points takes ~35 us direct, ~90 us fast; fast wins from ~700 points
+ * (docs/lomb_scargle.md), where ls_choose switches.  Memory, in doubles:
+ * 7 n + m (direct), 3 n + 2 N + 7 m (fast).
  *
- * Both use times relative to the first (the power does not depend on the
- * origin, and the phases 2 pi f t stay small and exact); fluxes are scaled by
+ * The power does not depend on the time origin: the direct sums take times
+ * about their weighted mean, the fast ones times from the first (its grid
+ * starts there), so the phases stay small and exact; fluxes are scaled by
  * a power of two so that squares cannot overflow, and the weights are
  * (min dflux / dflux)^2 normalised to sum 1, so that dflux of any magnitude
  * works.
@@ -42,9 +43,10 @@
 
 /*
  * ls_choose's cost model, in ns on one core of the build machine at -O3
- * (docs/lomb_scargle.md): direct ~2 per point and frequency; fast ~5 per FFT
- * point and level (GSL's radix-2 computes its twiddles as it goes), three
- * FFTs.
+ * (docs/lomb_scargle.md): direct ~2-2.6 per point and frequency; fast ~5 per
+ * FFT point and level (GSL's radix-2 computes its twiddles as it goes),
+ * three FFTs.  The ratio is what matters: measured, direct wins at 600
+ * points (12 against 17 ms), fast at 1000 (17 against 33 ms).
  */
 #define LS_COST_DIRECT 2.0
 #define LS_COST_FFT 5.0
@@ -54,22 +56,23 @@ typedef struct LsData
 {
 	size_t		n;
 	double	   *t;				/* t_i - t_0 */
+	double		tbar;			/* sum w t: the direct sums' time origin */
 	double	   *w;				/* normalised weights */
 	double	   *wy;				/* w_i (y_i - ybar), y scaled */
 	double		yy;				/* sum w (y - ybar)^2 */
-	int			defined;		/* >= 3 distinct times, fluxes not all equal */
+	int			defined;		/* >= 4 distinct times, fluxes not all equal */
 } LsData;
 
-/* The weighted sums at one frequency. */
-typedef struct LsSums
+/*
+ * The direct sums' times, about their weighted mean: S (and CS) are then
+ * small at low frequencies, where the covariances would otherwise be small
+ * differences of sums of size 1.
+ */
+static inline double
+centred(const LsData *d, size_t i)
 {
-	double		c,
-				s,
-				ch,
-				sh,
-				c2,
-				s2;
-} LsSums;
+	return d->t[i] - d->tbar;
+}
 
 int
 ls_options_valid(const LsGridOptions *opt)
@@ -159,14 +162,15 @@ ls_check(const double *t, const double *flux, const double *dflux, size_t n)
 	return LS_OK;
 }
 
+/* An offset and a sinusoid fit 3 points exactly: power 1 at every frequency. */
 static int
-distinct_times_at_least_3(const double *t, size_t n)
+distinct_times_at_least_4(const double *t, size_t n)
 {
 	int			distinct = n > 0;
 
-	for (size_t i = 1; i < n && distinct < 3; i++)
+	for (size_t i = 1; i < n && distinct < 4; i++)
 		distinct += t[i] != t[i - 1];
-	return distinct >= 3;
+	return distinct >= 4;
 }
 
 /*
@@ -208,10 +212,12 @@ ls_prepare(const double *t, const double *flux, const double *dflux, size_t n,
 		d->w[i] = r * r;
 		wsum += d->w[i];
 	}
+	d->tbar = 0.0;
 	for (size_t i = 0; i < n; i++)
 	{
 		d->w[i] /= wsum;
 		ybar += d->w[i] * ldexp(flux[i], -e);
+		d->tbar += d->w[i] * d->t[i];
 	}
 	for (size_t i = 0; i < n; i++)
 	{
@@ -221,88 +227,158 @@ ls_prepare(const double *t, const double *flux, const double *dflux, size_t n,
 		yy += d->wy[i] * yc;
 	}
 	d->yy = yy;
-	d->defined = !equal && yy > 0.0 && distinct_times_at_least_3(t, n);
+	d->defined = !equal && yy > 0.0 && distinct_times_at_least_4(t, n);
 	return LS_OK;
 }
 
-/* ---- the periodogram from the sums (astropy's lombscargle_fast, step 2) ---- */
+/* ---- the periodogram from the covariances ---- */
 
+/*
+ * The power from the weighted covariances cc, ss, cs of (cos, sin) and
+ * ch, sh of the centred fluxes with them (lomb_scargle.h).
+ */
 static double
-ls_finish(const LsSums *z, double yy)
+ls_fit(double cc, double ss, double cs, double ch, double sh, double yy)
 {
-	/* the weighted (co)variances of cos and sin: sum w c^2 = (1 + C2) / 2, ... */
-	double		cc = 0.5 * (1.0 + z->c2) - z->c * z->c;
-	double		ss = 0.5 * (1.0 - z->c2) - z->s * z->s;
-	double		cs = 0.5 * z->s2 - z->c * z->s;
 	double		tr = cc + ss;
 	double		det = cc * ss - cs * cs;
 
+	if (!(tr > LS_DEGENERATE))
+		return 0.0;				/* no direction resolved: nothing fits */
 	if (det > LS_DEGENERATE * tr)
-		return (ss * z->ch * z->ch + cc * z->sh * z->sh - 2.0 * cs * z->ch * z->sh) / (det * yy);
+		return (ss * ch * ch + cc * sh * sh - 2.0 * cs * ch * sh) / (det * yy);
 	/* rank 1 (one direction, eigenvalue tr): the fit along it */
-	if (tr > LS_DEGENERATE)
-		return (cc * z->ch * z->ch + ss * z->sh * z->sh + 2.0 * cs * z->ch * z->sh) / (tr * tr * yy);
-	return 0.0;
+	return (cc * ch * ch + ss * sh * sh + 2.0 * cs * ch * sh) / (tr * tr * yy);
 }
 
 /*
- * The sums over the points whose cos and sin at the frequency are c, s; then,
- * if dc is not NULL, c and s rotated by (dc, ds) to the next frequency (in
- * the same pass: the loop is bound by its loads and stores).
+ * The fast method's sums: C, S, C2 = sum w cos 2x, S2, Ch, Sh, finished as
+ * astropy's lombscargle_fast does (the time shift tau from tan 2 omega tau,
+ * its trigonometric identities), so that the method is astropy's 'fast'
+ * operation for operation.  Where astropy divides 0 by 0 (2 omega tau
+ * undefined; a term whose CC or SS is 0) the term counts 0.
+ */
+typedef struct LsTrigSums
+{
+	double		c,
+				s,
+				c2,
+				s2,
+				ch,
+				sh;
+} LsTrigSums;
+
+static double
+ls_fit_trig(const LsTrigSums *z, double yy)
+{
+	double		tan2 = (z->s2 - 2.0 * z->s * z->c) / (z->c2 - (z->c * z->c - z->s * z->s));
+	double		s2w = tan2 / sqrt(1.0 + tan2 * tan2),
+				c2w = 1.0 / sqrt(1.0 + tan2 * tan2),
+				cw,
+				sw,
+				yc,
+				ys,
+				cc,
+				ss,
+				p = 0.0;
+
+	if (isinf(tan2))
+		s2w = copysign(1.0, tan2), c2w = 0.0;
+	else if (isnan(tan2))
+		s2w = 0.0, c2w = 1.0;
+	cw = sqrt(0.5) * sqrt(1.0 + c2w);
+	sw = sqrt(0.5) * (s2w > 0.0 ? 1.0 : s2w < 0.0 ? -1.0 : 0.0) * sqrt(1.0 - c2w);
+	yc = z->ch * cw + z->sh * sw;
+	ys = z->sh * cw - z->ch * sw;
+	cc = 0.5 * (1.0 + z->c2 * c2w + z->s2 * s2w) - (z->c * cw + z->s * sw) * (z->c * cw + z->s * sw);
+	ss = 0.5 * (1.0 - z->c2 * c2w - z->s2 * s2w) - (z->s * cw - z->c * sw) * (z->s * cw - z->c * sw);
+	if (cc != 0.0)
+		p += yc * yc / cc;
+	if (ss != 0.0)
+		p += ys * ys / ss;
+	return p / yy;
+}
+
+/*
+ * The direct method's sums, in the versine v = 1 - cos of the phase about
+ * the weighted mean time: at low frequencies v is small and accurate (no
+ * 1 - cos cancellation), so var(cos) = var(v) keeps its digits.  V = sum w
+ * v, VV = sum w v^2, S, SS = sum w s^2, SV = sum w s v, Yv = sum wy v, Ys =
+ * sum wy s; then cc = VV - V^2, ss = SS - S^2, cs = -(SV - S V) and ch =
+ * -Yv (sum wy = 0).
+ */
+typedef struct LsVersineSums
+{
+	double		v,
+				vv,
+				s,
+				ss,
+				sv,
+				yv,
+				ys;
+} LsVersineSums;
+
+static double
+ls_fit_versine(const LsVersineSums *z, double yy)
+{
+	return ls_fit(z->vv - z->v * z->v, z->ss - z->s * z->s, -(z->sv - z->s * z->v),
+				  -z->yv, z->ys, yy);
+}
+
+/* 1 - cos and sin of 2 pi f t, the phase reduced to a fraction of a turn first. */
+static void
+turn(double f, double t, double *v, double *s)
+{
+	double		x = f * t,
+				c;
+
+	x -= nearbyint(x);
+	c = cos(TWO_PI * x);
+	*s = sin(TWO_PI * x);
+	/* 1 - c = s^2 / (1 + c), without cancellation near c = 1 */
+	*v = c > 0.0 ? *s * *s / (1.0 + c) : 1.0 - c;
+}
+
+/*
+ * The sums over the points whose versine and sine at the frequency are v,
+ * s; then, if dv is not NULL, (v, s) rotated by the angle whose versine and
+ * sine are (dv, ds) to the next frequency, in the same pass (the loop is
+ * bound by its loads and stores): 1 - cos(a + b) = v + dv - v dv + s ds,
+ * sin(a + b) = s + ds - s dv - v ds.
  */
 static void
-ls_sums(const LsData *d, double *c, double *s, const double *dc, const double *ds,
-		LsSums *z)
+ls_sums(const LsData *d, double *v, double *s, const double *dv, const double *ds,
+		LsVersineSums *z)
 {
-	double		sc = 0.0,
-				ss = 0.0,
-				sch = 0.0,
-				ssh = 0.0,
-				sc2 = 0.0,
-				ss2 = 0.0;
+	LsVersineSums a = {0, 0, 0, 0, 0, 0, 0};
 
 	for (size_t i = 0; i < d->n; i++)
 	{
-		double		ci = c[i],
+		double		vi = v[i],
 					si = s[i],
 					w = d->w[i],
 					wy = d->wy[i];
 
-		sc += w * ci;
-		ss += w * si;
-		sch += wy * ci;
-		ssh += wy * si;
-		sc2 += w * (ci - si) * (ci + si);
-		ss2 += w * 2.0 * ci * si;
-		if (dc != NULL)
+		a.v += w * vi;
+		a.vv += w * vi * vi;
+		a.s += w * si;
+		a.ss += w * si * si;
+		a.sv += w * si * vi;
+		a.yv += wy * vi;
+		a.ys += wy * si;
+		if (dv != NULL)
 		{
-			c[i] = ci * dc[i] - si * ds[i];
-			s[i] = si * dc[i] + ci * ds[i];
+			v[i] = vi + dv[i] - vi * dv[i] + si * ds[i];
+			s[i] = si + ds[i] - si * dv[i] - vi * ds[i];
 		}
 	}
-	z->c = sc;
-	z->s = ss;
-	z->ch = sch;
-	z->sh = ssh;
-	z->c2 = sc2;
-	z->s2 = ss2;
-}
-
-/* cos and sin of 2 pi f t, the phase reduced to a fraction of a turn first. */
-static void
-turn(double f, double t, double *c, double *s)
-{
-	double		x = f * t;
-
-	x -= nearbyint(x);
-	*c = cos(TWO_PI * x);
-	*s = sin(TWO_PI * x);
+	*z = a;
 }
 
 /* ---- direct ---- */
 
 /*
- * power[k] at f_min + df k, k < m: the points' (cos, sin) rotate by df t_i a
+ * power[k] at f_min + df k, k < m: the points' (v, s) rotate by df t_i a
  * step.  work: 4 n doubles.
  */
 static LsStatus
@@ -311,22 +387,22 @@ ls_direct_grid(const LsData *d, double f_min, double df, size_t m, double *power
 {
 	size_t		n = d->n,
 				meter = 0;
-	double	   *c = work,
+	double	   *v = work,
 			   *s = work + n,
-			   *dc = work + 2 * n,
+			   *dv = work + 2 * n,
 			   *ds = work + 3 * n;
 
 	for (size_t i = 0; i < n; i++)
-		turn(df, d->t[i], &dc[i], &ds[i]);
+		turn(df, centred(d, i), &dv[i], &ds[i]);
 	for (size_t k = 0; k < m; k++)
 	{
-		LsSums		z;
+		LsVersineSums z;
 
 		if (k % LS_RESYNC == 0)
 			for (size_t i = 0; i < n; i++)
-				turn(f_min + df * (double) k, d->t[i], &c[i], &s[i]);
-		ls_sums(d, c, s, dc, ds, &z);
-		power[k] = ls_finish(&z, d->yy);
+				turn(f_min + df * (double) k, centred(d, i), &v[i], &s[i]);
+		ls_sums(d, v, s, dv, ds, &z);
+		power[k] = ls_fit_versine(&z, d->yy);
 		if (host_work(host, &meter, n))
 			return LS_INTERRUPTED;
 	}
@@ -382,12 +458,12 @@ trig_sum_fft(const LsData *d, const double *h, double f_min, double df, double f
 	memset(grid, 0, 2 * nfft * sizeof(double));
 	for (size_t i = 0; i < d->n; i++)
 	{
-		double		c,
+		double		v,
 					s,
 					x = fmod(d->t[i] * (double) nfft * step, (double) nfft);
 
-		turn(f0, d->t[i], &c, &s);
-		extirpolate(grid, nfft, x, h[i] * c, h[i] * s);
+		turn(f0, d->t[i], &v, &s);
+		extirpolate(grid, nfft, x, h[i] * (1.0 - v), h[i] * s);
 	}
 	/* unnormalised, exp(+2 pi i jk / N); N is a power of two, so no error */
 	gsl_fft_complex_radix2_backward(grid, 1, nfft);
@@ -427,10 +503,10 @@ ls_fast_grid(const LsData *d, double f_min, double df, size_t m, double *power,
 	}
 	for (size_t k = 0; status == LS_OK && k < m; k++)
 	{
-		LsSums		z = {sums[2 * m + k], sums[3 * m + k], sums[k], sums[m + k],
-		sums[4 * m + k], sums[5 * m + k]};
+		LsTrigSums	z = {sums[2 * m + k], sums[3 * m + k], sums[4 * m + k], sums[5 * m + k],
+		sums[k], sums[m + k]};
 
-		power[k] = ls_finish(&z, d->yy);
+		power[k] = ls_fit_trig(&z, d->yy);
 	}
 	host_free(host, grid);
 	host_free(host, sums);
@@ -554,12 +630,12 @@ ls_power(const double *t, const double *flux, const double *dflux, size_t n,
 		status = LS_NO_MEMORY;
 	for (size_t k = 0; cs != NULL && k < m; k++)
 	{
-		LsSums		z;
+		LsVersineSums z;
 
 		for (size_t i = 0; i < n; i++)
-			turn(freq[k], d.t[i], &cs[i], &cs[n + i]);
+			turn(freq[k], centred(&d, i), &cs[i], &cs[n + i]);
 		ls_sums(&d, cs, cs + n, NULL, NULL, &z);
-		power[k] = ls_finish(&z, d.yy);
+		power[k] = ls_fit_versine(&z, d.yy);
 		if (host_work(host, &meter, 10 * n))
 		{
 			status = LS_INTERRUPTED;

@@ -27,9 +27,9 @@
  * / ((CC + SS)^2 YY), and 0 when CC + SS <= LS_DEGENERATE too (astropy
  * divides by the rounding error there).
  *
- * Undefined (NaN), as a whole: fewer than 3 distinct times (an offset and a
- * sinusoid fit any two points: the 3-parameter fit is singular), or all
- * fluxes equal (YY = 0).
+ * Undefined (NaN), as a whole: fewer than 4 distinct times (the fit has 3
+ * parameters: it is singular for 2 times and exact, power 1 at every
+ * frequency, for 3), or all fluxes equal (YY = 0).
  *
  * The frequency grid (astropy's LombScargle.autofrequency): with the
  * baseline T = t_n - t_1,
