@@ -34,7 +34,7 @@
 
 #define TWO_PI 6.28318530717958647692528676655900577
 
-/* Frequencies between exact recomputations of the direct method's cos, sin. */
+/* Frequencies between exact recomputations of the direct method's versine, sine. */
 #define LS_RESYNC 64
 
 /* The fast method's parameters: astropy's oversampling and Mfft. */
