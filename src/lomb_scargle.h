@@ -50,8 +50,10 @@
  *	 LS_DIRECT	the sums over the points at each frequency (exact to rounding);
  *	 LS_FAST	Press & Rybicki (1989): each weighted sum extirpolated onto a
  *				regular grid of 2^k >= 5 n_frequencies points (Lagrange weights
- *				of the 4 nearest), one complex FFT per sum: astropy's method
- *				'fast' (oversampling 5, Mfft 4), an approximation;
+ *				of the 4 nearest), one complex FFT per sum, then astropy's tau
+ *				form (a term whose CC or SS is 0 counts 0): astropy's method
+ *				'fast' (oversampling 5, Mfft 4), an approximation, poor for
+ *				short bands (its power can leave [0, 1]);
  *	 LS_AUTO	whichever the cost model (ls_choose) says is faster.
  */
 #ifndef ANTARES_LOMB_SCARGLE_H
