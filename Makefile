@@ -18,7 +18,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
 # loads data/dsfp into tables once per database).
-REGRESS = lightcurve band_stats lc_stats features stream named_streams gp bazin plot svm forest survey alerts catalog
+REGRESS = lightcurve band_stats lc_stats features stream named_streams gp bazin lomb_scargle plot svm forest survey alerts catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -41,6 +41,9 @@ include $(PGXS)
 # and vectorises it (the fit 1.3x, the prediction 1.6x faster than at -O2;
 # bench/gp.py), with the same results (no fast-math).
 src/gp_matern.o: override CFLAGS += -O3
+# The Lomb-Scargle direct sums: 1.2x faster at -O3 (25 against 30 us for a
+# band of 25 points on the default grid of 313 frequencies), same results.
+src/lomb_scargle.o: override CFLAGS += -O3
 
 # Every object depends on every header: few files, and a stale struct layout is a crash.
 $(OBJS): $(wildcard src/*.h)
@@ -92,7 +95,7 @@ bin/antares_kafka_mock: bin/antares_kafka_mock.c src/alert_decode.c $(wildcard s
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/bazin.c src/lc_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
 	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
-	src/alert_encode.c
+	src/alert_encode.c src/lomb_scargle.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) $(AVRO_LIBS) -lm

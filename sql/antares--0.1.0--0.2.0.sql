@@ -1057,3 +1057,58 @@ COMMENT ON COLUMN band_statistics.linear_trend_noise IS 'Residual standard devia
 COMMENT ON COLUMN band_statistics.linear_fit_slope IS 'Slope of the least-squares line weighted by 1/dflux^2 (n >= 3, two distinct times)';
 COMMENT ON COLUMN band_statistics.linear_fit_slope_sigma IS 'Error of linear_fit_slope from the dflux alone (not scaled by the chi^2) (n >= 3, two distinct times)';
 COMMENT ON COLUMN band_statistics.linear_fit_reduced_chi2 IS 'Reduced chi^2 of the weighted line, n - 2 degrees of freedom (n >= 3, two distinct times)';
+
+------------------------------------------------------------------------------
+-- Periodograms: the generalised (floating-mean) Lomb-Scargle periodogram of
+-- one band with weights 1/dflux^2 and the standard normalisation, what
+-- astropy's LombScargle(t, flux, dflux).power computes by default, on
+-- astropy's automatic frequency grid (docs/lomb_scargle.md).
+------------------------------------------------------------------------------
+
+CREATE TYPE lomb_scargle AS (
+    period float8,          -- 1 / frequency, days
+    power float8,           -- the largest power on the grid, in [0, 1]
+    frequency float8,       -- where it is, 1/day
+    period_s_to_n float8,   -- (power - mean) / sd of the grid's powers
+    n_frequencies int,      -- the grid: min_frequency + k frequency_step, k < n_frequencies
+    min_frequency float8,
+    frequency_step float8,
+    method text             -- direct or fast
+);
+
+-- Arrays in any order, of one length.  min_period 0: the grid reaches 5
+-- times the average Nyquist frequency (astropy's nyquist_factor);
+-- max_period Infinity: it starts at half a step.
+CREATE FUNCTION lomb_scargle(t float8[], flux float8[], dflux float8[],
+                             min_period float8 DEFAULT 0,
+                             max_period float8 DEFAULT 'Infinity',
+                             samples_per_peak int DEFAULT 5,
+                             method text DEFAULT 'auto')
+RETURNS lomb_scargle
+AS 'MODULE_PATHNAME', 'lomb_scargle'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION lomb_scargle_power(t float8[], flux float8[], dflux float8[], frequency float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'lomb_scargle_power'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON TYPE lomb_scargle IS
+    'The peak of a band''s generalised Lomb-Scargle periodogram (astropy''s LombScargle(t, flux, dflux) defaults): period, power, frequency, period_s_to_n, and the grid searched';
+COMMENT ON COLUMN lomb_scargle.period IS
+    'The period of the largest power, 1 / frequency (days; light-curve''s period_0, FATS'' PeriodLS); NULL when undefined';
+COMMENT ON COLUMN lomb_scargle.power IS
+    'The largest power on the grid: the fraction of the weighted variance a sinusoid plus offset removes, in [0, 1]';
+COMMENT ON COLUMN lomb_scargle.frequency IS 'The frequency of the largest power (1/day)';
+COMMENT ON COLUMN lomb_scargle.period_s_to_n IS
+    '(power - mean) / sd (ddof 1) of the powers on the grid (light-curve''s period_s_to_n_0); NULL if sd = 0';
+COMMENT ON COLUMN lomb_scargle.n_frequencies IS 'The number of frequencies of the grid; 0 when the times span no time';
+COMMENT ON COLUMN lomb_scargle.min_frequency IS 'The first frequency of the grid (1/day)';
+COMMENT ON COLUMN lomb_scargle.frequency_step IS
+    'The step of the grid, 1 / (max(t) - min(t)) / samples_per_peak (1/day)';
+COMMENT ON COLUMN lomb_scargle.method IS
+    'direct (the sums, O(n n_frequencies)) or fast (Press & Rybicki''s FFT, approximate); NULL when nothing was computed';
+COMMENT ON FUNCTION lomb_scargle(float8[], float8[], float8[], float8, float8, integer, text) IS
+    'The peak of the generalised Lomb-Scargle periodogram of one band (t days, flux, dflux > 0; arrays in any order) on astropy''s automatic grid, periods from min_period (0: 5 times the average Nyquist frequency) to max_period, samples_per_peak per peak; method auto, direct or fast';
+COMMENT ON FUNCTION lomb_scargle_power(float8[], float8[], float8[], float8[]) IS
+    'The generalised Lomb-Scargle power of one band at each frequency (1/day, > 0) of an array, in its order, by the direct sums; NULL elements where undefined';
