@@ -71,13 +71,14 @@ SELECT public.error_of(q) FROM (VALUES
   ($$SELECT bazin_fit('{1, 2, 3}', '{1, 2, 3}', '{1, 1, NaN}')$$)
 ) t(q);
 
--- Values beyond what the box can hold (a flux range or time span that is not
+-- Values beyond what the box can hold (a flux range that is not
 -- a double): failed, every number NULL, not an error.
 SELECT (r).status, num_nulls((r).amplitude, (r).reduced_chi2, (r).peak_time) AS null_numbers
 FROM (VALUES
-  (bazin_fit('{1, 2, 3, 4, 5, 6}', '{-1.7e308, 1.7e308, 0, 1, 2, 3}', '{1, 1, 1, 1, 1, 1}')),
-  (bazin_fit('{-1.7e308, 1.7e308, 3, 4, 5, 6}', '{1, 5, 3, 2, 1, 0}', '{1, 1, 1, 1, 1, 1}'))
+  (bazin_fit('{1, 2, 3, 4, 5, 6}', '{-1.7e308, 1.7e308, 0, 1, 2, 3}', '{1, 1, 1, 1, 1, 1}'))
 ) v(r);
+-- times spanning more than a double are an ERROR (22003), as for every per-band function
+SELECT bazin_fit('{-1.7e308, 1.7e308, 3, 4, 5, 6}', '{1, 5, 3, 2, 1, 0}', '{1, 1, 1, 1, 1, 1}');
 
 -- Every band of the shipped test set: the statuses; a converged band has
 -- every number, its parameters in the box (closed: in doubles a logistic map

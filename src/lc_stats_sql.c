@@ -3,9 +3,9 @@
  *		SQL glue of the band statistics kernel (lc_stats.c):
  *		antares.band_statistics(t float8[], flux float8[], dflux float8[]).
  *
- * The arrays arrive in any order; the triples are sorted by (t, flux, dflux)
- * (the order of gp_smooth's buffer) so that the result does not depend on
- * it.  O(n log n) for that sort and the kernel's.
+ * The arrays arrive in any order; band_arrays checks and sorts them, so
+ * that the result does not depend on it.  O(n log n) for that sort and the
+ * kernel's.
  */
 #include "postgres.h"
 
@@ -17,7 +17,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
-#include "gp_sql.h"
+#include "band_arrays.h"
 #include "kernel_host_pg.h"
 #include "lc_stats.h"
 
@@ -27,40 +27,6 @@ PG_FUNCTION_INFO_V1(band_statistics);
 #define BS_NATTS 29
 StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (BS_NATTS - 1) * sizeof(double),
 				 "LcStats is observation_count, then one double per other column");
-
-/*
- * The elements of a one-dimensional float8 array, checked: no NULL, finite.
- * A pointer into the array (float8 elements without NULLs are contiguous);
- * *n its length.
- */
-static const double *
-array_values(ArrayType *a, const char *name, int *n)
-{
-	const double *v;
-
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array, got %d dimensions",
-						name, ARR_NDIM(a))));
-	*n = ARR_NDIM(a) == 0 ? 0 : ARR_DIMS(a)[0];
-	if (ARR_HASNULL(a))
-		for (int i = 0; i < *n; i++)
-			if (att_isnull(i, ARR_NULLBITMAP(a)))
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("%s must not contain NULL, got NULL at position %d", name, i + 1)));
-	/* ARR_DATA_PTR, spelt out: the macro mixes signedness under -Wextra */
-	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
-											  : (Size) ARR_OVERHEAD_NONULLS(1)));
-	for (int i = 0; i < *n; i++)
-		if (!isfinite(v[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must be finite, got %s at position %d",
-							name, float8out_internal(v[i]), i + 1)));
-	return v;
-}
 
 static void
 report_status(LcStatsStatus status)
@@ -103,48 +69,15 @@ result_desc(FunctionCallInfo fcinfo)
 Datum
 band_statistics(PG_FUNCTION_ARGS)
 {
-	int			nt,
-				nf,
-				nd;
-	const double *t = array_values(PG_GETARG_ARRAYTYPE_P(0), "t", &nt);
-	const double *flux = array_values(PG_GETARG_ARRAYTYPE_P(1), "flux", &nf);
-	const double *dflux = array_values(PG_GETARG_ARRAYTYPE_P(2), "dflux", &nd);
-	GpObs	   *obs;
-	double	   *sorted;
+	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
+								   PG_GETARG_ARRAYTYPE_P(2));
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LcStats		s;
 	Datum		values[BS_NATTS];
 	bool		nulls[BS_NATTS];
 	const double *stat;
 
-	if (nt != nf || nt != nd)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("t, flux and dflux must have the same length, got %d, %d and %d",
-						nt, nf, nd)));
-	/* 24 bytes a point: over 1 GB from 45 million points on */
-	obs = palloc_extended(Max(nt, 1) * sizeof(GpObs), MCXT_ALLOC_HUGE);
-	for (int i = 0; i < nt; i++)
-	{
-		if (!(dflux[i] > 0.0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dflux must be positive, got %s at position %d",
-							float8out_internal(dflux[i]), i + 1)));
-		obs[i].t = t[i];
-		obs[i].flux = flux[i];
-		obs[i].dflux = dflux[i];
-	}
-	qsort(obs, nt, sizeof(GpObs), gp_obs_kind.cmp);
-	/* the kernel's arrays: t, flux, dflux in the sorted order */
-	sorted = palloc_extended(Max(3 * (Size) nt, 1) * sizeof(double), MCXT_ALLOC_HUGE);
-	for (int i = 0; i < nt; i++)
-	{
-		sorted[i] = obs[i].t;
-		sorted[nt + i] = obs[i].flux;
-		sorted[2 * nt + i] = obs[i].dflux;
-	}
-	report_status(lc_stats(sorted, sorted + nt, sorted + 2 * nt, nt, &host, &s));
+	report_status(lc_stats(band.t, band.flux, band.dflux, band.n, &host, &s));
 
 	values[0] = Int32GetDatum((int32) s.observation_count);
 	nulls[0] = false;

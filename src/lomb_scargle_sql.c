@@ -4,9 +4,9 @@
  *		the peak of a band's periodogram on the automatic frequency grid, and
  *		lomb_scargle_power, the periodogram at given frequencies.
  *
- * The arrays arrive in any order: the (t, flux, dflux) triples are sorted by
- * t, then flux and dflux, so that the result does not depend on it (O(n log
- * n)); the kernel's cost follows (lomb_scargle.c).
+ * The arrays arrive in any order: band_arrays checks and sorts them, so
+ * that the result does not depend on it (O(n log n)); the kernel's cost
+ * follows (lomb_scargle.c).
  */
 #include "postgres.h"
 
@@ -20,126 +20,19 @@
 #include "utils/float.h"
 
 #include "antares.h"
+#include "band_arrays.h"
 #include "kernel_host_pg.h"
 #include "lomb_scargle.h"
 
 PG_FUNCTION_INFO_V1(lomb_scargle);
 PG_FUNCTION_INFO_V1(lomb_scargle_power);
 
-typedef struct LsObs
-{
-	double		t;
-	double		flux;
-	double		dflux;
-} LsObs;
-
-/* One band as the kernel takes it: sorted by (t, flux, dflux). */
-typedef struct LsBand
-{
-	int			n;
-	double	   *t;
-	double	   *flux;
-	double	   *dflux;
-} LsBand;
-
-static int
-ls_obs_cmp(const void *a, const void *b)
-{
-	const LsObs *x = a;
-	const LsObs *y = b;
-
-	if (x->t != y->t)
-		return x->t < y->t ? -1 : 1;
-	if (x->flux != y->flux)
-		return x->flux < y->flux ? -1 : 1;
-	if (x->dflux != y->dflux)
-		return x->dflux < y->dflux ? -1 : 1;
-	return 0;
-}
-
-/*
- * The elements of a float8 array (empty, or one-dimensional without NULL),
- * each finite, and positive if `positive`: else an ERROR naming the value
- * and its position (1-based).
- */
-static double *
-float8_values(ArrayType *a, const char *name, bool positive, int *n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	double	   *v;
-
-	if (ARR_NDIM(a) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", name)));
-	deconstruct_array(a, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	v = palloc(Max(*n, 1) * sizeof(double));
-	for (int i = 0; i < *n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain NULL, found at position %d", name, i + 1)));
-		v[i] = DatumGetFloat8(elems[i]);
-		if (!isfinite(v[i]) || (positive && !(v[i] > 0.0)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must be %s, got %s at position %d", name,
-							positive ? "positive and finite" : "finite",
-							float8out_internal(v[i]), i + 1)));
-	}
-	return v;
-}
-
-/* Arguments 0, 1, 2 (t, flux, dflux): validated, sorted, split. */
-static LsBand
-ls_band(FunctionCallInfo fcinfo)
-{
-	int			nt,
-				nf,
-				nd;
-	double	   *t = float8_values(PG_GETARG_ARRAYTYPE_P(0), "t", false, &nt);
-	double	   *flux = float8_values(PG_GETARG_ARRAYTYPE_P(1), "flux", false, &nf);
-	double	   *dflux = float8_values(PG_GETARG_ARRAYTYPE_P(2), "dflux", true, &nd);
-	LsObs	   *obs;
-	LsBand		band;
-
-	if (nt != nf || nt != nd)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("t, flux and dflux must have the same length, got %d, %d and %d",
-						nt, nf, nd)));
-	obs = palloc(Max(nt, 1) * sizeof(LsObs));
-	for (int i = 0; i < nt; i++)
-		obs[i] = (LsObs) {t[i], flux[i], dflux[i]};
-	qsort(obs, nt, sizeof(LsObs), ls_obs_cmp);
-	band.n = nt;
-	band.t = t;
-	band.flux = flux;
-	band.dflux = dflux;
-	for (int i = 0; i < nt; i++)
-	{
-		t[i] = obs[i].t;
-		flux[i] = obs[i].flux;
-		dflux[i] = obs[i].dflux;
-	}
-	pfree(obs);
-	if (nt > 1 && isinf(t[nt - 1] - t[0]))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("t spans from %s to %s, a range beyond double precision",
-						float8out_internal(t[0]), float8out_internal(t[nt - 1]))));
-	return band;
-}
-
 /*
  * Inputs are validated before the kernel runs: what remains is a grid that
  * cannot be built, memory, or an interruption.
  */
 static void
-report_ls_status(LsStatus status, const LsBand *band, const LsGrid *grid)
+report_ls_status(LsStatus status, const BandArrays *band, const LsGrid *grid)
 {
 	switch (status)
 	{
@@ -234,7 +127,8 @@ float8_or_null(double v, bool *isnull)
 Datum
 lomb_scargle(PG_FUNCTION_ARGS)
 {
-	LsBand		band = ls_band(fcinfo);
+	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
+								   PG_GETARG_ARRAYTYPE_P(2));
 	LsGridOptions opt = ls_options(fcinfo);
 	LsMethod	method = ls_method(PG_GETARG_TEXT_PP(6));
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
@@ -269,9 +163,10 @@ lomb_scargle(PG_FUNCTION_ARGS)
 Datum
 lomb_scargle_power(PG_FUNCTION_ARGS)
 {
-	LsBand		band = ls_band(fcinfo);
+	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
+								   PG_GETARG_ARRAYTYPE_P(2));
 	int			m;
-	double	   *freq = float8_values(PG_GETARG_ARRAYTYPE_P(3), "frequency", true, &m);
+	const double *freq = checked_float8_values(PG_GETARG_ARRAYTYPE_P(3), "frequency", true, &m);
 	double	   *power = palloc(Max(m, 1) * sizeof(double));
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	Datum	   *elems = palloc(Max(m, 1) * sizeof(Datum));
