@@ -14,31 +14,12 @@
 
 #include "bazin.h"
 #include "tap.h"
+#include "test_rng.h"
 #include "kernel_host_test.h"
 
 #define NMAX 200
 #define P BAZIN_N_PARAMS
 
-/* ---- a small deterministic generator (splitmix64) and Gaussian noise ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static double
-uniform(void)
-{
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (double) ((z >> 11) + 1) * 0x1p-53;
-}
-
-static double
-gaussian(void)
-{
-	return sqrt(-2.0 * log(uniform())) * cos(2.0 * 3.14159265358979323846 * uniform());
-}
 
 /* ---- helpers ---- */
 
@@ -108,7 +89,7 @@ make_curve(const double *p, double t_lo, double t_hi, size_t n, double dflux, do
 
 		t[i] = t_lo + (t_hi - t_lo) * (u + 0.3 * u * (1.0 - u));
 		s[i] = dflux * (1.0 + 0.5 * uniform());
-		y[i] = bazin_model(t[i], p[0], p[1], p[2], p[3], p[4]) + sd * s[i] * gaussian();
+		y[i] = bazin_model(t[i], p[0], p[1], p[2], p[3], p[4]) + sd * s[i] * normal();
 	}
 }
 
@@ -396,7 +377,7 @@ test_noise_only(void)
 		{
 			t[i] = 59000.0 + 1.7 * i;
 			s[i] = 1.0 + uniform();
-			y[i] = 3.0 + s[i] * gaussian();
+			y[i] = 3.0 + s[i] * normal();
 			sw += 1 / (s[i] * s[i]);
 			swy += y[i] / (s[i] * s[i]);
 		}

@@ -13,6 +13,7 @@
 
 #include "gp_matern.h"
 #include "tap.h"
+#include "test_rng.h"
 #include "kernel_host_test.h"
 
 #define NMAX 64
@@ -25,34 +26,11 @@ static TestHost host_counts;
 static const KernelHost host = {test_host_alloc, test_host_free, test_host_interrupted,
 &host_counts};
 
-/* ---- a small deterministic generator (splitmix64) ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static double
-uniform(void)
-{
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (double) (z >> 11) * 0x1p-53;
-}
 
 static double
 log_uniform(double lo, double hi)
 {
 	return exp(log(lo) + (log(hi) - log(lo)) * uniform());
-}
-
-static double
-normal(void)
-{
-	double		u = uniform(),
-				v = uniform();
-
-	return sqrt(-2.0 * log(u + 0x1p-60)) * cos(2.0 * PI * v);
 }
 
 /* ---- the dense reference ---- */

@@ -16,6 +16,7 @@
 
 #include "lomb_scargle.h"
 #include "tap.h"
+#include "test_rng.h"
 #include "kernel_host_test.h"
 
 #define PI 3.14159265358979323846264338327950
@@ -24,26 +25,6 @@
 static TestHost counts;
 static KernelHost host;
 
-/* ---- a small deterministic generator (splitmix64) ---- */
-
-static uint64_t rng_state = 0x243f6a8885a308d3u;
-
-static double
-uniform(void)
-{
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (double) (z >> 11) * 0x1p-53;
-}
-
-static double
-normal(void)
-{
-	return sqrt(-2.0 * log(uniform() + 0x1p-60)) * cos(2.0 * PI * uniform());
-}
 
 static int
 cmp_double(const void *a, const void *b)

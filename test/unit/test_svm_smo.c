@@ -17,31 +17,9 @@
 #include "folds.h"
 #include "svm_smo.h"
 #include "tap.h"
+#include "test_rng.h"
 #include "kernel_host_test.h"
 
-/* ---- a small deterministic generator (splitmix64) ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static double
-uniform(void)
-{
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	z ^= z >> 31;
-	return (double) (z >> 11) * 0x1p-53;
-}
-
-static double
-normal(void)
-{
-	double		u = uniform(),
-				v = uniform();
-
-	return sqrt(-2 * log(u + 1e-300)) * cos(2 * 3.14159265358979323846 * v);
-}
 
 /* ---- the host: counts allocations, can fail one or say stop ---- */
 
