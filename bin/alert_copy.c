@@ -126,6 +126,69 @@ format_point(Buffer *out, const AlertPoint *p)
 	append_double(out, p->dec, "\n");
 }
 
+/* COPY's binary format (PostgreSQL's "COPY", "Binary Format"): signature, flags 0, no extension. */
+const char copy_binary_header[COPY_BINARY_HEADER_SIZE] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+const char copy_binary_trailer[COPY_BINARY_TRAILER_SIZE] = "\377\377";
+
+/* Big-endian, as COPY's binary format and the wire protocol have it. */
+static void
+append_be(Buffer *out, uint64_t x, int bytes)
+{
+	char		b[8];
+
+	for (int i = bytes - 1; i >= 0; i--, x >>= 8)
+		b[i] = (char) (x & 0xff);
+	buf_append(out, b, (size_t) bytes);
+}
+
+static void
+append_binary_int8(Buffer *out, int64_t x)
+{
+	append_be(out, 8, 4);
+	append_be(out, (uint64_t) x, 8);
+}
+
+/* A float8 field, NaN as NULL (a length of -1). */
+static void
+append_binary_float8(Buffer *out, double x)
+{
+	uint64_t	bits;
+
+	if (isnan(x))
+	{
+		append_be(out, UINT32_MAX, 4);
+		return;
+	}
+	memcpy(&bits, &x, sizeof(bits));
+	append_be(out, 8, 4);
+	append_be(out, bits, 8);
+}
+
+static void
+append_binary_text(Buffer *out, const char *s, size_t len)
+{
+	append_be(out, len, 4);
+	buf_append(out, s, len);
+}
+
+void
+format_point_binary(Buffer *out, const AlertPoint *p)
+{
+	const char *kind = alert_kind_name(alert_stored_kind(p->kind));
+
+	append_be(out, 10, 2);
+	append_binary_int8(out, p->object_id);
+	append_binary_float8(out, p->mjd);
+	append_binary_text(out, &p->band, 1);
+	append_binary_float8(out, p->flux);
+	append_binary_float8(out, p->dflux);
+	append_binary_text(out, kind, strlen(kind));
+	append_binary_int8(out, p->source_id);
+	append_binary_int8(out, p->alert_id);
+	append_binary_float8(out, p->ra);
+	append_binary_float8(out, p->dec);
+}
+
 int
 send_copy_data(PGconn *conn, const char *data, size_t len)
 {

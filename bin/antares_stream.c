@@ -859,7 +859,7 @@ static double batch_first;		/* when its first message was taken */
 
 static SentKeys sent;			/* keys committed */
 static SentKeys pending;		/* keys of the batch in hand, not yet committed */
-static Buffer copy_text;
+static Buffer copy_rows;
 
 /* A corrupt packet of the batch, for antares.stream_reject. */
 typedef struct Reject
@@ -883,7 +883,7 @@ static long long batch_sent;
  * The batch in flight: committed by a thread of its own on connection
  * `db` while the main thread takes and decodes the next one, so that
  * PostgreSQL's work on a batch overlaps Kafka's and the decoding of the
- * next.  It owns everything the transaction needs (the COPY text, the
+ * next.  It owns everything the transaction needs (the COPY rows, the
  * rejects, stream_advance's arguments), so the messages are freed when it
  * leaves; land() waits for it and books its outcome.  The next batch is
  * decoded as if the one in flight commits (its keys count as sent); if it
@@ -1124,7 +1124,7 @@ framing_of(const uint8_t *buf, size_t len)
  * antares.alert_schemas again for an id not known), the threads decode
  * (libavro and the kernel; each its own schema cache), and the main thread
  * then takes the results in message order: rejects, and the points not
- * sent before into the COPY text.  Cost: the decoding divided among the
+ * sent before into the COPY rows.  Cost: the decoding divided among the
  * jobs; memory: one chunk's points.
  */
 #define DECODE_CHUNK 1024
@@ -1229,7 +1229,7 @@ find_message_schema(size_t i, Decoded *d)
 
 /*
  * Message i's decoding taken: a reject, or its points not sent before
- * (committed, or in the batch in flight) into copy_text.
+ * (committed, or in the batch in flight) into copy_rows.
  */
 static void
 take_decoded(size_t i, Decoded *d)
@@ -1254,7 +1254,7 @@ take_decoded(size_t i, Decoded *d)
 			!sent_keys_covers(&flight.keys, &d->result.points[k]) &&
 			sent_keys_add(&pending, &d->result.points[k]))
 		{
-			format_point(&copy_text, &d->result.points[k]);
+			format_point_binary(&copy_rows, &d->result.points[k]);
 			batch_sent++;
 		}
 	batch_points += (long long) d->result.npoints;
@@ -1409,22 +1409,26 @@ advance_arguments(size_t n, char *out[4])
 	}
 }
 
+/* The batch's points (COPY's binary rows) into the temporary table. */
 static int
-copy_points(const Buffer *text)
+copy_points(const Buffer *rows)
 {
 	PGresult   *res;
 	double		t0;
 	int			failed = 0;
 
-	if (text->len == 0)
+	if (rows->len == 0)
 		return 0;
-	res = db_exec(&db, "COPY " BATCH_TABLE " (" ALERT_COLUMNS ") FROM STDIN", 0, NULL, NULL, NULL,
-				  PGRES_COPY_IN);
+	res = db_exec(&db, "COPY " BATCH_TABLE " (" ALERT_COLUMNS ") FROM STDIN WITH (FORMAT binary)", 0,
+				  NULL, NULL, NULL, PGRES_COPY_IN);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
 	t0 = now_seconds();
-	if (send_copy_data(db.conn, text->data, text->len) != 0 || PQputCopyEnd(db.conn, NULL) != 1)
+	if (send_copy_data(db.conn, copy_binary_header, COPY_BINARY_HEADER_SIZE) != 0 ||
+		send_copy_data(db.conn, rows->data, rows->len) != 0 ||
+		send_copy_data(db.conn, copy_binary_trailer, COPY_BINARY_TRAILER_SIZE) != 0 ||
+		PQputCopyEnd(db.conn, NULL) != 1)
 	{
 		db_fail(&db, "COPY " BATCH_TABLE, NULL);
 		failed = 1;
@@ -1517,7 +1521,7 @@ flight_clear(Flight *f)
 
 /*
  * The first n messages of the batch in hand take off (the caller landed
- * the flight before): their COPY text, rejects and keys move into the
+ * the flight before): their COPY rows, rejects and keys move into the
  * flight, the whole batch is dropped, and the committer thread starts
  * (SIGTERM and SIGINT stay with the main thread).  If the thread cannot
  * start, the transaction runs here.
@@ -1533,8 +1537,8 @@ take_off(size_t n)
 				old;
 
 	f->n = n;
-	f->copy = copy_text;
-	copy_text = copy;
+	f->copy = copy_rows;
+	copy_rows = copy;
 	f->rejects = rejects;
 	f->nrejects = nrejects;
 	rejects = r;
@@ -1630,7 +1634,7 @@ process_batch(void)
 	double		land_before = stats.land;
 	SchemaOutcome outcome;
 
-	copy_text.len = 0;
+	copy_rows.len = 0;
 	batch_points = batch_sent = 0;
 	sent_keys_clear(&pending);
 	outcome = decode_batch(&n);
@@ -2275,7 +2279,7 @@ main(int argc, char **argv)
 	free(flight.copy.data);
 	free(flight.rejects);
 	free(flight.timestamps);
-	free(copy_text.data);
+	free(copy_rows.data);
 	free(writer_schema.data);
 	free(batch);
 	free(rejects);

@@ -40,6 +40,28 @@ test_format(void)
 	buf_append(&b, "", 1);
 	check(strstr(b.data, "\t0.10000000000000001\t") != NULL && strstr(b.data, "\tupper_limit\t") != NULL,
 		  "doubles with 17 digits (they survive the text round trip); upper_limit kept");
+	b.len = 0;
+	/* the binary row: 10 fields, big-endian, ra NULL (length -1) */
+	p = point(42, ALERT_HISTORY, 4200003, 4200007);
+	format_point_binary(&b, &p);
+	{
+		static const unsigned char objid[] = {0, 10, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 42};
+		static const unsigned char mjd[] = {0, 0, 0, 8, 0x40, 0xed, 0x4c, 0x10, 0, 0, 0, 0};	/* 60000.5 */
+		static const unsigned char band[] = {0, 0, 0, 1, 'g'};
+		static const unsigned char kind[] = {0, 0, 0, 9, 'd', 'e', 't', 'e', 'c', 't', 'i', 'o', 'n'};
+		static const unsigned char ra_null[] = {0xff, 0xff, 0xff, 0xff};
+		const unsigned char *row = (const unsigned char *) b.data;
+		size_t		kind_at = sizeof(objid) + sizeof(mjd) + sizeof(band) + 2 * 12;
+		size_t		ra_at = kind_at + sizeof(kind) + 2 * 12;
+
+		check(b.len == ra_at + 4 + 12 && memcmp(row, objid, sizeof(objid)) == 0 &&
+			  memcmp(row + sizeof(objid), mjd, sizeof(mjd)) == 0 &&
+			  memcmp(row + sizeof(objid) + sizeof(mjd), band, sizeof(band)) == 0 &&
+			  memcmp(row + kind_at, kind, sizeof(kind)) == 0 && memcmp(row + ra_at, ra_null, 4) == 0,
+			  "a binary row: 10 fields in ALERT_COLUMNS' order, int8 and float8 big-endian, the stored kind, NaN ra NULL");
+	}
+	check(memcmp(copy_binary_header, "PGCOPY\n\377\r\n\0", 11) == 0 &&
+		  memcmp(copy_binary_trailer, "\377\377", 2) == 0, "COPY's binary header and trailer");
 	free(b.data);
 }
 
