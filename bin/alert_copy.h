@@ -1,8 +1,8 @@
 /*
  * alert_copy.h
  *		What the libpq clients that send alert points share (bin/antares_load,
- *		bin/antares_stream): a growable buffer, the COPY text line of an
- *		AlertPoint, and the bounded set of point keys already sent.
+ *		bin/antares_stream): a growable buffer, the COPY text line and binary
+ *		row of an AlertPoint, and the bounded set of point keys already sent.
  *
  * Each program defines `const char progname[]` (its name in messages);
  * running out of memory prints it and exits with status 1.
