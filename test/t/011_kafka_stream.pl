@@ -18,7 +18,8 @@
 #   (d) two streams consuming different topics at once in one database see
 #       only their own rows;
 #   (e) a message of an unknown schema id: exit 2, nothing committed past it;
-#       with the schema given, the stream goes on.
+#       with the schema given, the stream goes on;
+#   (f) corrupt packets kept in the stream's rejects with their bytes.
 # The mock keeps only ~5 MB of each partition, so the 16.6 MB of alerts go
 # into 16 partitions and the output topics have 8.
 #
@@ -29,6 +30,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::MD5 qw(md5_hex);
 use IPC::Run;
 use List::Util qw(shuffle sum);
 use Time::HiRes qw(sleep time);
@@ -130,13 +132,21 @@ write_messages("$tmp/first.bin",  @sim[ 0 .. 4999 ]);
 write_messages("$tmp/second.bin", @sim[ 5000 .. 9999 ]);
 my @other = read_messages("$tmp/other.bin");
 write_messages("$tmp/bad.bin", @other[ 0 .. 499 ], read_messages("$tmp/lone.bin"), @other[ 500 .. $#other ]);
+# (f): 20 good alerts and, at offsets 5, 10 and 15, a Confluent message whose
+# datum is cut short, bytes of no framing, and a good alert's first half
+sub framed { return pack('N', length $_[0]) . $_[0]; }
+my @corrupt = (substr($other[0], 4, length($other[0]) - 14), "\x01not an alert",
+	substr($other[1], 4, (length($other[1]) - 4) / 2));
+write_messages("$tmp/corrupt.bin", @other[ 0 .. 4 ], framed($corrupt[0]), @other[ 5 .. 8 ],
+	framed($corrupt[1]), @other[ 9 .. 12 ], framed($corrupt[2]), @other[ 13 .. 19 ]);
 
 # ---------------------------------------------------------------- the cluster
 
 my ($mock_in, $mock_out) = ('', '');
 my $mock = IPC::Run::start(
 	[ "$root/bin/antares_kafka_mock", '--topic=sim:16', '--topic=shuffled:16', '--topic=halves:16',
-		'--topic=other:4', '--topic=bad:2', map({ "--topic=out_$_:8" } qw(reference chaos down shuffled other bad)),
+		'--topic=other:4', '--topic=bad:2', '--topic=corrupt:1',
+		map({ "--topic=out_$_:8" } qw(reference chaos down shuffled other bad corrupt)),
 		"--schema=11=$tmp/schema.json", "--schema=99=$tmp/schema.json" ],
 	'<', \$mock_in, '>', \$mock_out, '2>', "$tmp/mock.log");
 
@@ -444,6 +454,25 @@ for my $run (1, 2)
 is(drain('bad', 'bad', 3, "--schema=99=$tmp/schema.json"), 0, 'with the schema given, the rest consumed, exit 0')
   or diag(slurp($consumer_err{bad}));
 is(sql(q{SELECT count(*) FROM bad.points}) . ' ' . committed('bad'), '1901 1001', 'every point stored, every message committed');
+
+# ---------------------------------------------------------------- (f)
+
+# Corrupt packets are kept in the stream's rejects, in their batch's
+# transaction, and the consumer goes on: batches of 4, so rejects fall in
+# batches of good alerts and in batches of their own.
+is(mock("produce corrupt $tmp/corrupt.bin key=none"), 'ok 23', 'good alerts and three corrupt packets produced');
+sql(q{SELECT make_stream('corrupt')});
+is(drain('corrupt', 'corrupt', 1, '--batch=4'), 0, 'the consumer goes past them, exit 0')
+  or diag(slurp($consumer_err{corrupt}));
+is(committed('corrupt'), '23', 'every message committed');
+like(slurp($consumer_err{corrupt}), qr/\brejects=3\b/, 'its summary counts three rejects');
+my $rejects = sql(q{SELECT string_agg("offset" || ':' || md5(packet), ' ' ORDER BY "offset") FROM corrupt.rejects});
+is($rejects, join(' ', map { (5, 10, 15)[$_] . ':' . md5_hex($corrupt[$_]) } 0 .. 2),
+	'the rejects at offsets 5, 10 and 15, each with its packet\'s bytes');
+like(sql(q{SELECT string_agg(error, ' | ' ORDER BY "offset") FROM corrupt.rejects}),
+	qr/^corrupt packet: .* \| bad writer schema: a bare message needs a writer schema .* \| corrupt packet: /,
+	'each with the decoder\'s error');
+is(sql(q{SELECT count(DISTINCT alert_id) FROM corrupt.points}), '20', 'the 20 good alerts\' points stored');
 
 $mock_in .= "quit\n";
 is(status($mock), 0, 'the mock cluster exits 0');
