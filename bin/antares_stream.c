@@ -451,6 +451,7 @@ typedef struct Schema
 {
 	int32_t		id;
 	char	   *text;
+	size_t		len;
 } Schema;
 
 static Schema *schemas;
@@ -506,6 +507,7 @@ load_schemas(void)
 	{
 		schemas[i].id = (int32_t) atol(PQgetvalue(res, i, 0));
 		schemas[i].text = xstrdup(PQgetvalue(res, i, 1));
+		schemas[i].len = (size_t) PQgetlength(res, i, 1);
 	}
 	PQclear(res);
 	return 0;
@@ -1223,7 +1225,7 @@ find_message_schema(size_t i, Decoded *d)
 		}
 	}
 	d->schema = s->text;
-	d->schema_len = strlen(s->text);
+	d->schema_len = s->len;
 	return SCHEMA_FOUND;
 }
 

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "common/shortest_dec.h"
 #include "utils/array.h"
@@ -100,6 +101,28 @@ check_positive(const char *what, double value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be positive and finite, got %s", what,
 						float8out_internal(value))));
+}
+
+TupleDesc
+composite_result_desc(FunctionCallInfo fcinfo, int natts, void (*check) (TupleDesc desc))
+{
+	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (desc != NULL)
+		return desc;
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "function %u must return a composite type", fcinfo->flinfo->fn_oid);
+	if (check != NULL)
+		check(desc);
+	if (desc->natts != natts)
+		elog(ERROR, "function %u returns %d columns, this library writes %d",
+			 fcinfo->flinfo->fn_oid, desc->natts, natts);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = desc;
+	return desc;
 }
 
 void

@@ -7,7 +7,11 @@
 #define ANTARES_H
 
 #include "postgres.h"
+
+#include <math.h>
+
 #include "fmgr.h"
+#include "access/tupdesc.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 
@@ -36,6 +40,23 @@ extern MemoryContext agg_context(FunctionCallInfo fcinfo, const char *fname);
  * or an ERROR when the state is too large to pass between processes.
  */
 extern bytea *state_bytea(Size size);
+
+/*
+ * The blessed descriptor of the composite the function returns, checked to
+ * have natts columns (and by check, if given, the first time), kept in
+ * fn_extra for the rest of the query.  The function must not use fn_extra
+ * otherwise.
+ */
+extern TupleDesc composite_result_desc(FunctionCallInfo fcinfo, int natts,
+									   void (*check) (TupleDesc desc));
+
+/* A float8 column: NaN, an undefined value, is SQL NULL. */
+static inline Datum
+float8_or_null(double v, bool *isnull)
+{
+	*isnull = isnan(v);
+	return Float8GetDatum(*isnull ? 0.0 : v);
+}
 
 /* ERROR (22023) naming `what` and the value unless it is finite / > 0. */
 extern void check_finite(const char *what, double value);

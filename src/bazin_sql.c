@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 
+#include "antares.h"
 #include "band_arrays.h"
 #include "bazin.h"
 #include "kernel_host_pg.h"
@@ -28,14 +29,6 @@
 PG_FUNCTION_INFO_V1(bazin_fit_sql);
 
 #define BAZIN_COLUMNS 16
-
-/* A float8 column, NULL when NaN. */
-static void
-put(Datum *values, bool *nulls, int i, double v)
-{
-	nulls[i] = isnan(v);
-	values[i] = Float8GetDatum(v);
-}
 
 /*
  * bazin_fit(t float8[], flux float8[], dflux float8[]) RETURNS
@@ -50,15 +43,11 @@ bazin_fit_sql(PG_FUNCTION_ARGS)
 								   PG_GETARG_ARRAYTYPE_P(2));
 	int			nt = band.n;
 	KernelHost	host = pg_kernel_host_returning(CurrentMemoryContext);
-	TupleDesc	desc;
+	TupleDesc	desc = composite_result_desc(fcinfo, BAZIN_COLUMNS, NULL);
 	BazinFit	fit;
 	BazinStatus status;
 	Datum		values[BAZIN_COLUMNS];
 	bool		nulls[BAZIN_COLUMNS] = {false};
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
-		desc->natts != BAZIN_COLUMNS)
-		elog(ERROR, "bazin_fit must return antares.bazin_fit");
 
 	/* GSL's memory is malloc'd: the kernel polls a host that returns, then frees it. */
 	status = bazin_fit(band.t, band.flux, band.dflux, nt, &fit, &host);
@@ -73,21 +62,21 @@ bazin_fit_sql(PG_FUNCTION_ARGS)
 				 errmsg("out of memory"),
 				 errdetail("Failed on a Bazin fit of %d observations.", nt)));
 
-	put(values, nulls, 0, fit.amplitude);
-	put(values, nulls, 1, fit.baseline);
-	put(values, nulls, 2, fit.reference_time);
-	put(values, nulls, 3, fit.rise_time);
-	put(values, nulls, 4, fit.fall_time);
-	put(values, nulls, 5, fit.amplitude_err);
-	put(values, nulls, 6, fit.baseline_err);
-	put(values, nulls, 7, fit.reference_time_err);
-	put(values, nulls, 8, fit.rise_time_err);
-	put(values, nulls, 9, fit.fall_time_err);
-	put(values, nulls, 10, fit.reduced_chi2);
-	put(values, nulls, 11, fit.peak_time);
-	put(values, nulls, 12, fit.peak_flux);
+	values[0] = float8_or_null(fit.amplitude, &nulls[0]);
+	values[1] = float8_or_null(fit.baseline, &nulls[1]);
+	values[2] = float8_or_null(fit.reference_time, &nulls[2]);
+	values[3] = float8_or_null(fit.rise_time, &nulls[3]);
+	values[4] = float8_or_null(fit.fall_time, &nulls[4]);
+	values[5] = float8_or_null(fit.amplitude_err, &nulls[5]);
+	values[6] = float8_or_null(fit.baseline_err, &nulls[6]);
+	values[7] = float8_or_null(fit.reference_time_err, &nulls[7]);
+	values[8] = float8_or_null(fit.rise_time_err, &nulls[8]);
+	values[9] = float8_or_null(fit.fall_time_err, &nulls[9]);
+	values[10] = float8_or_null(fit.reduced_chi2, &nulls[10]);
+	values[11] = float8_or_null(fit.peak_time, &nulls[11]);
+	values[12] = float8_or_null(fit.peak_flux, &nulls[12]);
 	values[13] = Int32GetDatum(nt);
 	values[14] = Int32GetDatum(fit.iterations);
 	values[15] = CStringGetTextDatum(bazin_outcome_name(fit.outcome));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

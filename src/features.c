@@ -52,8 +52,7 @@ check_features_desc(TupleDesc desc)
 static inline void
 set_float(Datum *values, bool *nulls, int att, double v)
 {
-	nulls[att] = isnan(v);
-	values[att] = Float8GetDatum(nulls[att] ? 0.0 : v);
+	values[att] = float8_or_null(v, &nulls[att]);
 }
 
 /*
@@ -63,23 +62,10 @@ set_float(Datum *values, bool *nulls, int att, double v)
 Datum
 lc_features_datum(LcAggState *state, FunctionCallInfo fcinfo)
 {
-	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	TupleDesc	desc = composite_result_desc(fcinfo, F_NATTS, check_features_desc);
 	Datum		values[F_NATTS];
 	bool		nulls[F_NATTS];
 	double		mean[LC_NBANDS];
-
-	/* The blessed descriptor is reused for every group. */
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "a function returning antares.features returns a composite type");
-		check_features_desc(desc);
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
 
 	for (int b = 0; b < LC_NBANDS; b++)
 	{

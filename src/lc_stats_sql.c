@@ -17,6 +17,7 @@
 #include "utils/float.h"
 #include "utils/memutils.h"
 
+#include "antares.h"
 #include "band_arrays.h"
 #include "kernel_host_pg.h"
 #include "lc_stats.h"
@@ -44,27 +45,6 @@ report_status(LcStatsStatus status)
 			 errmsg("band statistics out of range: a result or the span of t is beyond double precision")));
 }
 
-/* The blessed descriptor of antares.band_statistics, kept for the query. */
-static TupleDesc
-result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	desc = (TupleDesc) fcinfo->flinfo->fn_extra;
-
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
-			desc->natts != BS_NATTS)
-			elog(ERROR, "band_statistics must return antares.band_statistics of %d columns",
-				 BS_NATTS);
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
-	return desc;
-}
-
 /* band_statistics(t[], flux[], dflux[]) RETURNS antares.band_statistics */
 Datum
 band_statistics(PG_FUNCTION_ARGS)
@@ -85,8 +65,8 @@ band_statistics(PG_FUNCTION_ARGS)
 	stat = &s.duration;
 	for (int i = 1; i < BS_NATTS; i++)
 	{
-		nulls[i] = isnan(stat[i - 1]);
-		values[i] = Float8GetDatum(nulls[i] ? 0.0 : stat[i - 1]);
+		values[i] = float8_or_null(stat[i - 1], &nulls[i]);
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc(fcinfo), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(composite_result_desc(fcinfo, BS_NATTS, NULL),
+													  values, nulls)));
 }

@@ -111,13 +111,6 @@ ls_method(text *name)
 	pg_unreachable();
 }
 
-static Datum
-float8_or_null(double v, bool *isnull)
-{
-	*isnull = isnan(v);
-	return Float8GetDatum(v);
-}
-
 /*
  * lomb_scargle(t[], flux[], dflux[], min_period, max_period,
  * samples_per_peak, method) -> antares.lomb_scargle:
@@ -133,13 +126,10 @@ lomb_scargle(PG_FUNCTION_ARGS)
 	LsMethod	method = ls_method(PG_GETARG_TEXT_PP(6));
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LsPeak		peak;
-	TupleDesc	desc;
 	Datum		values[8];
 	bool		nulls[8] = {false};
+	TupleDesc	desc = composite_result_desc(fcinfo, lengthof(values), NULL);
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
-		desc->natts != lengthof(values))
-		elog(ERROR, "lomb_scargle must return antares.lomb_scargle");
 	report_ls_status(ls_peak(band.t, band.flux, band.dflux, band.n, &opt, method, &peak,
 							 &host), &band, &peak.grid);
 
@@ -152,7 +142,7 @@ lomb_scargle(PG_FUNCTION_ARGS)
 	values[6] = float8_or_null(peak.grid.df, &nulls[6]);
 	values[7] = CStringGetTextDatum(peak.method == LS_FAST ? "fast" : "direct");
 	nulls[7] = peak.method == LS_AUTO;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 /*
