@@ -1105,7 +1105,9 @@ BEGIN
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             topic text NOT NULL,
             key text NOT NULL,
-            payload jsonb,
+            -- json, not jsonb: kept as rendered, the text the publisher
+            -- sends; to_json renders an alert in half to_jsonb's time
+            payload json,
             created_at timestamptz NOT NULL DEFAULT now());
         CREATE TABLE %1$I.offsets (
             topic text NOT NULL,
@@ -1399,9 +1401,9 @@ BEGIN
                 WHERE (a.t, a.n_obs, a.class, a.anomaly, a.features)
                       IS DISTINCT FROM (EXCLUDED.t, EXCLUDED.n_obs, EXCLUDED.class, EXCLUDED.anomaly, EXCLUDED.features)
                 RETURNING a.key, a.objid, a.source_id,
-                          jsonb_build_object('key', a.key, 'stream', %4$L, 'filter', a.filter, 'objid', a.objid,
-                                             'source_id', a.source_id, 't', a.t, 'n_obs', a.n_obs, 'class', a.class,
-                                             'anomaly', a.anomaly, 'features', to_jsonb(a.features)) AS payload
+                          json_build_object('key', a.key, 'stream', %4$L, 'filter', a.filter, 'objid', a.objid,
+                                            'source_id', a.source_id, 't', a.t, 'n_obs', a.n_obs, 'class', a.class,
+                                            'anomaly', a.anomaly, 'features', to_json(a.features)) AS payload
             ), retracted AS (
                 -- only a detection evaluated before can have an alert: none
                 -- unless an object had a late point ($3), and then no scan
@@ -1409,7 +1411,7 @@ BEGIN
                 USING pg_temp.antares_stream_evaluated e
                 WHERE $3 AND a.filter = $1 AND a.objid = e.objid AND a.source_id = e.source_id
                   AND NOT EXISTS (SELECT FROM passed p WHERE p.objid = e.objid AND p.source_id = e.source_id)
-                RETURNING a.key, a.objid, a.source_id, NULL::jsonb AS payload
+                RETURNING a.key, a.objid, a.source_id, NULL::json AS payload
             ), messages AS (
                 SELECT * FROM changed UNION ALL SELECT * FROM retracted
             ), queued AS (
@@ -1418,7 +1420,7 @@ BEGIN
             )
             -- the notes' text only for a filter with a channel ($4)
             SELECT count(*)::int,
-                   array_agg(coalesce(payload, jsonb_build_object('key', key, 'retracted', true))::text
+                   array_agg(coalesce(payload, json_build_object('key', key, 'retracted', true))::text
                              ORDER BY objid, source_id) FILTER (WHERE $4)
             FROM messages
         $q$, stream, 'filter_' || f.name, filter_args, stream)

@@ -161,7 +161,7 @@ SELECT 'st_shuffled', count(*), count(DISTINCT key), count(*) FILTER (WHERE payl
 FROM st_shuffled.outbox;
 SELECT count(*) FILTER (WHERE l.payload IS NOT NULL AND a.key IS NULL) AS live_without_alert,
        count(*) FILTER (WHERE l.payload IS NULL AND a.key IS NOT NULL) AS retracted_alert_exists,
-       count(*) FILTER (WHERE l.payload IS NOT NULL AND l.payload <> jsonb_build_object(
+       count(*) FILTER (WHERE l.payload IS NOT NULL AND l.payload::jsonb <> jsonb_build_object(
            'key', a.key, 'stream', 'st_shuffled', 'filter', a.filter, 'objid', a.objid, 'source_id', a.source_id,
            't', a.t, 'n_obs', a.n_obs, 'class', a.class, 'anomaly', a.anomaly, 'features', to_jsonb(a.features)))
          AS payload_differs

@@ -12,6 +12,7 @@ use strict;
 use warnings;
 
 use IPC::Run;
+use JSON::PP qw(decode_json);
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use AntaresTest;
@@ -67,7 +68,7 @@ SELECT (SELECT md5(string_agg(concat_ws('|', objid, kind, source_id, t, pb, flux
        (SELECT count(*) || ':' || md5(string_agg(concat_ws('|', filter, objid, source_id, t, n_obs, class, anomaly,
                                                            features::text), ';' ORDER BY filter, objid, source_id))
         FROM $stream.alerts),
-       (SELECT md5(string_agg(concat_ws('|', substr(key, strpos(key, '/')), payload - 'key' - 'stream'), ';' ORDER BY key))
+       (SELECT md5(string_agg(concat_ws('|', substr(key, strpos(key, '/')), payload::jsonb - 'key' - 'stream'), ';' ORDER BY key))
         FROM (SELECT DISTINCT ON (key) key, payload FROM $stream.outbox ORDER BY key, seq DESC) l
         WHERE payload IS NOT NULL)});
 }
@@ -87,8 +88,9 @@ my $out = $node->safe_psql('postgres', q{
 });
 my @notes = $out =~ /^Asynchronous notification "loud_alerts" with payload "(.*)" received/mg;
 is(scalar @notes, $loud, "one notification per alert of the channel's filter ($loud)");
-is(scalar(grep { /"filter": "loud"/ && /"features": \{/ && /"key": "notified\/loud\// } @notes), $loud,
-	'each the alert as JSON, with its key');
+is(scalar(grep { my $alert = decode_json($_);
+				   $alert->{filter} eq 'loud' && ref $alert->{features} eq 'HASH' && $alert->{key} =~ m{^notified/loud/} } @notes),
+	$loud, 'each the alert as JSON, with its key');
 
 # Two sessions feed one stream at once, with overlapping batches (parts 1-2
 # and 2-3): they serialise, and the end state is the reference's.
