@@ -57,10 +57,10 @@ all: bin/antares_load
 # alert decoding kernels; libarchive (Debian libarchive-dev) reads tar archives of alerts.
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 # bin/alert_copy.c: what it shares with the stream consumer (a point's COPY text, the keys sent).
-bin/antares_load: bin/antares_load.c bin/alert_copy.c src/lc_parse.c src/alert_decode.c \
-		bin/alert_copy.h $(wildcard src/*.h)
+bin/antares_load: bin/antares_load.c bin/alert_copy.c bin/cli.c src/lc_parse.c src/alert_decode.c \
+		bin/alert_copy.h bin/cli.h $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -I$(shell $(PG_CONFIG) --includedir) \
-		-o $@ bin/antares_load.c bin/alert_copy.c src/lc_parse.c src/alert_decode.c \
+		-o $@ bin/antares_load.c bin/alert_copy.c bin/cli.c src/lc_parse.c src/alert_decode.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) $(ARCHIVE_LIBS) -lpthread -lm
 
 # The Kafka alert-stream consumer (docs/streaming-kafka.md): a libpq client
@@ -69,17 +69,17 @@ all: bin/antares_stream
 EXTRA_CLEAN += bin/antares_stream
 RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)
 RDKAFKA_LIBS := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
-bin/antares_stream: bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
-		bin/alert_copy.h $(wildcard src/*.h)
+bin/antares_stream: bin/antares_stream.c bin/alert_copy.c bin/cli.c src/alert_decode.c \
+		bin/alert_copy.h bin/cli.h $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) \
-		-o $@ bin/antares_stream.c bin/alert_copy.c src/alert_decode.c \
+		-o $@ bin/antares_stream.c bin/alert_copy.c bin/cli.c src/alert_decode.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(RDKAFKA_LIBS) $(AVRO_LIBS) -lpthread -lm
 
 # The alert generator writes Rubin-format packets with the alert encoding kernel.
 all: bin/antares_alertgen
 EXTRA_CLEAN += bin/antares_alertgen
-bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c $(wildcard src/*.h)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c src/alert_encode.c \
+bin/antares_alertgen: bin/antares_alertgen.c bin/cli.c bin/cli.h src/alert_encode.c $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -o $@ bin/antares_alertgen.c bin/cli.c src/alert_encode.c \
 		$(AVRO_LIBS) -lm
 
 # The embedded Kafka cluster of the stream tests and benchmark: librdkafka's
@@ -87,8 +87,8 @@ bin/antares_alertgen: bin/antares_alertgen.c src/alert_encode.c $(wildcard src/*
 # kernel keys messages by object.
 all: bin/antares_kafka_mock
 EXTRA_CLEAN += bin/antares_kafka_mock
-bin/antares_kafka_mock: bin/antares_kafka_mock.c src/alert_decode.c $(wildcard src/*.h)
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -o $@ bin/antares_kafka_mock.c src/alert_decode.c \
+bin/antares_kafka_mock: bin/antares_kafka_mock.c bin/cli.c bin/cli.h src/alert_decode.c $(wildcard src/*.h)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc $(RDKAFKA_CFLAGS) -o $@ bin/antares_kafka_mock.c bin/cli.c src/alert_decode.c \
 		$(RDKAFKA_LIBS) $(AVRO_LIBS) -lm
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
@@ -101,8 +101,8 @@ test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $
 		$(GSL_LIBS) $(AVRO_LIBS) -lm
 # bin/alert_copy.c, shared by the libpq clients, is tested with their headers and libpq.
 CLIENT_TEST_FLAGS = -Ibin -I$(shell $(PG_CONFIG) --includedir)
-CLIENT_TEST_LIBS = bin/alert_copy.c src/alert_decode.c -L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) -lm
-test/unit/test_alert_copy: test/unit/test_alert_copy.c bin/alert_copy.c bin/alert_copy.h test/unit/tap.h \
+CLIENT_TEST_LIBS = bin/alert_copy.c bin/cli.c src/alert_decode.c -L$(shell $(PG_CONFIG) --libdir) -lpq $(AVRO_LIBS) -lm
+test/unit/test_alert_copy: test/unit/test_alert_copy.c bin/alert_copy.c bin/alert_copy.h bin/cli.c bin/cli.h test/unit/tap.h \
 		$(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Isrc -Itest/unit $(CLIENT_TEST_FLAGS) -o $@ $< $(CLIENT_TEST_LIBS)
 .PHONY: unitcheck

@@ -1,11 +1,8 @@
 /*
  * alert_copy.h
  *		What the libpq clients that send alert points share (bin/antares_load,
- *		bin/antares_stream): a growable buffer, the COPY text line and binary
- *		row of an AlertPoint, and the bounded set of point keys already sent.
- *
- * Each program defines `const char progname[]` (its name in messages);
- * running out of memory prints it and exits with status 1.
+ *		bin/antares_stream): the COPY text line and binary row of an
+ *		AlertPoint, and the bounded set of point keys already sent.
  */
 #ifndef ANTARES_ALERT_COPY_H
 #define ANTARES_ALERT_COPY_H
@@ -14,28 +11,8 @@
 #include <stdint.h>
 
 #include "alert_decode.h"
+#include "cli.h"
 #include "libpq-fe.h"
-
-extern const char progname[];
-
-/* Growable byte buffer. */
-typedef struct Buffer
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} Buffer;
-
-extern void *xmalloc(size_t n);
-extern void *xrealloc(void *p, size_t n);
-extern char *xstrdup(const char *s);
-extern char *xasprintf(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-extern void buf_reserve(Buffer *b, size_t more);
-extern void buf_append(Buffer *b, const char *s, size_t n);
-
-/* CLOCK_MONOTONIC in seconds. */
-extern double now_seconds(void);
 
 /* The alert points' columns, in the order format_point writes them. */
 #define ALERT_COLUMNS "objid, t, pb, flux, dflux, kind, source_id, alert_id, ra, dec"

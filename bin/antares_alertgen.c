@@ -42,9 +42,12 @@
 #include <time.h>
 
 #include "alert_encode.h"
+#include "cli.h"
 #include "kernel_host_heap.h"
 
 #define PROGNAME "antares_alertgen"
+
+const char progname[] = PROGNAME;
 #define MAX_POINTS_PER_OBJECT 99999
 #define MAX_OBJID INT64_C(10000000000000)	/* 10^13 */
 #define FORCED_ID_BASE INT64_C(1000000000000000000)	/* 10^18 */
@@ -109,33 +112,6 @@ usage(FILE *out)
 			"Exit status: 0; 1 I/O or memory failure; 2 bad options or input.\n");
 }
 
-static void
-die(int status, const char *fmt,...)
-			__attribute__((format(printf, 2, 3), noreturn));
-
-static void
-die(int status, const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, PROGNAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(status);
-}
-
-static void *
-xmalloc(size_t n)
-{
-	void	   *p = malloc(n ? n : 1);
-
-	if (p == NULL)
-		die(1, "out of memory");
-	return p;
-}
-
 /* ------------------------------------------------------------------ options */
 
 static long
@@ -147,29 +123,8 @@ number_arg(const char *name, const char *arg, long min, long max)
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v < min || v > max)
-	{
-		fprintf(stderr, PROGNAME ": invalid --%s \"%s\" (%ld to %ld)\n", name, arg, min, max);
-		fprintf(stderr, "Try \"" PROGNAME " --help\".\n");
-		exit(2);
-	}
+		bad_usage("invalid --%s \"%s\" (%ld to %ld)", name, arg, min, max);
 	return v;
-}
-
-static void
-bad_usage(const char *fmt,...)
-			__attribute__((format(printf, 1, 2), noreturn));
-
-static void
-bad_usage(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, PROGNAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry \"" PROGNAME " --help\".\n");
-	exit(2);
 }
 
 static void
@@ -370,8 +325,7 @@ read_points(size_t *npoints)
 		if (n == size)
 		{
 			size *= 2;
-			if ((points = realloc(points, size * sizeof(Point))) == NULL)
-				die(1, "out of memory");
+			points = xrealloc(points, size * sizeof(Point));
 		}
 		parse_line(text, line, &points[n++]);
 	}

@@ -50,6 +50,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "alert_decode.h"
+#include "cli.h"
 #include "kernel_host_heap.h"
 
 #define PROGNAME "antares_kafka_mock"
@@ -57,6 +58,8 @@
 #define MAX_TOPICS 64
 #define MAX_BROKERS 101			/* ids 1..100 */
 #define TIMEOUT_MS 10000		/* a metadata or watermark query, a quiet consume */
+
+const char progname[] = PROGNAME;
 
 typedef struct Schema
 {
@@ -127,40 +130,6 @@ usage(FILE *out)
 			"Exit status: 0; 1 the cluster could not start; 2 bad options.\n");
 }
 
-static void
-bad_usage(const char *fmt,...)
-			__attribute__((format(printf, 1, 2), noreturn));
-
-static void
-bad_usage(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, PROGNAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry \"" PROGNAME " --help\".\n");
-	exit(2);
-}
-
-static void
-die(const char *fmt,...)
-			__attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, PROGNAME ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 /* The answer to a command: one line on stdout. */
 static void
 answer(const char *fmt,...)
@@ -190,15 +159,6 @@ number(const char *s, long min, long max, int *ok)
 	return v;
 }
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ------------------------------------------------------------------ setup */
 
 static char *
@@ -211,8 +171,8 @@ read_file(const char *path, size_t *len)
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
 		fseek(f, 0, SEEK_SET) != 0)
 		bad_usage("cannot read \"%s\": %s", path, strerror(errno));
-	buf = malloc(size + 1);
-	if (buf == NULL || fread(buf, 1, size, f) != (size_t) size)
+	buf = xmalloc(size + 1);
+	if (fread(buf, 1, size, f) != (size_t) size)
 		bad_usage("cannot read \"%s\"", path);
 	buf[size] = '\0';
 	fclose(f);
@@ -256,7 +216,7 @@ make_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 	char		errstr[512];
 
 	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		die("%s=%s: %s", key, value, errstr);
+		die(1, "%s=%s: %s", key, value, errstr);
 }
 
 static void
@@ -277,7 +237,7 @@ new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 	rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
 
 	if (rk == NULL)
-		die("%s", errstr);
+		die(1, "%s", errstr);
 	return rk;
 }
 
@@ -291,7 +251,7 @@ start_cluster(int brokers)
 	mock_rk = new_client(RD_KAFKA_PRODUCER, conf);
 	mcluster = rd_kafka_mock_cluster_new(mock_rk, brokers);
 	if (mcluster == NULL)
-		die("the mock cluster did not start");
+		die(1, "the mock cluster did not start");
 	snprintf(bootstrap, sizeof(bootstrap), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
 
 	conf = rd_kafka_conf_new();
@@ -320,7 +280,7 @@ create_topic(const char *arg)
 	name[colon - arg] = '\0';
 	err = rd_kafka_mock_topic_create(mcluster, name, (int) parts, 1);
 	if (err)
-		die("topic \"%s\": %s", name, rd_kafka_err2str(err));
+		die(1, "topic \"%s\": %s", name, rd_kafka_err2str(err));
 }
 
 /* ------------------------------------------------------------------ produce */
@@ -440,12 +400,10 @@ split_messages(const MappedFile *mf, int key_object, size_t **starts, int64_t **
 	long		n = 0;
 	AlertSchemaCache *cache = NULL;
 
-	*starts = malloc(cap * sizeof(size_t));
-	*objids = key_object ? malloc(cap * sizeof(int64_t)) : NULL;
-	if (key_object)
-		cache = alert_schema_cache_new(&kernel_heap_host);
-	if (*starts == NULL || (key_object && (*objids == NULL || cache == NULL)))
-		die("out of memory");
+	*starts = xmalloc(cap * sizeof(size_t));
+	*objids = key_object ? xmalloc(cap * sizeof(int64_t)) : NULL;
+	if (key_object && (cache = alert_schema_cache_new(&kernel_heap_host)) == NULL)
+		die(1, "out of memory");
 	while (pos < mf->len)
 	{
 		uint32_t	len;
@@ -468,11 +426,9 @@ split_messages(const MappedFile *mf, int key_object, size_t **starts, int64_t **
 		if ((size_t) n == cap)
 		{
 			cap *= 2;
-			*starts = realloc(*starts, cap * sizeof(size_t));
+			*starts = xrealloc(*starts, cap * sizeof(size_t));
 			if (key_object)
-				*objids = realloc(*objids, cap * sizeof(int64_t));
-			if (*starts == NULL || (key_object && *objids == NULL))
-				die("out of memory");
+				*objids = xrealloc(*objids, cap * sizeof(int64_t));
 		}
 		(*starts)[n] = pos;
 		if (key_object &&
@@ -666,10 +622,8 @@ watermarks(const char *topic, int64_t **low, int64_t **high, char *why, size_t w
 
 	if (n < 0)
 		return -1;
-	*low = malloc(n * sizeof(int64_t) + 1);
-	*high = malloc(n * sizeof(int64_t) + 1);
-	if (*low == NULL || *high == NULL)
-		die("out of memory");
+	*low = xmalloc(n * sizeof(int64_t));
+	*high = xmalloc(n * sizeof(int64_t));
 	for (int p = 0; p < n; p++)
 	{
 		rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(producer, topic, p, &(*low)[p],
@@ -781,13 +735,11 @@ consume_range(rd_kafka_t *rk, const char *topic, int n, const int64_t *low, cons
 			  FILE *out, char *why, size_t whylen)
 {
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-	int64_t    *next = malloc(n * sizeof(int64_t) + 1);
+	int64_t    *next = xmalloc(n * sizeof(int64_t));
 	int			left = 0;
 	long		written = 0;
 	double		last_progress = now_seconds();
 
-	if (next == NULL)
-		die("out of memory");
 	for (int p = 0; p < n; p++)
 	{
 		next[p] = low[p];
