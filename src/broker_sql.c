@@ -1,0 +1,495 @@
+/*
+ * broker_sql.c
+ *		The broker features of an object in one aggregate: band_statistics
+ *		over rows (t, flux, dflux), broker_features over rows (t, pb, flux,
+ *		dflux) as one jsonb of named features, feature_vector over such a
+ *		jsonb and broker_feature_names (docs/broker_features.md).
+ *
+ * Both aggregates buffer their rows as gp_smooth and lc_plot do: an
+ * ObsBuffer of GpObs per passband (band_statistics uses the first), in
+ * gp_obs_kind's order (t, flux, dflux), the order band_arrays sorts the
+ * array functions' input in.  Workers sort while serializing, the leader
+ * merges sorted runs (O(n)), and the final function sorts at most once and
+ * hands each band to the array functions' own code (band_arrays.h): the
+ * numbers are those of band_statistics, lomb_scargle and bazin_fit of the
+ * band's arrays, to the bit, whatever the row order or the plan.
+ *
+ * Cost of broker_features' final function, per band of n points: the sort
+ * O(n log n); the statistics O(n log n); the periodogram O(n m), m the
+ * automatic grid's frequencies (~300 for the shipped bands); the Bazin fit
+ * (GSL, up to 500 iterations of O(n)); the GP fit (O(n) per likelihood,
+ * ~25 evaluations) and its peak on a 200-point grid (gp_peak.h).  The
+ * measured shares are in bench/README.md.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "antares.h"
+#include "band_arrays.h"
+#include "band_stats.h"
+#include "gp_peak.h"
+#include "gp_sql.h"
+#include "kernel_host_pg.h"
+#include "lc_agg.h"
+
+PG_FUNCTION_INFO_V1(band_rows_accum);
+PG_FUNCTION_INFO_V1(broker_accum);
+PG_FUNCTION_INFO_V1(band_rows_combine);
+PG_FUNCTION_INFO_V1(band_rows_serialize);
+PG_FUNCTION_INFO_V1(band_rows_deserialize);
+PG_FUNCTION_INFO_V1(band_statistics_final);
+PG_FUNCTION_INFO_V1(broker_features_final);
+PG_FUNCTION_INFO_V1(broker_feature_names);
+PG_FUNCTION_INFO_V1(feature_vector_jsonb);
+
+/* gp_smooth's default grid: the GP peak is searched on 200 times. */
+#define BROKER_GP_GRID 200
+
+/* The rows of a group, by passband (band_statistics: all in band 0). */
+typedef struct BandRowsState
+{
+	ObsBuffer	band[LC_NBANDS];
+} BandRowsState;
+
+#define BAND_ROWS_SERIAL_MAGIC 0x42524B31	/* "BRK1" */
+
+/*
+ * The features of one band, in the order of their keys: band_statistics'
+ * 29 columns, lomb_scargle's period and power, bazin_fit's numbers, the GP
+ * peak.  Key "<name>_<band>".
+ */
+static const char *const band_feature[] = {
+	"observation_count", "duration", "minimum_time_interval", "maximum_time_interval",
+	"median", "mean_variance", "percent_amplitude", "inter_percentile_range_10",
+	"median_buffer_range_percentage_10", "flux_percentile_ratio_mid20",
+	"flux_percentile_ratio_mid35", "flux_percentile_ratio_mid50",
+	"flux_percentile_ratio_mid65", "flux_percentile_ratio_mid80", "kurtosis",
+	"anderson_darling_normal", "cusum", "eta", "eta_e", "excess_variance", "chi2",
+	"stetson_k", "maximum_slope", "linear_trend", "linear_trend_sigma",
+	"linear_trend_noise", "linear_fit_slope", "linear_fit_slope_sigma",
+	"linear_fit_reduced_chi2",
+	"period", "period_power",
+	"bazin_amplitude", "bazin_baseline", "bazin_reference_time", "bazin_rise_time",
+	"bazin_fall_time", "bazin_amplitude_err", "bazin_baseline_err",
+	"bazin_reference_time_err", "bazin_rise_time_err", "bazin_fall_time_err",
+	"bazin_reduced_chi2", "bazin_peak_time", "bazin_peak_flux",
+	"gp_peak_time", "gp_peak_flux"
+};
+
+#define N_STATS			29		/* band_statistics' columns, first */
+#define F_PERIOD		N_STATS
+#define F_BAZIN			(F_PERIOD + 2)
+#define F_GP			(F_BAZIN + 13)
+#define N_BAND_FEATURES ((int) lengthof(band_feature))
+StaticAssertDecl(F_GP + 2 == lengthof(band_feature), "GP peak keys last");
+StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (N_STATS - 1) * sizeof(double),
+				 "LcStats is observation_count, then one double per other column");
+
+/* The colours of adjacent passbands at the r band's GP peak, last. */
+#define PEAK_BAND		2		/* r */
+#define N_COLORS		(LC_NBANDS - 1)
+#define N_FEATURES		(LC_NBANDS * N_BAND_FEATURES + N_COLORS)
+
+/* The name of feature k of broker_feature_names' order, in buf. */
+static void
+feature_name(int k, StringInfo buf)
+{
+	resetStringInfo(buf);
+	if (k < LC_NBANDS * N_BAND_FEATURES)
+		appendStringInfo(buf, "%s_%c", band_feature[k % N_BAND_FEATURES],
+						 lc_band_names[k / N_BAND_FEATURES]);
+	else
+	{
+		int			b = k - LC_NBANDS * N_BAND_FEATURES;
+
+		appendStringInfo(buf, "color_%c_%c_at_%c_peak", lc_band_names[b],
+						 lc_band_names[b + 1], lc_band_names[PEAK_BAND]);
+	}
+}
+
+/* ---- the state ---- */
+
+static BandRowsState *
+state_new(MemoryContext ctx)
+{
+	BandRowsState *state = MemoryContextAlloc(ctx, sizeof(BandRowsState));
+
+	for (int b = 0; b < LC_NBANDS; b++)
+		obs_init(&state->band[b]);
+	return state;
+}
+
+/* A row's value: NULL is an ERROR (22004), as a NULL element of the arrays. */
+static double
+row_value(FunctionCallInfo fcinfo, int arg, const char *name, bool positive)
+{
+	double		v;
+
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	v = PG_GETARG_FLOAT8(arg);
+	check_band_value(name, v, positive, 0);
+	return v;
+}
+
+/* Checks a row (t, flux, dflux) at the arguments given; appends it to band. */
+static Datum
+accumulate(FunctionCallInfo fcinfo, int band, int t_arg, int flux_arg, int dflux_arg)
+{
+	MemoryContext aggctx = agg_context(fcinfo, "band rows transition");
+	BandRowsState *state = STATE_ARG(BandRowsState, 0);
+	GpObs		o;
+
+	o.t = row_value(fcinfo, t_arg, "t", false);
+	o.flux = row_value(fcinfo, flux_arg, "flux", false);
+	o.dflux = row_value(fcinfo, dflux_arg, "dflux", true);
+	if (state == NULL)
+		state = state_new(aggctx);
+	obs_append(&state->band[band], &gp_obs_kind, &o, aggctx);
+	PG_RETURN_POINTER(state);
+}
+
+/* band_rows_accum(state, t, flux, dflux): band_statistics' rows */
+Datum
+band_rows_accum(PG_FUNCTION_ARGS)
+{
+	return accumulate(fcinfo, 0, 1, 2, 3);
+}
+
+/* broker_accum(state, t, pb, flux, dflux) */
+Datum
+broker_accum(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pb must not be NULL")));
+	return accumulate(fcinfo, lc_band_index(PG_GETARG_TEXT_PP(2)), 1, 3, 4);
+}
+
+Datum
+band_rows_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggctx = agg_context(fcinfo, "band rows combine");
+	BandRowsState *a = STATE_ARG(BandRowsState, 0);
+	BandRowsState *b = STATE_ARG(BandRowsState, 1);
+
+	if (b == NULL)
+		RETURN_STATE(a);
+	/* b lives in per-call memory when deserialized: copy it, never adopt it. */
+	if (a == NULL)
+		a = state_new(aggctx);
+	for (int k = 0; k < LC_NBANDS; k++)
+		obs_merge(&a->band[k], &b->band[k], &gp_obs_kind, aggctx);
+	PG_RETURN_POINTER(a);
+}
+
+/* For parallel query only; sorting here puts that work in the workers. */
+Datum
+band_rows_serialize(PG_FUNCTION_ARGS)
+{
+	BandRowsState *state = (BandRowsState *) PG_GETARG_POINTER(0);
+	uint32		magic = BAND_ROWS_SERIAL_MAGIC;
+	Size		size = VARHDRSZ + sizeof(magic);
+	bytea	   *result;
+	char	   *p;
+
+	for (int k = 0; k < LC_NBANDS; k++)
+		size += obs_serial_size(&state->band[k], &gp_obs_kind);
+	result = state_bytea(size);
+	p = VARDATA(result);
+	memcpy(p, &magic, sizeof(magic));
+	p += sizeof(magic);
+	for (int k = 0; k < LC_NBANDS; k++)
+		p = obs_write(&state->band[k], &gp_obs_kind, p);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* The result lives in per-call memory; band_rows_combine copies what it keeps. */
+Datum
+band_rows_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(data);
+	Size		left = VARSIZE_ANY_EXHDR(data);
+	uint32		magic;
+	BandRowsState *state;
+
+	(void) agg_context(fcinfo, "band rows deserialize");
+	if (left < sizeof(magic))
+		goto corrupt;
+	memcpy(&magic, p, sizeof(magic));
+	if (magic != BAND_ROWS_SERIAL_MAGIC)
+		goto corrupt;
+	p += sizeof(magic);
+	left -= sizeof(magic);
+	state = state_new(CurrentMemoryContext);
+	for (int k = 0; k < LC_NBANDS; k++)
+	{
+		Size		used = obs_read(&state->band[k], &gp_obs_kind, p, left, CurrentMemoryContext);
+
+		if (used == 0)
+			goto corrupt;
+		p += used;
+		left -= used;
+	}
+	if (left != 0)
+		goto corrupt;
+	PG_RETURN_POINTER(state);
+
+corrupt:
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid serialized band rows state")));
+	pg_unreachable();
+}
+
+/* Band k of a state, sorted (in place: the state's value does not change). */
+static BandArrays
+state_band(BandRowsState *state, int k)
+{
+	ObsBuffer  *buf = &state->band[k];
+
+	if (buf->n > (Size) PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many observations in one band: %zu", (size_t) buf->n)));
+	obs_sort(buf, &gp_obs_kind);
+	return band_arrays_of_obs((const GpObs *) buf->data, (int) buf->n);
+}
+
+/* band_statistics(t, flux, dflux) aggregate: the array function's row */
+Datum
+band_statistics_final(PG_FUNCTION_ARGS)
+{
+	BandArrays	band;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	band = state_band(STATE_ARG(BandRowsState, 0), 0);
+	PG_RETURN_DATUM(band_statistics_datum(&band, fcinfo));
+}
+
+/* ---- broker_features ---- */
+
+/* One band's GP: its data and fit, for the peak and the colours. */
+typedef struct BandGp
+{
+	BandArrays	band;
+	double	   *var;
+	GpFit		fit;
+	void	   *work;
+} BandGp;
+
+/* Fits the band's GP and writes its peak at f[F_GP], f[F_GP + 1] (n >= 1). */
+static void
+band_gp_peak(BandGp *gp, double *f)
+{
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+	int			n = gp->band.n;
+	double	   *grid = palloc(3 * BROKER_GP_GRID * sizeof(double));
+
+	gp->var = palloc_extended(Max(n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	for (int i = 0; i < n; i++)
+		gp->var[i] = gp_variance(gp->band.dflux[i]);
+	gp->work = palloc_extended(Max(gp_matern_work_size(n, BROKER_GP_GRID), 1), MCXT_ALLOC_HUGE);
+	report_gp_status(gp_matern_fit(gp->band.t, gp->band.flux, gp->var, n, &gp->fit, gp->work,
+								   &host));
+	report_gp_status(gp_peak(gp->band.t, gp->band.flux, gp->var, n, gp->fit.amplitude,
+							 gp->fit.length_scale, BROKER_GP_GRID, grid,
+							 grid + BROKER_GP_GRID, grid + 2 * BROKER_GP_GRID, gp->work,
+							 &host, &f[F_GP], &f[F_GP + 1]));
+	pfree(grid);
+}
+
+/*
+ * The GP mean of a band at time t: NaN when the band has no points or t is
+ * outside its observed span [t_0, t_{n-1}] (the mean there reverts to the
+ * prior's 0, not a flux of the object).
+ */
+static double
+band_gp_at(const BandGp *gp, double t)
+{
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+	const BandArrays *b = &gp->band;
+	double		mean,
+				sd;
+
+	if (b->n == 0 || isnan(t) || t < b->t[0] || t > b->t[b->n - 1])
+		return NAN;
+	report_gp_status(gp_matern_predict(b->t, b->flux, gp->var, b->n, gp->fit.amplitude,
+									   gp->fit.length_scale, &t, 1, &mean, &sd, gp->work,
+									   &host));
+	return mean;
+}
+
+/* Every feature of band k into f[0 .. N_BAND_FEATURES - 1]. */
+static void
+band_features(BandRowsState *state, int k, double *f, BandGp *gp)
+{
+	LsGridOptions opt = {0.0, INFINITY, LS_SAMPLES_PER_PEAK, LS_NYQUIST_FACTOR};
+	BandArrays	band = state_band(state, k);
+	LcStats		s;
+	LsPeak		peak;
+	BazinFit	z;
+	const double *stat;
+
+	band_lc_stats(&band, &s);
+	f[0] = (double) s.observation_count;
+	stat = &s.duration;
+	for (int i = 1; i < N_STATS; i++)
+		f[i] = stat[i - 1];
+
+	band_ls_peak(&band, &opt, LS_AUTO, &peak);
+	f[F_PERIOD] = peak.period;
+	f[F_PERIOD + 1] = peak.power;
+
+	band_bazin_fit(&band, &z);
+	{
+		const double bz[13] = {z.amplitude, z.baseline, z.reference_time, z.rise_time,
+			z.fall_time, z.amplitude_err, z.baseline_err, z.reference_time_err,
+			z.rise_time_err, z.fall_time_err, z.reduced_chi2, z.peak_time, z.peak_flux};
+
+		memcpy(&f[F_BAZIN], bz, sizeof(bz));
+	}
+
+	gp->band = band;
+	f[F_GP] = f[F_GP + 1] = NAN;
+	if (band.n > 0)
+		band_gp_peak(gp, f);
+}
+
+/* The features as jsonb: NaN is null, numbers in their shortest exact form. */
+static Datum
+features_jsonb(const double *f)
+{
+	StringInfoData s;
+	StringInfoData key;
+
+	initStringInfo(&s);
+	initStringInfo(&key);
+	appendStringInfoChar(&s, '{');
+	for (int k = 0; k < N_FEATURES; k++)
+	{
+		feature_name(k, &key);
+		appendStringInfo(&s, "%s\"%s\": ", k > 0 ? ", " : "", key.data);
+		if (isnan(f[k]))
+			appendStringInfoString(&s, "null");
+		else
+			append_json_float(&s, f[k]);
+	}
+	appendStringInfoChar(&s, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
+}
+
+/* broker_features(t, pb, flux, dflux) aggregate: jsonb of N_FEATURES keys */
+Datum
+broker_features_final(PG_FUNCTION_ARGS)
+{
+	BandRowsState *state;
+	double		f[N_FEATURES];
+	BandGp		gp[LC_NBANDS];
+	double		t_peak;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = STATE_ARG(BandRowsState, 0);
+	for (int k = 0; k < LC_NBANDS; k++)
+		band_features(state, k, &f[k * N_BAND_FEATURES], &gp[k]);
+
+	t_peak = f[PEAK_BAND * N_BAND_FEATURES + F_GP];
+	for (int b = 0; b < N_COLORS; b++)
+		f[LC_NBANDS * N_BAND_FEATURES + b] = band_color(band_gp_at(&gp[b], t_peak),
+														band_gp_at(&gp[b + 1], t_peak));
+	PG_RETURN_DATUM(features_jsonb(f));
+}
+
+/* broker_feature_names() RETURNS text[]: every key, in the features' order */
+Datum
+broker_feature_names(PG_FUNCTION_ARGS)
+{
+	Datum		names[N_FEATURES];
+	StringInfoData key;
+
+	initStringInfo(&key);
+	for (int k = 0; k < N_FEATURES; k++)
+	{
+		feature_name(k, &key);
+		names[k] = CStringGetTextDatum(key.data);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(names, N_FEATURES, TEXTOID, -1, false,
+										  TYPALIGN_INT));
+}
+
+/*
+ * feature_vector(f jsonb, names text[], missing float8) RETURNS float8[]:
+ * f's numbers at names, in their order; JSON null is missing.  A name f
+ * does not have, or whose value is not a number or null, is an ERROR
+ * (22023): a typo must not become a column of missing values.  O(k log N)
+ * for k names of an object of N keys.
+ */
+Datum
+feature_vector_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *f = PG_GETARG_JSONB_P(0);
+	ArrayType  *names_array = PG_GETARG_ARRAYTYPE_P(1);
+	double		missing = PG_GETARG_FLOAT8(2);
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	Datum	   *out;
+
+	if (!JB_ROOT_IS_OBJECT(f))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("f must be a jsonb object of features")));
+	if (ARR_NDIM(names_array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("names must be a one-dimensional array, got %d dimensions",
+						ARR_NDIM(names_array))));
+	deconstruct_array(names_array, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	out = palloc(Max(n, 1) * sizeof(Datum));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue	key;
+		JsonbValue *v;
+		text	   *name;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("names must not contain NULL, got NULL at position %d", i + 1)));
+		name = DatumGetTextPP(names[i]);
+		key.type = jbvString;
+		key.val.string.val = VARDATA_ANY(name);
+		key.val.string.len = VARSIZE_ANY_EXHDR(name);
+		v = findJsonbValueFromContainer(&f->root, JB_FOBJECT, &key);
+		if (v == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature \"%s\" is not in f", text_to_cstring(name)),
+					 errhint("broker_feature_names() lists the features of broker_features.")));
+		if (v->type == jbvNull)
+			out[i] = Float8GetDatum(missing);
+		else if (v->type == jbvNumeric)
+			out[i] = DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature \"%s\" of f is not a number or null", text_to_cstring(name))));
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+										  TYPALIGN_DOUBLE));
+}
