@@ -2136,6 +2136,8 @@ CREATE FUNCTION band_rows_accum(internal, t float8, flux float8, dflux float8)
 RETURNS internal AS 'MODULE_PATHNAME', 'band_rows_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION broker_accum(internal, t float8, pb text, flux float8, dflux float8)
 RETURNS internal AS 'MODULE_PATHNAME', 'broker_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_accum(internal, t float8, pb text, flux float8, dflux float8, parts text[])
+RETURNS internal AS 'MODULE_PATHNAME', 'broker_accum_parts' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION band_rows_combine(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME', 'band_rows_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION band_rows_serialize(internal)
@@ -2163,8 +2165,18 @@ CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8) (
     COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
     DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
 
+-- Only some parts: any of statistics, periodogram, bazin, gp (the GP peaks
+-- and the colours); the keys of the others are left out.
+CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8, parts text[]) (
+    SFUNC = broker_accum, STYPE = internal, SSPACE = 8192,
+    FINALFUNC = broker_features_final,
+    COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
+    DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
+
 CREATE FUNCTION broker_feature_names() RETURNS text[]
 AS 'MODULE_PATHNAME', 'broker_feature_names' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_feature_names(parts text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'broker_feature_names_parts' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION feature_vector(f jsonb, names text[], missing float8 DEFAULT 'NaN')
 RETURNS float8[]
@@ -2174,12 +2186,17 @@ COMMENT ON AGGREGATE band_statistics(float8, float8, float8) IS
     'band_statistics(t[], flux[], dflux[]) of one band''s rows (t, flux, dflux > 0) in any order, parallel safe: the same row and ERRORs; NULL for no rows';
 COMMENT ON AGGREGATE broker_features(float8, text, float8, float8) IS
     'Every broker feature of an object''s rows (t, pb in u g r i z y, flux, dflux > 0) as jsonb, the keys of broker_feature_names(): per band band_statistics, the Lomb-Scargle peak, the Bazin fit, the GP peak; colours at the r band''s GP peak; null where undefined';
+COMMENT ON AGGREGATE broker_features(float8, text, float8, float8, text[]) IS
+    'broker_features of only the named parts (statistics, periodogram, bazin, gp: the GP peaks and the colours), the same for every row of a group; the other parts'' keys are left out';
+COMMENT ON FUNCTION broker_feature_names(text[]) IS
+    'The keys broker_features(t, pb, flux, dflux, parts) gives, in broker_feature_names() order';
 COMMENT ON FUNCTION broker_feature_names() IS
     'Every key of broker_features, in its documented order (band by band u g r i z y, then the colours): feature_vector(f, broker_feature_names()) is the whole vector';
 COMMENT ON FUNCTION feature_vector(jsonb, text[], float8) IS
     'The numbers of a broker_features jsonb at the given names, in their order; JSON null is missing (NaN by default); a name not in f is an ERROR';
 COMMENT ON FUNCTION band_rows_accum(internal, float8, float8, float8) IS 'Transition function of the band_statistics aggregate';
 COMMENT ON FUNCTION broker_accum(internal, float8, text, float8, float8) IS 'Transition function of broker_features';
+COMMENT ON FUNCTION broker_accum(internal, float8, text, float8, float8, text[]) IS 'Transition function of broker_features with parts';
 COMMENT ON FUNCTION band_rows_combine(internal, internal) IS 'Combine function of the band_statistics aggregate and broker_features';
 COMMENT ON FUNCTION band_rows_serialize(internal) IS 'Serial function of the band_statistics aggregate and broker_features';
 COMMENT ON FUNCTION band_rows_deserialize(bytea, internal) IS 'Deserial function of the band_statistics aggregate and broker_features';

@@ -140,8 +140,29 @@ FROM (SELECT objid, pb, band_statistics(t, flux, dflux) s FROM public.shuffled_p
       GROUP BY objid, pb) a
 JOIN (SELECT objid, pb, band_statistics(array_agg(t), array_agg(flux), array_agg(dflux)) s
       FROM rawphot GROUP BY objid, pb) b USING (objid, pb);
+-- Only some parts, in parallel too: the full jsonb's values at fewer keys.
+SELECT count(*) AS objects,
+       count(*) FILTER (WHERE s.f @> p.f AND (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(p.f) k)
+                        = (SELECT array_agg(n ORDER BY n)
+                           FROM unnest(broker_feature_names('{periodogram,gp}')) n)) AS same
+FROM serial_f s
+JOIN (SELECT objid, broker_features(t, pb, flux, dflux, '{periodogram,gp}') AS f
+      FROM public.shuffled_phot GROUP BY objid) p USING (objid);
 \i sql/fixtures/reset_parallel.sql
 DROP TABLE public.shuffled_phot;
+SELECT p AS parts, cardinality(broker_feature_names(p)) AS keys,
+       (SELECT count(*) FROM jsonb_object_keys(f)) AS object_keys,
+       (SELECT f FROM obj_f) @> f AS same_values
+FROM (VALUES ('{statistics}'::text[]), ('{periodogram}'), ('{bazin}'), ('{gp}'),
+             ('{gp,statistics,gp}')) v(p),
+     LATERAL (SELECT broker_features(t, pb, flux, dflux, p) f FROM obj) x;
+SELECT public.error_of(q) FROM (VALUES
+  ($$SELECT antares.broker_features(t, pb, flux, dflux, '{statistics,fourier}') FROM obj$$),
+  ($$SELECT antares.broker_features(t, pb, flux, dflux, '{}') FROM obj$$),
+  ($$SELECT antares.broker_features(t, pb, flux, dflux, NULL) FROM obj$$),
+  ($$SELECT antares.broker_features(t, pb, flux, dflux, '{gp,NULL}') FROM obj$$),
+  ($$SELECT antares.broker_features(t, pb, flux, dflux, CASE WHEN t < 9 THEN '{gp}' ELSE '{bazin}' END::text[]) FROM obj$$),
+  ($$SELECT antares.broker_feature_names('{bazin,gps}')$$)) v(q);
 SELECT band_statistics(t, flux, dflux) IS NULL AS no_rows FROM obj WHERE false;
 
 -- Expanded from a subquery, the aggregate is computed once: the Agg node

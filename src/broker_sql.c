@@ -43,24 +43,45 @@
 
 PG_FUNCTION_INFO_V1(band_rows_accum);
 PG_FUNCTION_INFO_V1(broker_accum);
+PG_FUNCTION_INFO_V1(broker_accum_parts);
 PG_FUNCTION_INFO_V1(band_rows_combine);
 PG_FUNCTION_INFO_V1(band_rows_serialize);
 PG_FUNCTION_INFO_V1(band_rows_deserialize);
 PG_FUNCTION_INFO_V1(band_statistics_final);
 PG_FUNCTION_INFO_V1(broker_features_final);
 PG_FUNCTION_INFO_V1(broker_feature_names);
+PG_FUNCTION_INFO_V1(broker_feature_names_parts);
 PG_FUNCTION_INFO_V1(feature_vector_jsonb);
 
 /* gp_smooth's default grid: the GP peak is searched on 200 times. */
 #define BROKER_GP_GRID 200
 
+/*
+ * The parts of broker_features a group computes: a set of PART_* bits, the
+ * same for every row of a group (all, unless the parts argument says).
+ */
+#define PART_STATISTICS		0x1
+#define PART_PERIODOGRAM	0x2
+#define PART_BAZIN			0x4
+#define PART_GP				0x8		/* the GP peaks and the colours */
+#define PARTS_ALL			0xF
+static const char *const part_names[] = {"statistics", "periodogram", "bazin", "gp"};
+
 /* The rows of a group, by passband (band_statistics: all in band 0). */
 typedef struct BandRowsState
 {
 	ObsBuffer	band[LC_NBANDS];
+	uint32		parts;
 } BandRowsState;
 
-#define BAND_ROWS_SERIAL_MAGIC 0x42524B31	/* "BRK1" */
+#define BAND_ROWS_SERIAL_MAGIC 0x42524B32	/* "BRK2" */
+
+/* Serialized form: this header, then each band's buffer (obs_write). */
+typedef struct BandRowsSerialHeader
+{
+	uint32		magic;
+	uint32		parts;
+} BandRowsSerialHeader;
 
 /*
  * The features of one band, in the order of their keys: band_statistics'
@@ -99,6 +120,60 @@ StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (N_STATS - 1) 
 #define N_COLORS		(LC_NBANDS - 1)
 #define N_FEATURES		(LC_NBANDS * N_BAND_FEATURES + N_COLORS)
 
+/* The PART_* bit of feature k of broker_feature_names' order. */
+static uint32
+feature_part(int k)
+{
+	int			i = k % N_BAND_FEATURES;
+
+	if (k >= LC_NBANDS * N_BAND_FEATURES || i >= F_GP)
+		return PART_GP;
+	return i < F_PERIOD ? PART_STATISTICS : i < F_BAZIN ? PART_PERIODOGRAM : PART_BAZIN;
+}
+
+/*
+ * The PART_* set of a parts array: names from part_names, at least one;
+ * another name, a NULL or no name is an ERROR.
+ */
+static uint32
+parts_of(ArrayType *a)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+	uint32		parts = 0;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("parts must be a one-dimensional array, got %d dimensions", ARR_NDIM(a))));
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &names, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+		int			p = 0;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("parts must not contain NULL, got NULL at position %d", i + 1)));
+		name = TextDatumGetCString(names[i]);
+		while (p < (int) lengthof(part_names) && strcmp(name, part_names[p]) != 0)
+			p++;
+		if (p == (int) lengthof(part_names))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown part \"%s\"", name),
+					 errhint("Parts are statistics, periodogram, bazin and gp.")));
+		parts |= 1u << p;
+	}
+	if (parts == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parts must name at least one part")));
+	return parts;
+}
+
 /* The name of feature k of broker_feature_names' order, in buf. */
 static void
 feature_name(int k, StringInfo buf)
@@ -119,13 +194,23 @@ feature_name(int k, StringInfo buf)
 /* ---- the state ---- */
 
 static BandRowsState *
-state_new(MemoryContext ctx)
+state_new(MemoryContext ctx, uint32 parts)
 {
 	BandRowsState *state = MemoryContextAlloc(ctx, sizeof(BandRowsState));
 
 	for (int b = 0; b < LC_NBANDS; b++)
 		obs_init(&state->band[b]);
+	state->parts = parts;
 	return state;
+}
+
+static void
+check_same_parts(const BandRowsState *state, uint32 parts)
+{
+	if (state->parts != parts)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("parts must be the same for every row of a group")));
 }
 
 /* A row's value: NULL is an ERROR (22004), as a NULL element of the arrays. */
@@ -145,7 +230,8 @@ row_value(FunctionCallInfo fcinfo, int arg, const char *name, bool positive)
 
 /* Checks a row (t, flux, dflux) at the arguments given; appends it to band. */
 static Datum
-accumulate(FunctionCallInfo fcinfo, int band, int t_arg, int flux_arg, int dflux_arg)
+accumulate(FunctionCallInfo fcinfo, int band, int t_arg, int flux_arg, int dflux_arg,
+		   uint32 parts)
 {
 	MemoryContext aggctx = agg_context(fcinfo, "band rows transition");
 	BandRowsState *state = STATE_ARG(BandRowsState, 0);
@@ -155,7 +241,9 @@ accumulate(FunctionCallInfo fcinfo, int band, int t_arg, int flux_arg, int dflux
 	o.flux = row_value(fcinfo, flux_arg, "flux", false);
 	o.dflux = row_value(fcinfo, dflux_arg, "dflux", true);
 	if (state == NULL)
-		state = state_new(aggctx);
+		state = state_new(aggctx, parts);
+	else
+		check_same_parts(state, parts);
 	obs_append(&state->band[band], &gp_obs_kind, &o, aggctx);
 	PG_RETURN_POINTER(state);
 }
@@ -164,18 +252,68 @@ accumulate(FunctionCallInfo fcinfo, int band, int t_arg, int flux_arg, int dflux
 Datum
 band_rows_accum(PG_FUNCTION_ARGS)
 {
-	return accumulate(fcinfo, 0, 1, 2, 3);
+	return accumulate(fcinfo, 0, 1, 2, 3, PARTS_ALL);
+}
+
+static Datum
+broker_row(FunctionCallInfo fcinfo, uint32 parts)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pb must not be NULL")));
+	return accumulate(fcinfo, lc_band_index(PG_GETARG_TEXT_PP(2)), 1, 3, 4, parts);
 }
 
 /* broker_accum(state, t, pb, flux, dflux) */
 Datum
 broker_accum(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(2))
+	return broker_row(fcinfo, PARTS_ALL);
+}
+
+/* The last parts array a transition function parsed, and its set (fn_extra). */
+typedef struct PartsCache
+{
+	uint32		parts;
+	Size		len;
+	char		bytes[FLEXIBLE_ARRAY_MEMBER];
+} PartsCache;
+
+/*
+ * parts_of(a), parsed again only when a differs from the previous row's
+ * array: the rows of a query nearly always carry the same constant.
+ */
+static uint32
+cached_parts(FunctionCallInfo fcinfo, ArrayType *a)
+{
+	PartsCache *c = fcinfo->flinfo->fn_extra;
+	Size		len = VARSIZE(a);
+
+	if (c == NULL || c->len != len || memcmp(c->bytes, a, len) != 0)
+	{
+		uint32		parts = parts_of(a);
+
+		if (c != NULL)
+			pfree(c);
+		c = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, offsetof(PartsCache, bytes) + len);
+		c->parts = parts;
+		c->len = len;
+		memcpy(c->bytes, a, len);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c->parts;
+}
+
+/* broker_accum(state, t, pb, flux, dflux, parts) */
+Datum
+broker_accum_parts(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(5))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("pb must not be NULL")));
-	return accumulate(fcinfo, lc_band_index(PG_GETARG_TEXT_PP(2)), 1, 3, 4);
+				 errmsg("parts must not be NULL")));
+	return broker_row(fcinfo, cached_parts(fcinfo, PG_GETARG_ARRAYTYPE_P(5)));
 }
 
 Datum
@@ -189,7 +327,9 @@ band_rows_combine(PG_FUNCTION_ARGS)
 		RETURN_STATE(a);
 	/* b lives in per-call memory when deserialized: copy it, never adopt it. */
 	if (a == NULL)
-		a = state_new(aggctx);
+		a = state_new(aggctx, b->parts);
+	else
+		check_same_parts(a, b->parts);
 	for (int k = 0; k < LC_NBANDS; k++)
 		obs_merge(&a->band[k], &b->band[k], &gp_obs_kind, aggctx);
 	PG_RETURN_POINTER(a);
@@ -200,8 +340,8 @@ Datum
 band_rows_serialize(PG_FUNCTION_ARGS)
 {
 	BandRowsState *state = (BandRowsState *) PG_GETARG_POINTER(0);
-	uint32		magic = BAND_ROWS_SERIAL_MAGIC;
-	Size		size = VARHDRSZ + sizeof(magic);
+	BandRowsSerialHeader hdr = {BAND_ROWS_SERIAL_MAGIC, state->parts};
+	Size		size = VARHDRSZ + sizeof(hdr);
 	bytea	   *result;
 	char	   *p;
 
@@ -209,8 +349,8 @@ band_rows_serialize(PG_FUNCTION_ARGS)
 		size += obs_serial_size(&state->band[k], &gp_obs_kind);
 	result = state_bytea(size);
 	p = VARDATA(result);
-	memcpy(p, &magic, sizeof(magic));
-	p += sizeof(magic);
+	memcpy(p, &hdr, sizeof(hdr));
+	p += sizeof(hdr);
 	for (int k = 0; k < LC_NBANDS; k++)
 		p = obs_write(&state->band[k], &gp_obs_kind, p);
 	PG_RETURN_BYTEA_P(result);
@@ -223,18 +363,18 @@ band_rows_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(data);
 	Size		left = VARSIZE_ANY_EXHDR(data);
-	uint32		magic;
+	BandRowsSerialHeader hdr;
 	BandRowsState *state;
 
 	(void) agg_context(fcinfo, "band rows deserialize");
-	if (left < sizeof(magic))
+	if (left < sizeof(hdr))
 		goto corrupt;
-	memcpy(&magic, p, sizeof(magic));
-	if (magic != BAND_ROWS_SERIAL_MAGIC)
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.magic != BAND_ROWS_SERIAL_MAGIC || hdr.parts == 0 || (hdr.parts & ~PARTS_ALL) != 0)
 		goto corrupt;
-	p += sizeof(magic);
-	left -= sizeof(magic);
-	state = state_new(CurrentMemoryContext);
+	p += sizeof(hdr);
+	left -= sizeof(hdr);
+	state = state_new(CurrentMemoryContext, hdr.parts);
 	for (int k = 0; k < LC_NBANDS; k++)
 	{
 		Size		used = obs_read(&state->band[k], &gp_obs_kind, p, left, CurrentMemoryContext);
@@ -334,56 +474,78 @@ band_gp_at(const BandGp *gp, double t)
 	return mean;
 }
 
-/* Every feature of band k into f[0 .. N_BAND_FEATURES - 1]. */
+/*
+ * The features of band k of the state's parts into f[0 .. N_BAND_FEATURES - 1]
+ * (the others are left alone).
+ */
 static void
 band_features(BandRowsState *state, int k, double *f, BandGp *gp)
 {
-	LsGridOptions opt = {0.0, INFINITY, LS_SAMPLES_PER_PEAK, LS_NYQUIST_FACTOR};
 	BandArrays	band = state_band(state, k);
-	LcStats		s;
-	LsPeak		peak;
-	BazinFit	z;
-	const double *stat;
 
-	band_lc_stats(&band, &s);
-	f[0] = (double) s.observation_count;
-	stat = &s.duration;
-	for (int i = 1; i < N_STATS; i++)
-		f[i] = stat[i - 1];
-
-	band_ls_peak(&band, &opt, LS_AUTO, &peak);
-	f[F_PERIOD] = peak.period;
-	f[F_PERIOD + 1] = peak.power;
-
-	band_bazin_fit(&band, &z);
+	if (state->parts & PART_STATISTICS)
 	{
-		const double bz[13] = {z.amplitude, z.baseline, z.reference_time, z.rise_time,
-			z.fall_time, z.amplitude_err, z.baseline_err, z.reference_time_err,
-			z.rise_time_err, z.fall_time_err, z.reduced_chi2, z.peak_time, z.peak_flux};
+		LcStats		s;
+		const double *stat = &s.duration;
 
-		memcpy(&f[F_BAZIN], bz, sizeof(bz));
+		band_lc_stats(&band, &s);
+		f[0] = (double) s.observation_count;
+		for (int i = 1; i < N_STATS; i++)
+			f[i] = stat[i - 1];
 	}
+	if (state->parts & PART_PERIODOGRAM)
+	{
+		LsGridOptions opt = {0.0, INFINITY, LS_SAMPLES_PER_PEAK, LS_NYQUIST_FACTOR};
+		LsPeak		peak;
 
+		band_ls_peak(&band, &opt, LS_AUTO, &peak);
+		f[F_PERIOD] = peak.period;
+		f[F_PERIOD + 1] = peak.power;
+	}
+	if (state->parts & PART_BAZIN)
+	{
+		BazinFit	z;
+
+		band_bazin_fit(&band, &z);
+		{
+			const double bz[F_GP - F_BAZIN] = {z.amplitude, z.baseline, z.reference_time,
+				z.rise_time, z.fall_time, z.amplitude_err, z.baseline_err,
+				z.reference_time_err, z.rise_time_err, z.fall_time_err, z.reduced_chi2,
+			z.peak_time, z.peak_flux};
+
+			memcpy(&f[F_BAZIN], bz, sizeof(bz));
+		}
+	}
 	gp->band = band;
-	f[F_GP] = f[F_GP + 1] = NAN;
-	if (band.n > 0)
-		band_gp_peak(gp, f);
+	if (state->parts & PART_GP)
+	{
+		f[F_GP] = f[F_GP + 1] = NAN;
+		if (band.n > 0)
+			band_gp_peak(gp, f);
+	}
 }
 
-/* The features as jsonb: NaN is null, numbers in their shortest exact form. */
+/*
+ * The features of parts as jsonb: NaN is null, numbers in their shortest
+ * exact form (jsonb keeps them exactly: numeric).
+ */
 static Datum
-features_jsonb(const double *f)
+features_jsonb(const double *f, uint32 parts)
 {
 	StringInfoData s;
 	StringInfoData key;
+	bool		first = true;
 
 	initStringInfo(&s);
 	initStringInfo(&key);
 	appendStringInfoChar(&s, '{');
 	for (int k = 0; k < N_FEATURES; k++)
 	{
+		if (!(feature_part(k) & parts))
+			continue;
 		feature_name(k, &key);
-		appendStringInfo(&s, "%s\"%s\": ", k > 0 ? ", " : "", key.data);
+		appendStringInfo(&s, "%s\"%s\": ", first ? "" : ", ", key.data);
+		first = false;
 		if (isnan(f[k]))
 			appendStringInfoString(&s, "null");
 		else
@@ -393,43 +555,61 @@ features_jsonb(const double *f)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
 }
 
-/* broker_features(t, pb, flux, dflux) aggregate: jsonb of N_FEATURES keys */
+/* broker_features(t, pb, flux, dflux[, parts]) aggregate: jsonb */
 Datum
 broker_features_final(PG_FUNCTION_ARGS)
 {
 	BandRowsState *state;
 	double		f[N_FEATURES];
 	BandGp		gp[LC_NBANDS];
-	double		t_peak;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	state = STATE_ARG(BandRowsState, 0);
 	for (int k = 0; k < LC_NBANDS; k++)
 		band_features(state, k, &f[k * N_BAND_FEATURES], &gp[k]);
+	if (state->parts & PART_GP)
+	{
+		double		t_peak = f[PEAK_BAND * N_BAND_FEATURES + F_GP];
 
-	t_peak = f[PEAK_BAND * N_BAND_FEATURES + F_GP];
-	for (int b = 0; b < N_COLORS; b++)
-		f[LC_NBANDS * N_BAND_FEATURES + b] = band_color(band_gp_at(&gp[b], t_peak),
-														band_gp_at(&gp[b + 1], t_peak));
-	PG_RETURN_DATUM(features_jsonb(f));
+		for (int b = 0; b < N_COLORS; b++)
+			f[LC_NBANDS * N_BAND_FEATURES + b] = band_color(band_gp_at(&gp[b], t_peak),
+															band_gp_at(&gp[b + 1], t_peak));
+	}
+	PG_RETURN_DATUM(features_jsonb(f, state->parts));
+}
+
+/* The keys of parts, in the features' order, as text[]. */
+static ArrayType *
+feature_names(uint32 parts)
+{
+	Datum		names[N_FEATURES];
+	int			n = 0;
+	StringInfoData key;
+
+	initStringInfo(&key);
+	for (int k = 0; k < N_FEATURES; k++)
+	{
+		if (!(feature_part(k) & parts))
+			continue;
+		feature_name(k, &key);
+		names[n++] = CStringGetTextDatum(key.data);
+	}
+	return construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT);
 }
 
 /* broker_feature_names() RETURNS text[]: every key, in the features' order */
 Datum
 broker_feature_names(PG_FUNCTION_ARGS)
 {
-	Datum		names[N_FEATURES];
-	StringInfoData key;
+	PG_RETURN_ARRAYTYPE_P(feature_names(PARTS_ALL));
+}
 
-	initStringInfo(&key);
-	for (int k = 0; k < N_FEATURES; k++)
-	{
-		feature_name(k, &key);
-		names[k] = CStringGetTextDatum(key.data);
-	}
-	PG_RETURN_ARRAYTYPE_P(construct_array(names, N_FEATURES, TEXTOID, -1, false,
-										  TYPALIGN_INT));
+/* broker_feature_names(parts text[]): the keys broker_features(..., parts) gives */
+Datum
+broker_feature_names_parts(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_ARRAYTYPE_P(feature_names(parts_of(PG_GETARG_ARRAYTYPE_P(0))));
 }
 
 /*
