@@ -36,7 +36,7 @@ best of --broker-repeat runs (default 1):
               object's whole vector read (feature_vector(f, broker_feature_names())):
               serially; with 2 workers on the plain table (workers buffer and sort,
               the leader runs every final function); and with 2 workers on the same
-              rows in a table hash-partitioned by objid (4 partitions,
+              rows in a table hash-partitioned by objid (16 partitions, as bench/gp.py,
               enable_partitionwise_aggregate: each partition aggregated whole by one
               process, the final functions in the workers); the last also without
               the Bazin fit (parts statistics, periodogram, gp); the verdict against
@@ -196,9 +196,9 @@ def build_broker(cur, nobj):
         WHERE objid + k * {nbase} <= {nobj}
         ORDER BY k, objid, t""")
     cur.execute(f"CREATE TABLE antares_bench.broker_part {cols} PARTITION BY HASH (objid)")
-    for r in range(4):
+    for r in range(16):
         cur.execute(f"CREATE TABLE antares_bench.broker_part_{r} PARTITION OF antares_bench.broker_part "
-                    f"FOR VALUES WITH (MODULUS 4, REMAINDER {r})")
+                    f"FOR VALUES WITH (MODULUS 16, REMAINDER {r})")
     cur.execute("INSERT INTO antares_bench.broker_part SELECT * FROM antares_bench.broker")
     cur.execute("""
         CREATE TABLE antares_bench.broker_bands AS

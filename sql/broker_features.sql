@@ -28,6 +28,8 @@ SELECT cardinality(broker_feature_names()) AS names,
        (SELECT count(*) FROM obj_f, jsonb_object_keys(f)) AS keys,
        (SELECT array_agg(k ORDER BY k) FROM obj_f, jsonb_object_keys(f) k)
          = (SELECT array_agg(n ORDER BY n) FROM unnest(broker_feature_names()) n) AS same_keys;
+-- Built as jsonb values, the object is what jsonb_in makes of its text.
+SELECT f::text::jsonb = f AS same_value, f::text::jsonb::text = f::text AS same_text FROM obj_f;
 SELECT (broker_feature_names())[1:3] AS first, (broker_feature_names())[44:48] AS around_g_end,
        (broker_feature_names())[277:281] AS colours;
 

@@ -26,12 +26,14 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "antares.h"
 #include "band_arrays.h"
@@ -526,33 +528,96 @@ band_features(BandRowsState *state, int k, double *f, BandGp *gp)
 }
 
 /*
- * The features of parts as jsonb: NaN is null, numbers in their shortest
- * exact form (jsonb keeps them exactly: numeric).
+ * The keys, built once a backend: their names, and their order in a jsonb
+ * object (shorter keys first, then bytewise), in which features_jsonb
+ * pushes them so that jsonb's sort of the keys finds them sorted.
+ */
+typedef struct FeatureKeys
+{
+	char	   *name[N_FEATURES];
+	int			len[N_FEATURES];
+	int			jsonb_order[N_FEATURES];
+} FeatureKeys;
+
+static FeatureKeys *feature_keys;
+
+static int
+jsonb_key_cmp(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	if (feature_keys->len[x] != feature_keys->len[y])
+		return feature_keys->len[x] < feature_keys->len[y] ? -1 : 1;
+	return memcmp(feature_keys->name[x], feature_keys->name[y], feature_keys->len[x]);
+}
+
+static const FeatureKeys *
+get_feature_keys(void)
+{
+	if (feature_keys == NULL)
+	{
+		FeatureKeys *keys = MemoryContextAlloc(TopMemoryContext, sizeof(FeatureKeys));
+		StringInfoData key;
+
+		initStringInfo(&key);
+		for (int k = 0; k < N_FEATURES; k++)
+		{
+			feature_name(k, &key);
+			keys->name[k] = MemoryContextStrdup(TopMemoryContext, key.data);
+			keys->len[k] = key.len;
+			keys->jsonb_order[k] = k;
+		}
+		pfree(key.data);
+		feature_keys = keys;
+		qsort(keys->jsonb_order, N_FEATURES, sizeof(int), jsonb_key_cmp);
+	}
+	return feature_keys;
+}
+
+/*
+ * The features of parts as jsonb: NaN is null, a number the numeric of its
+ * shortest exact decimal form (what jsonb_in makes of that text).  Built as
+ * JsonbValues, not text parsed again: 1 us a key less (the keys' sort and
+ * the JSON parse were most of the cost of the statistics part).
  */
 static Datum
 features_jsonb(const double *f, uint32 parts)
 {
-	StringInfoData s;
-	StringInfoData key;
-	bool		first = true;
+	const FeatureKeys *keys = get_feature_keys();
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
 
-	initStringInfo(&s);
-	initStringInfo(&key);
-	appendStringInfoChar(&s, '{');
-	for (int k = 0; k < N_FEATURES; k++)
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < N_FEATURES; i++)
 	{
+		int			k = keys->jsonb_order[i];
+		JsonbValue	key;
+		JsonbValue	value;
+
 		if (!(feature_part(k) & parts))
 			continue;
-		feature_name(k, &key);
-		appendStringInfo(&s, "%s\"%s\": ", first ? "" : ", ", key.data);
-		first = false;
+		key.type = jbvString;
+		key.val.string.val = keys->name[k];
+		key.val.string.len = keys->len[k];
+		pushJsonbValue(&state, WJB_KEY, &key);
 		if (isnan(f[k]))
-			appendStringInfoString(&s, "null");
+			value.type = jbvNull;
 		else
-			append_json_float(&s, f[k]);
+		{
+			char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+			double_to_shortest_decimal_buf(f[k], buf);
+			value.type = jbvNumeric;
+			value.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(buf),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+		}
+		pushJsonbValue(&state, WJB_VALUE, &value);
 	}
-	appendStringInfoChar(&s, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
 /* broker_features(t, pb, flux, dflux[, parts]) aggregate: jsonb */
