@@ -9,7 +9,6 @@
 #include "access/tupmacs.h"
 #include "utils/float.h"
 
-#include "gp_sql.h"
 
 const double *
 checked_float8_values(ArrayType *a, const char *name, bool positive, int *n)

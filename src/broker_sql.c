@@ -18,8 +18,9 @@
  * O(n log n); the statistics O(n log n); the periodogram O(n m), m the
  * automatic grid's frequencies (~300 for the shipped bands); the Bazin fit
  * (GSL, up to 500 iterations of O(n)); the GP fit (O(n) per likelihood,
- * ~25 evaluations) and its peak on a 200-point grid (gp_peak.h).  The
- * measured shares are in bench/README.md.
+ * ~25 evaluations) and its peak on gp_smooth's 200-point grid (gp_peak.h);
+ * the jsonb, built from values, ~0.2 us a key.  The measured shares are in
+ * bench/README.md.  broker_features(..., parts) leaves parts out.
  */
 #include "postgres.h"
 
@@ -54,9 +55,6 @@ PG_FUNCTION_INFO_V1(broker_features_final);
 PG_FUNCTION_INFO_V1(broker_feature_names);
 PG_FUNCTION_INFO_V1(broker_feature_names_parts);
 PG_FUNCTION_INFO_V1(feature_vector_jsonb);
-
-/* gp_smooth's default grid: the GP peak is searched on 200 times. */
-#define BROKER_GP_GRID 200
 
 /*
  * The parts of broker_features a group computes: a set of PART_* bits, the
@@ -440,17 +438,17 @@ band_gp_peak(BandGp *gp, double *f)
 {
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	int			n = gp->band.n;
-	double	   *grid = palloc(3 * BROKER_GP_GRID * sizeof(double));
+	double	   *grid = palloc(3 * GP_DEFAULT_GRID * sizeof(double));
 
 	gp->var = palloc_extended(Max(n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)
 		gp->var[i] = gp_variance(gp->band.dflux[i]);
-	gp->work = palloc_extended(Max(gp_matern_work_size(n, BROKER_GP_GRID), 1), MCXT_ALLOC_HUGE);
+	gp->work = palloc_extended(Max(gp_matern_work_size(n, GP_DEFAULT_GRID), 1), MCXT_ALLOC_HUGE);
 	report_gp_status(gp_matern_fit(gp->band.t, gp->band.flux, gp->var, n, &gp->fit, gp->work,
 								   &host));
 	report_gp_status(gp_peak(gp->band.t, gp->band.flux, gp->var, n, gp->fit.amplitude,
-							 gp->fit.length_scale, BROKER_GP_GRID, grid,
-							 grid + BROKER_GP_GRID, grid + 2 * BROKER_GP_GRID, gp->work,
+							 gp->fit.length_scale, GP_DEFAULT_GRID, grid,
+							 grid + GP_DEFAULT_GRID, grid + 2 * GP_DEFAULT_GRID, gp->work,
 							 &host, &f[F_GP], &f[F_GP + 1]));
 	pfree(grid);
 }
