@@ -88,8 +88,9 @@ SELECT * FROM (VALUES
   (2, 5, 'r', 3, 1), (2, 8, 'r', 4, 1),
   (2, 1, 'i', 7, 1), (2, 2, 'i', 7, 2), (2, 3, 'i', 7, 1), (2, 4, 'i', 7, 1),
   (2, 6, 'z', 1, 1), (2, 6, 'z', 2, 1), (2, 6, 'z', 4, 1)) v(objid, t, pb, flux, dflux);
-SELECT key, value FROM (SELECT broker_features(t, pb, flux, dflux) f FROM degenerate) x,
-       jsonb_each(f)
+SELECT key, CASE jsonb_typeof(value) WHEN 'number' THEN round(value::numeric, 9)::float8::text
+                ELSE value::text END AS value
+FROM (SELECT broker_features(t, pb, flux, dflux) f FROM degenerate) x, jsonb_each(f)
 WHERE key ~ '_[griz]$'
   AND left(key, -2) IN ('observation_count', 'duration', 'median', 'kurtosis', 'stetson_k', 'period',
                         'period_power', 'bazin_amplitude', 'gp_peak_time', 'gp_peak_flux')
