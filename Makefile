@@ -18,7 +18,7 @@ EXTRA_CLEAN = bin/antares_load $(UNIT_TESTS) $(UBSAN_TESTS) valgrind-errors.log
 # One pg_regress script per topic.  Each also runs alone (make installcheck
 # REGRESS=gp): it includes what it needs from sql/fixtures (shipped_data.sql
 # loads data/dsfp into tables once per database).
-REGRESS = lightcurve band_stats lc_stats features stream named_streams gp bazin lomb_scargle plot svm forest survey alerts catalog
+REGRESS = lightcurve band_stats lc_stats broker_features features stream named_streams gp bazin lomb_scargle plot svm forest survey alerts catalog
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 GSL_CFLAGS := $(shell pkg-config --cflags gsl 2>/dev/null || gsl-config --cflags)
@@ -93,7 +93,7 @@ bin/antares_kafka_mock: bin/antares_kafka_mock.c bin/cli.c bin/cli.h src/alert_d
 
 # Kernel unit tests: plain C programs that print TAP, no server needed.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
-UNIT_KERNELS = src/band_stats.c src/bazin.c src/lc_stats.c src/lc_parse.c src/gp_matern.c src/svg_plot.c src/forest.c \
+UNIT_KERNELS = src/band_stats.c src/bazin.c src/lc_stats.c src/lc_parse.c src/gp_matern.c src/gp_peak.c src/svg_plot.c src/forest.c \
 	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
 	src/alert_encode.c src/lomb_scargle.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)

@@ -1114,3 +1114,83 @@ COMMENT ON FUNCTION lomb_scargle(float8[], float8[], float8[], float8, float8, i
     'The peak of the generalised Lomb-Scargle periodogram of one band (t days, flux, dflux > 0; arrays in any order) on astropy''s automatic grid, periods from min_period (0: 5 times the average Nyquist frequency) to max_period, samples_per_peak per peak; method auto, direct or fast';
 COMMENT ON FUNCTION lomb_scargle_power(float8[], float8[], float8[], float8[]) IS
     'The generalised Lomb-Scargle power of one band at each frequency (1/day, > 0) of an array, in its order, by the direct sums; NULL elements where undefined';
+
+------------------------------------------------------------------------------
+-- Broker features of an object in one aggregate (broker_sql.c,
+-- docs/broker_features.md).  The aggregates buffer their rows per passband,
+-- sorted as the array functions sort theirs, so that their numbers are the
+-- array functions' of each band's arrays, whatever the row order or the
+-- plan.  A NULL in a row is an ERROR (22004), as a NULL element of the
+-- arrays; NaN, infinity or dflux <= 0 an ERROR (22023).
+------------------------------------------------------------------------------
+
+CREATE FUNCTION band_rows_accum(internal, t float8, flux float8, dflux float8)
+RETURNS internal AS 'MODULE_PATHNAME', 'band_rows_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_accum(internal, t float8, pb text, flux float8, dflux float8)
+RETURNS internal AS 'MODULE_PATHNAME', 'broker_accum' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_accum(internal, t float8, pb text, flux float8, dflux float8, parts text[])
+RETURNS internal AS 'MODULE_PATHNAME', 'broker_accum_parts' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION band_rows_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'band_rows_combine' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION band_rows_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'band_rows_serialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION band_rows_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'band_rows_deserialize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION band_statistics_final(internal)
+RETURNS band_statistics AS 'MODULE_PATHNAME', 'band_statistics_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_features_final(internal)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'broker_features_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- band_statistics over one band's rows (GROUP BY objid, pb): the array
+-- function's row.  Expand it from a subquery, (s).*, not as
+-- (band_statistics(...)).* (docs/broker_features.md).
+CREATE AGGREGATE band_statistics(t float8, flux float8, dflux float8) (
+    SFUNC = band_rows_accum, STYPE = internal, SSPACE = 2048,
+    FINALFUNC = band_statistics_final,
+    COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
+    DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
+
+-- Every feature of an object's bands (GROUP BY objid) as one jsonb.
+CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8) (
+    SFUNC = broker_accum, STYPE = internal, SSPACE = 8192,
+    FINALFUNC = broker_features_final,
+    COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
+    DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
+
+-- Only some parts: any of statistics, periodogram, bazin, gp (the GP peaks
+-- and the colours); the keys of the others are left out.
+CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8, parts text[]) (
+    SFUNC = broker_accum, STYPE = internal, SSPACE = 8192,
+    FINALFUNC = broker_features_final,
+    COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
+    DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
+
+CREATE FUNCTION broker_feature_names() RETURNS text[]
+AS 'MODULE_PATHNAME', 'broker_feature_names' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION broker_feature_names(parts text[]) RETURNS text[]
+AS 'MODULE_PATHNAME', 'broker_feature_names_parts' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION feature_vector(f jsonb, names text[], missing float8 DEFAULT 'NaN')
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'feature_vector_jsonb' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON AGGREGATE band_statistics(float8, float8, float8) IS
+    'band_statistics(t[], flux[], dflux[]) of one band''s rows (t, flux, dflux > 0) in any order, parallel safe: the same row and ERRORs; NULL for no rows';
+COMMENT ON AGGREGATE broker_features(float8, text, float8, float8) IS
+    'Every broker feature of an object''s rows (t, pb in u g r i z y, flux, dflux > 0) as jsonb, the keys of broker_feature_names(): per band band_statistics, the Lomb-Scargle peak, the Bazin fit, the GP peak; colours at the r band''s GP peak; null where undefined';
+COMMENT ON AGGREGATE broker_features(float8, text, float8, float8, text[]) IS
+    'broker_features of only the named parts (statistics, periodogram, bazin, gp: the GP peaks and the colours), the same for every row of a group; the other parts'' keys are left out';
+COMMENT ON FUNCTION broker_feature_names(text[]) IS
+    'The keys broker_features(t, pb, flux, dflux, parts) gives, in broker_feature_names() order';
+COMMENT ON FUNCTION broker_feature_names() IS
+    'Every key of broker_features, in its documented order (band by band u g r i z y, then the colours): feature_vector(f, broker_feature_names()) is the whole vector';
+COMMENT ON FUNCTION feature_vector(jsonb, text[], float8) IS
+    'The numbers of a broker_features jsonb at the given names, in their order; JSON null is missing (NaN by default); a name not in f is an ERROR';
+COMMENT ON FUNCTION band_rows_accum(internal, float8, float8, float8) IS 'Transition function of the band_statistics aggregate';
+COMMENT ON FUNCTION broker_accum(internal, float8, text, float8, float8) IS 'Transition function of broker_features';
+COMMENT ON FUNCTION broker_accum(internal, float8, text, float8, float8, text[]) IS 'Transition function of broker_features with parts';
+COMMENT ON FUNCTION band_rows_combine(internal, internal) IS 'Combine function of the band_statistics aggregate and broker_features';
+COMMENT ON FUNCTION band_rows_serialize(internal) IS 'Serial function of the band_statistics aggregate and broker_features';
+COMMENT ON FUNCTION band_rows_deserialize(bytea, internal) IS 'Deserial function of the band_statistics aggregate and broker_features';
+COMMENT ON FUNCTION band_statistics_final(internal) IS 'Final function of the band_statistics aggregate';
+COMMENT ON FUNCTION broker_features_final(internal) IS 'Final function of broker_features: each band''s features, the GP peaks and the colours';

@@ -6,7 +6,7 @@ SET extra_float_digits = 0;
 
 -- Five points, every column: t 1..5, fluxes a permutation of 1..5.
 \x on
-SELECT * FROM band_statistics('{1,2,3,4,5}', '{1,3,2,5,4}', '{1,1,2,1,1}');
+SELECT * FROM band_statistics('{1,2,3,4,5}'::float8[], '{1,3,2,5,4}', '{1,1,2,1,1}');
 \x off
 
 -- Closed forms for it.  Kurtosis of 1..5: -1.2.  eta: successive
@@ -18,11 +18,11 @@ SELECT abs(kurtosis + 1.2) < 1e-15 AS kurtosis, eta = 1.5 AS eta, eta_e = 1.5 AS
        abs(linear_trend - 0.8) < 1e-15 AS linear_trend, percent_amplitude = 2 AS percent_amplitude,
        abs(cusum - 3 / (5 * sqrt(2.5))) < 1e-15 AS cusum, median = 3 AS median,
        duration = 4 AS duration, maximum_slope = 3 AS maximum_slope
-FROM band_statistics('{1,2,3,4,5}', '{1,3,2,5,4}', '{1,1,2,1,1}');
+FROM band_statistics('{1,2,3,4,5}'::float8[], '{1,3,2,5,4}', '{1,1,2,1,1}');
 
 -- The order of the arrays does not matter (the triples are sorted by t, flux, dflux).
-SELECT band_statistics('{1,2,3,4,5}', '{1,3,2,5,4}', '{1,1,2,1,1}')
-     = band_statistics('{5,3,1,4,2}', '{4,2,1,5,3}', '{1,2,1,1,1}') AS same_row;
+SELECT band_statistics('{1,2,3,4,5}'::float8[], '{1,3,2,5,4}', '{1,1,2,1,1}')
+     = band_statistics('{5,3,1,4,2}'::float8[], '{4,2,1,5,3}', '{1,2,1,1,1}') AS same_row;
 
 -- Degenerate bands: the columns defined for few points, the columns
 -- undefined for constant fluxes, points at one time, a mean of 0.
@@ -42,12 +42,12 @@ ORDER BY n, name;
 SELECT percent_amplitude, inter_percentile_range_10, median_buffer_range_percentage_10,
        mean_variance, chi2, linear_trend, linear_fit_slope, linear_fit_reduced_chi2,
        excess_variance = -(1 + 4 + 1 + 9 + 1) / 5.0 / 16 AS excess_variance
-FROM band_statistics('{1,2,3,5,8}', '{4,4,4,4,4}', '{1,2,1,3,1}');
+FROM band_statistics('{1,2,3,5,8}'::float8[], '{4,4,4,4,4}', '{1,2,1,3,1}');
 
 -- Equal times: their pairs are left out of eta_e and maximum_slope.
 SELECT minimum_time_interval, maximum_time_interval, maximum_slope,
        round(eta_e::numeric, 12) AS eta_e
-FROM band_statistics('{1,1,2,2}', '{1,4,2,8}', '{1,1,1,1}');
+FROM band_statistics('{1,1,2,2}'::float8[], '{1,4,2,8}', '{1,1,1,1}');
 
 -- One band of the shipped data (training object 10, g).
 \x on
@@ -62,17 +62,17 @@ FROM (SELECT array_agg(t) AS t, array_agg(flux) AS f, array_agg(dflux) AS d
 \x off
 
 -- STRICT: a NULL array gives NULL.
-SELECT band_statistics(NULL, '{1}', '{1}') IS NULL AS null_array;
+SELECT band_statistics(NULL::float8[], '{1}', '{1}') IS NULL AS null_array;
 
 -- Bad input (error_of: sql/fixtures/error_of.sql).
 SELECT public.error_of(q) FROM (VALUES
-  ($$SELECT band_statistics('{1,2}', '{1}', '{1,1}')$$),
-  ($$SELECT band_statistics('{{1,2},{3,4}}', '{1,2,3,4}', '{1,1,1,1}')$$),
-  ($$SELECT band_statistics('{1,NULL}', '{1,2}', '{1,1}')$$),
-  ($$SELECT band_statistics('{1,2}', '{1,NaN}', '{1,1}')$$),
-  ($$SELECT band_statistics('{1,-Infinity}', '{1,2}', '{1,1}')$$),
-  ($$SELECT band_statistics('{1,2}', '{1,2}', '{1,0}')$$),
-  ($$SELECT band_statistics('{1,2}', '{1,2}', '{-0.5,1}')$$),
-  ($$SELECT band_statistics('{-1e308,1e308}', '{1,2}', '{1,1}')$$),
-  ($$SELECT band_statistics('{0,1}', '{1e300,-1e300}', '{1e-300,1e-300}')$$)
+  ($$SELECT band_statistics('{1,2}'::float8[], '{1}', '{1,1}')$$),
+  ($$SELECT band_statistics('{{1,2},{3,4}}'::float8[], '{1,2,3,4}', '{1,1,1,1}')$$),
+  ($$SELECT band_statistics('{1,NULL}'::float8[], '{1,2}', '{1,1}')$$),
+  ($$SELECT band_statistics('{1,2}'::float8[], '{1,NaN}', '{1,1}')$$),
+  ($$SELECT band_statistics('{1,-Infinity}'::float8[], '{1,2}', '{1,1}')$$),
+  ($$SELECT band_statistics('{1,2}'::float8[], '{1,2}', '{1,0}')$$),
+  ($$SELECT band_statistics('{1,2}'::float8[], '{1,2}', '{-0.5,1}')$$),
+  ($$SELECT band_statistics('{-1e308,1e308}'::float8[], '{1,2}', '{1,1}')$$),
+  ($$SELECT band_statistics('{0,1}'::float8[], '{1e300,-1e300}', '{1e-300,1e-300}')$$)
 ) v(q);

@@ -9,7 +9,6 @@
 #include "access/tupmacs.h"
 #include "utils/float.h"
 
-#include "gp_sql.h"
 
 const double *
 checked_float8_values(ArrayType *a, const char *name, bool positive, int *n)
@@ -32,13 +31,41 @@ checked_float8_values(ArrayType *a, const char *name, bool positive, int *n)
 	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
 											  : (Size) ARR_OVERHEAD_NONULLS(1)));
 	for (int i = 0; i < *n; i++)
-		if (!isfinite(v[i]) || (positive && !(v[i] > 0.0)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must be %s, got %s at position %d", name,
-							positive ? "positive and finite" : "finite",
-							float8out_internal(v[i]), i + 1)));
+		check_band_value(name, v[i], positive, i + 1);
 	return v;
+}
+
+void
+check_band_value(const char *name, double v, bool positive, int position)
+{
+	if (isfinite(v) && (!positive || v > 0.0))
+		return;
+	if (position > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s, got %s at position %d", name,
+						positive ? "positive and finite" : "finite",
+						float8out_internal(v), position)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must be %s, got %s", name,
+					positive ? "positive and finite" : "finite", float8out_internal(v))));
+}
+
+BandArrays
+band_arrays_of_obs(const GpObs *obs, int n)
+{
+	double	   *block = palloc_extended(Max(3 * (Size) n, 1) * sizeof(double), MCXT_ALLOC_HUGE);
+	BandArrays	band = {n, block, block + n, block + 2 * (Size) n};
+
+	for (int i = 0; i < n; i++)
+	{
+		band.t[i] = obs[i].t;
+		band.flux[i] = obs[i].flux;
+		band.dflux[i] = obs[i].dflux;
+	}
+	gp_check_span(band.t, n);
+	return band;
 }
 
 BandArrays
@@ -52,7 +79,6 @@ band_arrays(ArrayType *t_array, ArrayType *flux_array, ArrayType *dflux_array)
 	const double *dflux = checked_float8_values(dflux_array, "dflux", true, &nd);
 	GpObs	   *obs;
 	BandArrays	band;
-	double	   *block;
 
 	if (nt != nf || nt != nd)
 		ereport(ERROR,
@@ -64,19 +90,7 @@ band_arrays(ArrayType *t_array, ArrayType *flux_array, ArrayType *dflux_array)
 	for (int i = 0; i < nt; i++)
 		obs[i] = (GpObs) {t[i], flux[i], dflux[i]};
 	qsort(obs, nt, sizeof(GpObs), gp_obs_kind.cmp);
-	block = palloc_extended(Max(3 * (Size) nt, 1) * sizeof(double), MCXT_ALLOC_HUGE);
-	band = (BandArrays) {nt, block, block + nt, block + 2 * (Size) nt};
-	for (int i = 0; i < nt; i++)
-	{
-		band.t[i] = obs[i].t;
-		band.flux[i] = obs[i].flux;
-		band.dflux[i] = obs[i].dflux;
-	}
+	band = band_arrays_of_obs(obs, nt);
 	pfree(obs);
-	if (nt > 1 && isinf(band.t[nt - 1] - band.t[0]))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("t spans from %s to %s, a range beyond double precision",
-						float8out_internal(band.t[0]), float8out_internal(band.t[nt - 1]))));
 	return band;
 }

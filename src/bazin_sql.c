@@ -28,6 +28,26 @@
 
 PG_FUNCTION_INFO_V1(bazin_fit_sql);
 
+void
+band_bazin_fit(const BandArrays *band, BazinFit *fit)
+{
+	KernelHost	host = pg_kernel_host_returning(CurrentMemoryContext);
+	BazinStatus status;
+
+	/* GSL's memory is malloc'd: the kernel polls a host that returns, then frees it. */
+	status = bazin_fit(band->t, band->flux, band->dflux, band->n, fit, &host);
+	if (status == BAZIN_INTERRUPTED)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_kernel_stopped("Bazin fit");
+	}
+	if (status == BAZIN_NO_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on a Bazin fit of %d observations.", band->n)));
+}
+
 #define BAZIN_COLUMNS 16
 
 /*
@@ -42,25 +62,12 @@ bazin_fit_sql(PG_FUNCTION_ARGS)
 	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
 								   PG_GETARG_ARRAYTYPE_P(2));
 	int			nt = band.n;
-	KernelHost	host = pg_kernel_host_returning(CurrentMemoryContext);
 	TupleDesc	desc = composite_result_desc(fcinfo, BAZIN_COLUMNS, NULL);
 	BazinFit	fit;
-	BazinStatus status;
 	Datum		values[BAZIN_COLUMNS];
 	bool		nulls[BAZIN_COLUMNS] = {false};
 
-	/* GSL's memory is malloc'd: the kernel polls a host that returns, then frees it. */
-	status = bazin_fit(band.t, band.flux, band.dflux, nt, &fit, &host);
-	if (status == BAZIN_INTERRUPTED)
-	{
-		CHECK_FOR_INTERRUPTS();
-		pg_kernel_stopped("Bazin fit");
-	}
-	if (status == BAZIN_NO_MEMORY)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed on a Bazin fit of %d observations.", nt)));
+	band_bazin_fit(&band, &fit);
 
 	values[0] = float8_or_null(fit.amplitude, &nulls[0]);
 	values[1] = float8_or_null(fit.baseline, &nulls[1]);

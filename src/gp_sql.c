@@ -36,7 +36,6 @@ PG_FUNCTION_INFO_V1(gp_smooth_final);
 PG_FUNCTION_INFO_V1(gp_log_likelihood);
 PG_FUNCTION_INFO_V1(gp_predict);
 
-#define GP_DEFAULT_GRID 200
 #define GP_MAX_GRID		100000
 
 static int

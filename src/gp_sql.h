@@ -12,6 +12,9 @@
 #include "gp_matern.h"
 #include "obs_buffer.h"
 
+/* gp_smooth's grid when none is given: 200 times over the band's span. */
+#define GP_DEFAULT_GRID 200
+
 /* One observation of one band. */
 typedef struct GpObs
 {

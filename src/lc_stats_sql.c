@@ -45,19 +45,27 @@ report_status(LcStatsStatus status)
 			 errmsg("band statistics out of range: a result or the span of t is beyond double precision")));
 }
 
-/* band_statistics(t[], flux[], dflux[]) RETURNS antares.band_statistics */
-Datum
-band_statistics(PG_FUNCTION_ARGS)
+void
+band_lc_stats(const BandArrays *band, LcStats *s)
 {
-	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
-								   PG_GETARG_ARRAYTYPE_P(2));
 	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+
+	report_status(lc_stats(band->t, band->flux, band->dflux, band->n, &host, s));
+}
+
+/*
+ * The antares.band_statistics row of a band, for a function returning it:
+ * the array function and the aggregate's final function.
+ */
+Datum
+band_statistics_datum(const BandArrays *band, FunctionCallInfo fcinfo)
+{
 	LcStats		s;
 	Datum		values[BS_NATTS];
 	bool		nulls[BS_NATTS];
 	const double *stat;
 
-	report_status(lc_stats(band.t, band.flux, band.dflux, band.n, &host, &s));
+	band_lc_stats(band, &s);
 
 	values[0] = Int32GetDatum((int32) s.observation_count);
 	nulls[0] = false;
@@ -67,6 +75,16 @@ band_statistics(PG_FUNCTION_ARGS)
 	{
 		values[i] = float8_or_null(stat[i - 1], &nulls[i]);
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(composite_result_desc(fcinfo, BS_NATTS, NULL),
-													  values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(composite_result_desc(fcinfo, BS_NATTS, NULL),
+											 values, nulls));
+}
+
+/* band_statistics(t[], flux[], dflux[]) RETURNS antares.band_statistics */
+Datum
+band_statistics(PG_FUNCTION_ARGS)
+{
+	BandArrays	band = band_arrays(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_ARRAYTYPE_P(1),
+								   PG_GETARG_ARRAYTYPE_P(2));
+
+	PG_RETURN_DATUM(band_statistics_datum(&band, fcinfo));
 }

@@ -66,6 +66,15 @@ report_ls_status(LsStatus status, const BandArrays *band, const LsGrid *grid)
 	elog(ERROR, "Lomb-Scargle kernel refused validated input");
 }
 
+void
+band_ls_peak(const BandArrays *band, const LsGridOptions *opt, LsMethod method, LsPeak *peak)
+{
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+
+	report_ls_status(ls_peak(band->t, band->flux, band->dflux, band->n, opt, method, peak,
+							 &host), band, &peak->grid);
+}
+
 static LsGridOptions
 ls_options(FunctionCallInfo fcinfo)
 {
@@ -124,14 +133,12 @@ lomb_scargle(PG_FUNCTION_ARGS)
 								   PG_GETARG_ARRAYTYPE_P(2));
 	LsGridOptions opt = ls_options(fcinfo);
 	LsMethod	method = ls_method(PG_GETARG_TEXT_PP(6));
-	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
 	LsPeak		peak;
 	Datum		values[8];
 	bool		nulls[8] = {false};
 	TupleDesc	desc = composite_result_desc(fcinfo, lengthof(values), NULL);
 
-	report_ls_status(ls_peak(band.t, band.flux, band.dflux, band.n, &opt, method, &peak,
-							 &host), &band, &peak.grid);
+	band_ls_peak(&band, &opt, method, &peak);
 
 	values[0] = float8_or_null(peak.period, &nulls[0]);
 	values[1] = float8_or_null(peak.power, &nulls[1]);

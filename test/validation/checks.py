@@ -58,7 +58,10 @@ def database(probe):
     made) at the end; what the checks did is rolled back."""
     conn = psycopg2.connect("")
     cur = conn.cursor()
-    cur.execute("SELECT to_regproc(%s) IS NULL, to_regnamespace('antares') IS NULL", (probe,))
+    # not to_regproc: it is NULL for an overloaded name (band_statistics)
+    cur.execute("SELECT NOT EXISTS (SELECT FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname || '.' || p.proname = %s), to_regnamespace('antares') IS NULL",
+                (probe,))
     missing, created_schema = cur.fetchone()
     if missing:
         cur.execute("CREATE EXTENSION antares")
