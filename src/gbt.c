@@ -29,6 +29,8 @@ gbt_status_message(GbtStatus status)
 			return "a non-finite threshold, leaf value or base margin";
 		case GBT_BAD_LEAF:
 			return "a leaf with children or a split with a leaf value";
+		case GBT_NOT_A_TREE:
+			return "a node reached twice from its tree's root, or never";
 	}
 	return "unknown status";
 }
@@ -91,28 +93,92 @@ gbt_validate(const GbtModel *m)
 	return GBT_OK;
 }
 
-/* The leaf value row xf reaches in one tree. */
-static inline float
-tree_value(const GbtNode *tree, const float *xf)
+/*
+ * One tree, breadth-first from steps[base]: order[k] is the tree's node of
+ * step base + k, level[k] its depth; seen marks the nodes placed.  Returns
+ * the tree's levels, or -1 when a node is reached twice or never.
+ */
+static int64_t
+compile_tree(const GbtNode *tree, uint32_t size, uint32_t base, uint32_t *order,
+			 uint32_t *level, GbtCompiled *c)
 {
-	const GbtNode *n = tree;
+	uint32_t	placed = 1;
+	uint32_t	levels = 0;
 
-	while (n->feature != GBT_LEAF)
+	/* seen: level[] of the nodes not yet placed holds UINT32_MAX */
+	for (uint32_t i = 0; i < size; i++)
+		level[i] = UINT32_MAX;
+	order[0] = 0;
+	level[0] = 0;
+	for (uint32_t k = 0; k < placed; k++)
 	{
-		float		v = xf[n->feature];
-		uint32_t	next;
+		const GbtNode *n = &tree[order[k]];
+		GbtStep    *s = &c->steps[base + k];
+		uint32_t	depth = level[order[k]];
 
-		if (isnan(v))
-			next = n->default_left ? n->left : n->right;
-		else
-			next = v < n->threshold ? n->left : n->right;
-		n = tree + next;
+		if (n->feature == GBT_LEAF)
+		{
+			/* NaN: every x < NaN is false, so every row goes "right", onto itself */
+			s->threshold = NAN;
+			s->feature = GBT_MISSING_RIGHT;
+			s->next = base + k - 1;
+			c->leaf[base + k] = n->leaf;
+			if (depth > levels)
+				levels = depth;
+			continue;
+		}
+		if (level[n->left] != UINT32_MAX || level[n->right] != UINT32_MAX)
+			return -1;
+		level[n->left] = level[n->right] = depth + 1;
+		s->threshold = n->threshold;
+		s->feature = (uint32_t) n->feature | (n->default_left ? 0 : GBT_MISSING_RIGHT);
+		s->next = base + placed;
+		c->leaf[base + k] = 0;
+		order[placed++] = n->left;
+		order[placed++] = n->right;
 	}
-	return n->leaf;
+	return placed == size ? (int64_t) levels : -1;
+}
+
+GbtStatus
+gbt_compile(const GbtModel *m, uint32_t *scratch, GbtCompiled *c)
+{
+	uint32_t	padding = m->n_nodes;
+
+	c->n_blocks = gbt_blocks(m);
+	c->steps[padding].threshold = NAN;
+	c->steps[padding].feature = GBT_MISSING_RIGHT;
+	c->steps[padding].next = padding - 1;
+	c->leaf[padding] = 0;
+	for (uint32_t b = 0; b < c->n_blocks; b++)
+		c->depth[b] = 0;
+	for (uint32_t t = 0; t < c->n_blocks * GBT_LANES; t++)
+	{
+		uint32_t	start,
+					size;
+		int64_t		levels;
+
+		if (t >= m->n_trees)
+		{
+			c->root[t] = padding;
+			c->group[t] = 0;
+			continue;
+		}
+		start = m->tree_start[t];
+		size = m->tree_start[t + 1] - start;
+		levels = compile_tree(m->nodes + start, size, start, scratch, scratch + m->n_nodes, c);
+		if (levels < 0)
+			return GBT_NOT_A_TREE;
+		c->root[t] = start;
+		c->group[t] = m->tree_group[t];
+		if ((uint32_t) levels > c->depth[t / GBT_LANES])
+			c->depth[t / GBT_LANES] = (uint32_t) levels;
+	}
+	return GBT_OK;
 }
 
 void
-gbt_margins(const GbtModel *m, const double *x, float *xf, double *margin)
+gbt_margins(const GbtModel *m, const GbtCompiled *c, const double *x, float *xf, double *margin)
 {
 	uint32_t	groups = gbt_groups(m->n_classes);
 
@@ -121,18 +187,38 @@ gbt_margins(const GbtModel *m, const double *x, float *xf, double *margin)
 		xf[j] = (float) x[j];
 	for (uint32_t g = 0; g < groups; g++)
 		margin[g] = m->base_margin;
-	for (uint32_t t = 0; t < m->n_trees; t++)
-		margin[m->tree_group[t]] += tree_value(m->nodes + m->tree_start[t], xf);
+	for (uint32_t b = 0; b < c->n_blocks; b++)
+	{
+		uint32_t	at[GBT_LANES];
+		const uint32_t *root = c->root + (size_t) b * GBT_LANES;
+		const uint32_t *group = c->group + (size_t) b * GBT_LANES;
+
+		for (int l = 0; l < GBT_LANES; l++)
+			at[l] = root[l];
+		for (uint32_t level = 0; level < c->depth[b]; level++)
+			for (int l = 0; l < GBT_LANES; l++)
+			{
+				const GbtStep *s = &c->steps[at[l]];
+				float		v = xf[s->feature & ~GBT_MISSING_RIGHT];
+				uint32_t	missing = isnan(v);
+				uint32_t	right = missing ? s->feature >> 31 : !(v < s->threshold);
+
+				at[l] = s->next + right;
+			}
+		for (int l = 0; l < GBT_LANES; l++)
+			margin[group[l]] += c->leaf[at[l]];
+	}
 }
 
 void
-gbt_predict_proba(const GbtModel *m, const double *x, float *xf, double *proba)
+gbt_predict_proba(const GbtModel *m, const GbtCompiled *c, const double *x, float *xf,
+				  double *proba)
 {
 	uint32_t	k = m->n_classes;
 	double		max,
 				sum = 0;
 
-	gbt_margins(m, x, xf, proba);
+	gbt_margins(m, c, x, xf, proba);
 	if (k == 2)
 	{
 		double		p = 1.0 / (1.0 + exp(-proba[0]));
@@ -155,11 +241,11 @@ gbt_predict_proba(const GbtModel *m, const double *x, float *xf, double *proba)
 }
 
 int32_t
-gbt_predict(const GbtModel *m, const double *x, float *xf, double *proba)
+gbt_predict(const GbtModel *m, const GbtCompiled *c, const double *x, float *xf, double *proba)
 {
 	uint32_t	best = 0;
 
-	gbt_predict_proba(m, x, xf, proba);
+	gbt_predict_proba(m, c, x, xf, proba);
 	for (uint32_t c = 1; c < m->n_classes; c++)
 		if (proba[c] > proba[best])
 			best = c;

@@ -481,10 +481,36 @@ corrupt:
 typedef struct GbtDecoded
 {
 	GbtModel	m;
+	GbtCompiled c;				/* the walker's form of m */
 	GbtParams	params;
 	uint32		n_train;
 	double	   *gain;			/* per feature: summed loss reduction of its splits */
 } GbtDecoded;
+
+/*
+ * Checks d->m and compiles it into d->c (arrays in the current memory
+ * context): GBT_OK or the first problem.
+ */
+static GbtStatus
+check_and_compile(GbtDecoded *d)
+{
+	GbtStatus	status = gbt_validate(&d->m);
+	uint32		blocks = gbt_blocks(&d->m);
+	Size		steps = (Size) d->m.n_nodes + 1;
+	uint32	   *scratch;
+
+	if (status != GBT_OK)
+		return status;
+	d->c.steps = palloc_extended(steps * sizeof(GbtStep), MCXT_ALLOC_HUGE);
+	d->c.leaf = palloc_extended(steps * sizeof(float), MCXT_ALLOC_HUGE);
+	d->c.root = palloc_extended((Size) blocks * GBT_LANES * sizeof(uint32), MCXT_ALLOC_HUGE);
+	d->c.group = palloc_extended((Size) blocks * GBT_LANES * sizeof(uint32), MCXT_ALLOC_HUGE);
+	d->c.depth = palloc_extended((Size) blocks * sizeof(uint32), MCXT_ALLOC_HUGE);
+	scratch = palloc_extended(2 * (Size) d->m.n_nodes * sizeof(uint32), MCXT_ALLOC_HUGE);
+	status = gbt_compile(&d->m, scratch, &d->c);
+	pfree(scratch);
+	return status;
+}
 
 /* ---------------------------------------------------- XGBoost's JSON */
 
@@ -937,6 +963,7 @@ gbt_train_final(PG_FUNCTION_ARGS)
 	Size		n;
 	int32		dim;
 	uint32		k = 0;
+	GbtStatus	status;
 	struct varlena *result;
 
 	if (PG_ARGISNULL(0))
@@ -987,8 +1014,9 @@ gbt_train_final(PG_FUNCTION_ARGS)
 				(errmsg("gbt_train: %zu rows, %d features, %u classes, %d rounds, %d threads",
 						n, dim, k, d.params.n_trees, d.params.nthread)));
 	xgboost_train(x, y, n, dim, &d.params, &d);
-	if (gbt_validate(&d.m) != GBT_OK)
-		json_corrupt(gbt_status_message(gbt_validate(&d.m)));
+	status = check_and_compile(&d);
+	if (status != GBT_OK)
+		json_corrupt(gbt_status_message(status));
 	MemoryContextSwitchTo(old);
 	result = gbt_encode(&d);
 	MemoryContextDelete(ctx);
@@ -1155,7 +1183,7 @@ gbt_decode(const struct varlena *v, int errcode, GbtDecoded *d)
 	m->tree_start = tree_start;
 	m->tree_group = tree_group;
 	m->nodes = nodes;
-	status = gbt_validate(m);
+	status = check_and_compile(d);
 	if (status != GBT_OK)
 		model_invalid(&r, "its trees are not a valid ensemble (%s)", gbt_status_message(status));
 	for (uint32 j = 0; j < dim; j++)
@@ -1224,7 +1252,7 @@ gbt_predict_sql(PG_FUNCTION_ARGS)
 	GbtCached  *c = model_cached(fcinfo, 0, gbt_cache_build);
 	const double *x = gbt_features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->d.m.n_features);
 
-	PG_RETURN_INT32(gbt_predict(&c->d.m, x, c->xf, c->proba));
+	PG_RETURN_INT32(gbt_predict(&c->d.m, &c->d.c, x, c->xf, c->proba));
 }
 
 /* gbt_predict_proba(m, features) -> float8[], one per class in label order */
@@ -1243,7 +1271,7 @@ gbt_predict_proba_sql(PG_FUNCTION_ARGS)
 	a->elemtype = FLOAT8OID;
 	ARR_DIMS(a)[0] = n;
 	ARR_LBOUND(a)[0] = 1;
-	gbt_predict_proba(&c->d.m, x, c->xf, (double *) ((char *) a + ARR_OVERHEAD_NONULLS(1)));
+	gbt_predict_proba(&c->d.m, &c->d.c, x, c->xf, (double *) ((char *) a + ARR_OVERHEAD_NONULLS(1)));
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 
