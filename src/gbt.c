@@ -24,7 +24,7 @@ gbt_status_message(GbtStatus status)
 		case GBT_BAD_FEATURE:
 			return "a split's feature index out of range";
 		case GBT_BAD_CHILD:
-			return "a child index not after its parent or outside its tree";
+			return "a child index not after its parent or outside its tree, or both children one node";
 		case GBT_NONFINITE:
 			return "a non-finite threshold, leaf value or base margin";
 		case GBT_BAD_LEAF:
@@ -52,7 +52,8 @@ validate_tree(const GbtNode *tree, uint32_t size, uint32_t n_features)
 		}
 		if (n->feature < 0 || (uint32_t) n->feature >= n_features)
 			return GBT_BAD_FEATURE;
-		if (n->left <= i || n->right <= i || n->left >= size || n->right >= size)
+		if (n->left <= i || n->right <= i || n->left >= size || n->right >= size ||
+			n->left == n->right)
 			return GBT_BAD_CHILD;
 		if (n->default_left > 1 || n->leaf != 0)
 			return GBT_BAD_LEAF;
@@ -127,7 +128,9 @@ compile_tree(const GbtNode *tree, uint32_t size, uint32_t base, uint32_t *order,
 				levels = depth;
 			continue;
 		}
-		if (level[n->left] != UINT32_MAX || level[n->right] != UINT32_MAX)
+		/* (gbt_validate refuses left = right; placed stays within the tree) */
+		if (level[n->left] != UINT32_MAX || level[n->right] != UINT32_MAX ||
+			n->left == n->right || placed + 2 > size)
 			return -1;
 		level[n->left] = level[n->right] = depth + 1;
 		s->threshold = n->threshold;

@@ -70,7 +70,7 @@ typedef enum GbtStatus
 	GBT_BAD_TREE_START,			/* offsets not increasing or not ending at n_nodes */
 	GBT_BAD_GROUP,				/* a tree's group >= the number of groups */
 	GBT_BAD_FEATURE,			/* a split's feature outside [0, n_features) */
-	GBT_BAD_CHILD,				/* a child not after its parent or outside its tree */
+	GBT_BAD_CHILD,				/* a child not after its parent, outside its tree, or both children one node */
 	GBT_NONFINITE,				/* a NaN or infinite threshold, leaf or base margin */
 	GBT_BAD_LEAF,				/* a leaf with children or a flag, or a split with a leaf value */
 	GBT_NOT_A_TREE				/* a node reached twice from its tree's root, or never */

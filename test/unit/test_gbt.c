@@ -211,6 +211,9 @@ test_validator(void)
 	nodes[1].left = 0;
 	expect(&m, GBT_BAD_CHILD, "a child before its parent (a cycle)");
 	RESET();
+	nodes[1].right = 3;			/* both children node 3 */
+	expect(&m, GBT_BAD_CHILD, "both children the same node");
+	RESET();
 	nodes[5].right = 100;
 	expect(&m, GBT_BAD_CHILD, "a child index far out of range");
 	RESET();
