@@ -38,7 +38,8 @@ group failed):
       learn's HistGradientBoostingClassifier (100 iterations, depth 6,
       learning rate 0.3, no early stopping) on the same folds;
   (c) models whose checksum is right but whose trees are not (a child
-      pointing backwards or past its tree, a feature out of range, a NaN
+      pointing backwards or past its tree, both children one node, a feature
+      out of range, a NaN
       threshold, an infinite leaf, a group out of range, labels out of order,
       a tree count that is not rounds x groups, a negative gain, a payload
       cut short) are refused by the input function with SQLSTATE 22P02.
@@ -218,6 +219,7 @@ def check_forged(cur):
         "a left child pointing back to its parent": node(split, 12, "<I", split),
         "a right child before its parent": node(split + 1 if root[split + 1][2] >= 0 else split, 16, "<I", 0),
         "a child past its tree": node(split, 16, "<I", 10 ** 6),
+        "both children one node": node(split, 16, "<I", root[split][3]),
         "a feature = n_features": node(split, 8, "<i", 23),
         "a negative feature that is not a leaf": node(split, 8, "<i", -7),
         "a NaN threshold": node(split, 0, "<f", float("nan")),
