@@ -96,8 +96,9 @@ gbt_validate(const GbtModel *m)
 
 /*
  * One tree, breadth-first from steps[base]: order[k] is the tree's node of
- * step base + k, level[k] its depth; seen marks the nodes placed.  Returns
- * the tree's levels, or -1 when a node is reached twice or never.
+ * step base + k, level[i] the depth of the tree's node i (UINT32_MAX until
+ * it is placed).  Returns the tree's levels, or -1 when a node is reached
+ * twice or never.
  */
 static int64_t
 compile_tree(const GbtNode *tree, uint32_t size, uint32_t base, uint32_t *order,
@@ -106,7 +107,6 @@ compile_tree(const GbtNode *tree, uint32_t size, uint32_t base, uint32_t *order,
 	uint32_t	placed = 1;
 	uint32_t	levels = 0;
 
-	/* seen: level[] of the nodes not yet placed holds UINT32_MAX */
 	for (uint32_t i = 0; i < size; i++)
 		level[i] = UINT32_MAX;
 	order[0] = 0;
