@@ -594,6 +594,157 @@ AS 'MODULE_PATHNAME', 'rf_info'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 ------------------------------------------------------------------------------
+-- Gradient-boosted trees: XGBoost's binary:logistic (two classes) and
+-- multi:softprob (more) classifiers with tree_method hist, trained by
+-- XGBoost's C API and kept as values of type gbt_model ("gbt/1:<base64>", the
+-- serialisation layer of the other models) in antares's own tree layout;
+-- prediction walks those trees (no XGBoost needed).  Every input is
+-- validated in full.  In features, NaN is a missing value (XGBoost's
+-- default direction at each split); NULL elements and infinities are errors.
+-- The training aggregate buffers and sorts its rows like rf_train, so a model
+-- depends only on the set of rows and the parameters; it is PARALLEL SAFE.
+-- Training checks for interrupts between boosting rounds.
+------------------------------------------------------------------------------
+
+CREATE TYPE gbt_model;
+
+CREATE FUNCTION gbt_model_in(cstring) RETURNS gbt_model
+AS 'MODULE_PATHNAME', 'gbt_model_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gbt_model_out(gbt_model) RETURNS cstring
+AS 'MODULE_PATHNAME', 'gbt_model_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gbt_model_recv(internal) RETURNS gbt_model
+AS 'MODULE_PATHNAME', 'gbt_model_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gbt_model_send(gbt_model) RETURNS bytea
+AS 'MODULE_PATHNAME', 'gbt_model_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE gbt_model (
+    INPUT = gbt_model_in, OUTPUT = gbt_model_out,
+    RECEIVE = gbt_model_recv, SEND = gbt_model_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+
+CREATE FUNCTION gbt_train_accum(internal, features float8[], label int)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gbt_train_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gbt_train_accum(internal, features float8[], label int, params jsonb)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gbt_train_accum_params'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gbt_train_combine(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gbt_train_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION gbt_train_serialize(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'gbt_train_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION gbt_train_deserialize(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'gbt_train_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Boost the trees; NULL when there were no rows.
+CREATE FUNCTION gbt_train_final(internal) RETURNS gbt_model
+AS 'MODULE_PATHNAME', 'gbt_train_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- 100 rounds, max_depth 6, learning_rate 0.3, min_child_weight 1, subsample 1,
+-- colsample_bytree 1, lambda 1, seed 0, nthread 2, max_bin 256.  Labels are
+-- any int; at least two classes.
+CREATE AGGREGATE gbt_train(features float8[], label int) (
+    SFUNC = gbt_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = gbt_train_final,
+    COMBINEFUNC = gbt_train_combine, SERIALFUNC = gbt_train_serialize,
+    DESERIALFUNC = gbt_train_deserialize, PARALLEL = SAFE);
+
+-- params: a jsonb object of the parameters above (n_trees is the number of
+-- rounds); other keys are errors; NULL: the defaults.
+CREATE AGGREGATE gbt_train(features float8[], label int, params jsonb) (
+    SFUNC = gbt_train_accum, STYPE = internal, SSPACE = 200000,
+    FINALFUNC = gbt_train_final,
+    COMBINEFUNC = gbt_train_combine, SERIALFUNC = gbt_train_serialize,
+    DESERIALFUNC = gbt_train_deserialize, PARALLEL = SAFE);
+
+-- The label of the largest probability (the lowest label on ties).
+CREATE FUNCTION gbt_predict(m gbt_model, features float8[])
+RETURNS int
+AS 'MODULE_PATHNAME', 'gbt_predict_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- predict_proba: one probability per class, labels in increasing order.
+CREATE FUNCTION gbt_predict_proba(m gbt_model, features float8[])
+RETURNS float8[]
+AS 'MODULE_PATHNAME', 'gbt_predict_proba_sql'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- features, classes, trees, nodes, training rows, base margin, parameters.
+CREATE FUNCTION gbt_info(m gbt_model)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'gbt_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- XGBoost's 'gain' and 'weight' importances of every feature (1-based).
+CREATE FUNCTION gbt_importance(m gbt_model)
+RETURNS TABLE(feature int, gain float8, weight bigint)
+AS 'MODULE_PATHNAME', 'gbt_importance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30;
+
+CREATE FUNCTION gbt_model_eq(gbt_model, gbt_model) RETURNS bool
+AS 'MODULE_PATHNAME', 'model_eq' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION gbt_model_ne(gbt_model, gbt_model) RETURNS bool
+AS 'MODULE_PATHNAME', 'model_ne' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION gbt_model_hash(gbt_model) RETURNS int
+AS 'MODULE_PATHNAME', 'model_hash' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION gbt_model_hash_extended(gbt_model, bigint) RETURNS bigint
+AS 'MODULE_PATHNAME', 'model_hash_extended' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE OPERATOR = (
+    LEFTARG = gbt_model, RIGHTARG = gbt_model, FUNCTION = gbt_model_eq,
+    COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel, HASHES);
+CREATE OPERATOR <> (
+    LEFTARG = gbt_model, RIGHTARG = gbt_model, FUNCTION = gbt_model_ne,
+    COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR CLASS gbt_model_hash_ops DEFAULT FOR TYPE gbt_model USING hash AS
+    OPERATOR 1 = (gbt_model, gbt_model),
+    FUNCTION 1 gbt_model_hash(gbt_model),
+    FUNCTION 2 gbt_model_hash_extended(gbt_model, bigint);
+
+COMMENT ON TYPE gbt_model IS
+    'A gradient-boosted tree classifier trained by gbt_train (XGBoost''s hist trees, binary:logistic or multi:softprob) in antares''s own tree layout; text form gbt/1:<base64>, validated when read';
+COMMENT ON FUNCTION gbt_model_in(cstring) IS 'Input function of type gbt_model (validates the value)';
+COMMENT ON FUNCTION gbt_model_out(gbt_model) IS 'Output function of type gbt_model';
+COMMENT ON FUNCTION gbt_model_recv(internal) IS 'Binary input function of type gbt_model (validates the value)';
+COMMENT ON FUNCTION gbt_model_send(gbt_model) IS 'Binary output function of type gbt_model';
+COMMENT ON AGGREGATE gbt_train(float8[], integer) IS
+    'Trains gradient-boosted trees with XGBoost (100 rounds, max_depth 6, learning_rate 0.3, hist, seed 0, 2 threads); NaN features are missing; at least two classes; NULL for no rows';
+COMMENT ON AGGREGATE gbt_train(float8[], integer, jsonb) IS
+    'gbt_train with a jsonb object of n_trees, max_depth, learning_rate, min_child_weight, subsample, colsample_bytree, lambda, seed, nthread, max_bin (NULL: the defaults)';
+COMMENT ON FUNCTION gbt_train_accum(internal, float8[], integer) IS 'Transition function of gbt_train';
+COMMENT ON FUNCTION gbt_train_accum(internal, float8[], integer, jsonb) IS 'Transition function of gbt_train with parameters';
+COMMENT ON FUNCTION gbt_train_combine(internal, internal) IS 'Combine function of gbt_train';
+COMMENT ON FUNCTION gbt_train_serialize(internal) IS 'Serial function of gbt_train';
+COMMENT ON FUNCTION gbt_train_deserialize(bytea, internal) IS 'Deserial function of gbt_train';
+COMMENT ON FUNCTION gbt_train_final(internal) IS 'Final function of gbt_train: boosts the trees with XGBoost';
+COMMENT ON FUNCTION gbt_predict(gbt_model, float8[]) IS
+    'The label of the largest probability (the lowest label on ties); NaN features are missing';
+COMMENT ON FUNCTION gbt_predict_proba(gbt_model, float8[]) IS
+    'One probability per class, labels in increasing order (XGBoost''s predict_proba); NaN features are missing';
+COMMENT ON FUNCTION gbt_info(gbt_model) IS
+    'A jsonb summary of a gradient-boosted model: features, classes, trees, nodes, training rows, base margin, parameters';
+COMMENT ON FUNCTION gbt_importance(gbt_model) IS
+    'Per feature (1-based): XGBoost''s ''gain'' (mean loss reduction of its splits, 0 if unused) and ''weight'' (its splits) importances';
+COMMENT ON FUNCTION gbt_model_eq(gbt_model, gbt_model) IS 'true when the two models have the same stored bytes; NULL if either is NULL';
+COMMENT ON FUNCTION gbt_model_ne(gbt_model, gbt_model) IS 'true when the two models differ in their stored bytes; NULL if either is NULL';
+COMMENT ON FUNCTION gbt_model_hash(gbt_model) IS 'hash of the model''s stored bytes (the hash operator class''s); NULL for NULL';
+COMMENT ON FUNCTION gbt_model_hash_extended(gbt_model, bigint) IS '64-bit hash of the model''s stored bytes with a seed (the hash operator class''s); NULL for NULL';
+COMMENT ON OPERATOR = (gbt_model, gbt_model) IS 'same stored bytes; NULL if either is NULL';
+COMMENT ON OPERATOR <> (gbt_model, gbt_model) IS 'different stored bytes; NULL if either is NULL';
+COMMENT ON OPERATOR CLASS gbt_model_hash_ops USING hash IS 'default hash operator class of gbt_model: byte equality (DISTINCT, GROUP BY, hash joins)';
+COMMENT ON OPERATOR FAMILY gbt_model_hash_ops USING hash IS 'hash operator family of gbt_model: byte equality';
+
+------------------------------------------------------------------------------
 -- Decoded models.  Every query decodes a model argument once (checksum,
 -- validation); a model read from a table (stored out of line) then stays
 -- decoded in the session for later queries, up to antares.model_cache_size
@@ -636,7 +787,10 @@ LANGUAGE C WINDOW IMMUTABLE PARALLEL SAFE;
 --     'scale')}; model 'rf': params {"n_trees" (default 100), "max_features"
 --     (floor(sqrt(d))), "max_depth" (unlimited), "min_samples_leaf" (1),
 --     "seed" (0)}, integers, as rf_train takes them (each fold's forest is
---     grown with the same seed); other keys, or another model, are errors.
+--     grown with the same seed); model 'gbt': params as gbt_train takes
+--     them ({"n_trees", "max_depth", "learning_rate", "min_child_weight",
+--     "subsample", "colsample_bytree", "lambda", "seed", "nthread",
+--     "max_bin"}); other keys, or another model, are errors.
 --     Parameter values reach the query as parameters, never as text.
 -- Returns per fold the training and test row counts and the fraction of the
 -- test rows whose predicted label equals the label.
@@ -706,9 +860,22 @@ BEGIN
         seed := (params ->> 'seed')::bigint;
         train := '@extschema@.rf_train(d.x, d.y, $4[1], $4[2], $4[3], $4[4], $5)';
         predict := '@extschema@.rf_predict(m.model, d.x)';
+    WHEN 'gbt' THEN
+        SELECT string_agg(key, ', ' ORDER BY key) INTO unknown
+        FROM jsonb_object_keys(params) AS key
+        WHERE key NOT IN ('n_trees', 'max_depth', 'learning_rate', 'min_child_weight', 'subsample',
+                          'colsample_bytree', 'lambda', 'seed', 'nthread', 'max_bin');
+        IF unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'cross_validate: unknown gbt parameter(s): %', unknown
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'gbt takes n_trees, max_depth, learning_rate, min_child_weight, subsample, colsample_bytree, lambda, seed, nthread and max_bin.';
+        END IF;
+        -- values of the wrong type or out of range are gbt_train's errors
+        train := '@extschema@.gbt_train(d.x, d.y, $6)';
+        predict := '@extschema@.gbt_predict(m.model, d.x)';
     ELSE
         RAISE EXCEPTION 'cross_validate: unknown model "%"', model
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm, rf.';
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Known models: svm, rf, gbt.';
     END CASE;
 
     RETURN QUERY EXECUTE format($q$
@@ -734,7 +901,7 @@ BEGIN
         features, label, data,
         CASE WHEN order_by IS NULL THEN '' ELSE format('ORDER BY %I', order_by) END,
         train, predict)
-    USING k, c, gamma, rf, seed;
+    USING k, c, gamma, rf, seed, params;
 END
 $cv$;
 
@@ -1838,7 +2005,7 @@ COMMENT ON FUNCTION model_cache() IS
 COMMENT ON FUNCTION stratified_fold(integer, integer) IS
     'Window function: the test fold 0..k-1 of each row as scikit-learn''s StratifiedKFold(k, shuffle=False) assigns it in the window''s order; NULL for a NULL label';
 COMMENT ON FUNCTION cross_validate(regclass, text, text, integer, text, jsonb, text) IS
-    'Stratified k-fold cross-validation of an svm or rf model on a table''s features and label columns (names, not expressions): rows (fold, n_train, n_test, accuracy)';
+    'Stratified k-fold cross-validation of an svm, rf or gbt model on a table''s features and label columns (names, not expressions): rows (fold, n_train, n_test, accuracy)';
 
 -- Plots
 COMMENT ON AGGREGATE lc_plot(float8, text, float8, float8) IS

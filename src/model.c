@@ -36,12 +36,14 @@ static const char *const kind_names[] = {
 	[MODEL_IFOREST] = "iforest",
 	[MODEL_RF] = "rf",
 	[MODEL_LC_STATE] = "lc_state",
+	[MODEL_GBT] = "gbt",
 };
 static const char *const type_names[] = {
 	[MODEL_SVM] = "antares.svm_model",
 	[MODEL_IFOREST] = "antares.iforest_model",
 	[MODEL_RF] = "antares.rf_model",
 	[MODEL_LC_STATE] = "antares.lc_state",
+	[MODEL_GBT] = "antares.gbt_model",
 };
 
 const char *

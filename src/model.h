@@ -1,7 +1,7 @@
 /*
  * model.h
  *		One serialisation layer for every model type (svm_model, iforest_model,
- *		rf_model) and for stored light-curve states (lc_state): the binary
+ *		rf_model, gbt_model) and for stored light-curve states (lc_state): the binary
  *		envelope, the text and binary type I/O, and the cache of decoded
  *		models.
  *
@@ -19,7 +19,7 @@
  *
  * The same bytes are the binary (send/recv) form, and, in base64 behind a
  * "<kind>/<version>:" prefix, the text form (what pg_dump writes), e.g.
- * "svm/1:QU5UTQEAAQAXAAAA...", "iforest/1:...", "rf/1:...".  model_open is the one validator: every
+ * "svm/1:QU5UTQEAAQAXAAAA...", "iforest/1:...", "rf/1:...", "gbt/1:...".  model_open is the one validator: every
  * input function and every function that reads a stored model calls it, and
  * readers then fetch the payload through ModelReader, whose every read is
  * bounds-checked, so a corrupt or truncated value is an ERROR, never a read
@@ -44,10 +44,11 @@ typedef enum ModelKind
 	MODEL_SVM = 1,
 	MODEL_IFOREST = 2,
 	MODEL_RF = 3,
-	MODEL_LC_STATE = 4			/* not a model: a stored aggregate state */
+	MODEL_LC_STATE = 4,			/* not a model: a stored aggregate state */
+	MODEL_GBT = 5
 } ModelKind;
 
-#define MODEL_KIND_MAX MODEL_LC_STATE
+#define MODEL_KIND_MAX MODEL_GBT
 
 /* Writes the payload of a model being built. */
 typedef struct ModelWriter

@@ -1,0 +1,398 @@
+/*
+ * test_gbt.c
+ *		Unit tests of the gradient-boosted ensemble's walker and validator
+ *		(src/gbt.c), without a server or XGBoost: hand-built trees whose
+ *		margins are worked out by hand (missing values and the default
+ *		direction, a feature equal to a float32 threshold, a double that
+ *		rounds onto it), the sigmoid of two classes and the softmax of three,
+ *		ties, and the validator against corrupted ensembles (children out of
+ *		range or pointing backwards, cycles, feature indices, non-finite
+ *		values, leaf flags, offsets, groups, class order).  Prints TAP; exits
+ *		non-zero when a check fails.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gbt.h"
+#include "tap.h"
+
+static int
+close_to(double a, double b, double tol)
+{
+	return fabs(a - b) <= tol;
+}
+
+/* Compiled forms of the test models: static arrays large enough for all. */
+#define MAX_NODES 4096
+#define MAX_BLOCKS (MAX_NODES / GBT_LANES + 1)
+static GbtStep steps[MAX_NODES + 1];
+static float leaves[MAX_NODES + 1];
+static uint32_t roots[MAX_BLOCKS * GBT_LANES];
+static uint32_t groups[MAX_BLOCKS * GBT_LANES];
+static uint32_t depths[MAX_BLOCKS];
+static uint32_t scratch[2 * MAX_NODES];
+
+static GbtStatus
+compile(const GbtModel *m, GbtCompiled *c)
+{
+	GbtStatus	s = gbt_validate(m);
+
+	c->steps = steps;
+	c->leaf = leaves;
+	c->root = roots;
+	c->group = groups;
+	c->depth = depths;
+	return s != GBT_OK ? s : gbt_compile(m, scratch, c);
+}
+
+#define SPLIT(f, thr, l, r, dl) {(thr), 0.0f, (f), (l), (r), (dl)}
+#define LEAF(v) {0.0f, (v), GBT_LEAF, 0, 0, 0}
+
+/*
+ * Two trees of one group (two classes):
+ *	 tree 0: x0 < 0.1f ? (x1 < 2 ? 1.0 : -1.0) : 0.5; missing x0 goes right,
+ *			 missing x1 left.
+ *	 tree 1: x1 < 0 ? -0.25 : 0.25; missing goes left.
+ */
+static GbtNode binary_nodes[] = {
+	SPLIT(0, 0.1f, 1, 2, 0), SPLIT(1, 2.0f, 3, 4, 1), LEAF(0.5f), LEAF(1.0f), LEAF(-1.0f),
+	SPLIT(1, 0.0f, 1, 2, 1), LEAF(-0.25f), LEAF(0.25f)
+};
+static const int32_t binary_classes[] = {-3, 7};
+static const uint32_t binary_start[] = {0, 5, 8};
+static const uint32_t binary_group[] = {0, 0};
+
+static GbtModel
+binary_model(void)
+{
+	GbtModel	m = {2, 2, 2, 8, 0.0, binary_classes, binary_start, binary_group, binary_nodes};
+
+	return m;
+}
+
+static double
+sigmoid(double x)
+{
+	return 1.0 / (1.0 + exp(-x));
+}
+
+static void
+test_binary_walk(void)
+{
+	GbtModel	m = binary_model();
+	GbtCompiled c;
+	float		xf[2];
+	double		margin[2],
+				proba[2];
+	double		x[2];
+
+	check(compile(&m, &c) == GBT_OK, "hand-built binary ensemble is valid");
+
+	x[0] = 0.0, x[1] = 1.0;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == 1.0 + 0.25, "x0 < t, x1 < 2, x1 >= 0: 1 + 0.25");
+	x[0] = NAN, x[1] = 3.0;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == 0.5 + 0.25, "missing x0 takes its default (right)");
+	x[0] = -1.0, x[1] = NAN;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == 1.0 - 0.25, "missing x1 takes its default (left) in both trees");
+
+	/* 0.1 as a double is above 0.1f; as float32 it equals the threshold */
+	x[0] = 0.1, x[1] = 5.0;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == 0.5 + 0.25, "x equal to the float32 threshold goes right (x < t is false)");
+	x[0] = nextafter((double) 0.1f, 0.0), x[1] = 5.0;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == 0.5 + 0.25,
+		  "a double just below the float32 threshold rounds onto it and goes right");
+	x[0] = (double) nextafterf(0.1f, 0.0f), x[1] = 5.0;
+	gbt_margins(&m, &c, x, xf, margin);
+	check(margin[0] == -1.0 + 0.25, "the float32 below the threshold goes left");
+
+	m.base_margin = -0.5;
+	x[0] = 0.0, x[1] = 1.0;
+	gbt_predict_proba(&m, &c, x, xf, proba);
+	check(close_to(proba[1], sigmoid(1.25 - 0.5), 1e-15) &&
+		  close_to(proba[0], 1.0 - sigmoid(0.75), 1e-15),
+		  "binary probabilities: [1 - sigmoid(margin), sigmoid(margin)] with the base margin");
+	check(gbt_predict(&m, &c, x, xf, proba) == 7, "binary prediction is the second label when p > 0.5");
+	x[0] = 0.0, x[1] = 3.0;		/* margin -1 + 0.25 - 0.5 = -1.25 */
+	check(gbt_predict(&m, &c, x, xf, proba) == -3, "binary prediction is the first label when p < 0.5");
+}
+
+/*
+ * Three classes, one round, one tree per group: group 0 x0 < 1 ? 2 : 0
+ * (missing left), group 1 a leaf 1, group 2 x0 < 1 ? 0 : 3 (missing right).
+ */
+static GbtNode multi_nodes[] = {
+	SPLIT(0, 1.0f, 1, 2, 1), LEAF(2.0f), LEAF(0.0f),
+	LEAF(1.0f),
+	SPLIT(0, 1.0f, 1, 2, 0), LEAF(0.0f), LEAF(3.0f)
+};
+static const int32_t multi_classes[] = {1, 2, 10};
+static const uint32_t multi_start[] = {0, 3, 4, 7};
+static const uint32_t multi_group[] = {0, 1, 2};
+
+static void
+test_softmax(void)
+{
+	GbtModel	m = {1, 3, 3, 7, 0.5, multi_classes, multi_start, multi_group, multi_nodes};
+	GbtCompiled c;
+	float		xf[1];
+	double		proba[3];
+	double		x[1] = {0.0};
+	double		e0 = exp(2.5),
+				e1 = exp(1.5),
+				e2 = exp(0.5),
+				s = e0 + e1 + e2;
+
+	check(compile(&m, &c) == GBT_OK, "hand-built three-class ensemble is valid");
+	gbt_predict_proba(&m, &c, x, xf, proba);
+	check(close_to(proba[0], e0 / s, 1e-15) && close_to(proba[1], e1 / s, 1e-15) &&
+		  close_to(proba[2], e2 / s, 1e-15), "softmax of the group margins (+ base margin)");
+	check(close_to(proba[0] + proba[1] + proba[2], 1.0, 1e-15), "softmax sums to 1");
+	check(gbt_predict(&m, &c, x, xf, proba) == 1, "x0 < 1: the first class");
+	x[0] = 2.0;
+	check(gbt_predict(&m, &c, x, xf, proba) == 10, "x0 >= 1: the third class");
+	x[0] = NAN;					/* group 0 goes left (2), group 2 right (3) */
+	check(gbt_predict(&m, &c, x, xf, proba) == 10, "missing: each tree's own default");
+
+	/* ties: equal margins give equal probabilities and the lowest label */
+	multi_nodes[1].leaf = 1.0f;
+	check(compile(&m, &c) == GBT_OK, "recompiled");
+	x[0] = 0.0;					/* margins 1.5, 1.5, 0.5 */
+	gbt_predict_proba(&m, &c, x, xf, proba);
+	check(proba[0] == proba[1] && gbt_predict(&m, &c, x, xf, proba) == 1,
+		  "a tie goes to the lowest label");
+	multi_nodes[1].leaf = 2.0f;
+}
+
+static void
+expect(GbtModel *m, GbtStatus want, const char *what)
+{
+	char		msg[160];
+	GbtCompiled c;
+	GbtStatus	got = compile(m, &c);
+
+	snprintf(msg, sizeof(msg), "validator: %s (%s)", what, gbt_status_message(got));
+	check(got == want, msg);
+}
+
+static void
+test_validator(void)
+{
+	GbtNode		nodes[8];
+	uint32_t	start[3];
+	uint32_t	group[2];
+	int32_t		classes[3];
+	GbtModel	m;
+
+#define RESET() do { \
+		memcpy(nodes, binary_nodes, sizeof(nodes)); \
+		memcpy(start, binary_start, sizeof(start)); \
+		memcpy(group, binary_group, sizeof(group)); \
+		memcpy(classes, binary_classes, 2 * sizeof(int32_t)); \
+		m = binary_model(); \
+		m.nodes = nodes; m.tree_start = start; m.tree_group = group; m.classes = classes; \
+	} while (0)
+
+	RESET();
+	expect(&m, GBT_OK, "the copy is valid");
+	RESET();
+	nodes[1].left = 5;
+	expect(&m, GBT_BAD_CHILD, "a child past its tree");
+	RESET();
+	nodes[1].right = 1;
+	expect(&m, GBT_BAD_CHILD, "a child that is its parent (a cycle)");
+	RESET();
+	nodes[1].left = 0;
+	expect(&m, GBT_BAD_CHILD, "a child before its parent (a cycle)");
+	RESET();
+	nodes[1].right = 3;			/* both children node 3 */
+	expect(&m, GBT_BAD_CHILD, "both children the same node");
+	RESET();
+	nodes[5].right = 100;
+	expect(&m, GBT_BAD_CHILD, "a child index far out of range");
+	RESET();
+	nodes[0].feature = 2;
+	expect(&m, GBT_BAD_FEATURE, "feature index = n_features");
+	RESET();
+	nodes[0].feature = -2;
+	expect(&m, GBT_BAD_FEATURE, "a negative feature index other than the leaf mark");
+	RESET();
+	nodes[0].threshold = NAN;
+	expect(&m, GBT_NONFINITE, "a NaN threshold");
+	RESET();
+	nodes[3].leaf = INFINITY;
+	expect(&m, GBT_NONFINITE, "an infinite leaf");
+	RESET();
+	m.base_margin = NAN;
+	expect(&m, GBT_NONFINITE, "a NaN base margin");
+	RESET();
+	nodes[2].left = 3;
+	expect(&m, GBT_BAD_LEAF, "a leaf with a child");
+	RESET();
+	nodes[0].default_left = 2;
+	expect(&m, GBT_BAD_LEAF, "a default direction other than 0 or 1");
+	RESET();
+	start[1] = 9;
+	expect(&m, GBT_BAD_TREE_START, "a tree starting past the nodes");
+	RESET();
+	start[1] = 0;
+	expect(&m, GBT_BAD_TREE_START, "an empty tree");
+	RESET();
+	m.n_nodes = 7;
+	expect(&m, GBT_BAD_TREE_START, "offsets not ending at the node count");
+	RESET();
+	group[1] = 1;
+	expect(&m, GBT_BAD_GROUP, "a group >= 1 for two classes");
+	RESET();
+	classes[1] = -3;
+	expect(&m, GBT_BAD_CLASSES, "equal labels");
+	RESET();
+	m.n_classes = 1;
+	expect(&m, GBT_BAD_COUNTS, "one class");
+	RESET();
+	m.n_classes = 3;			/* 3 groups, 2 trees */
+	expect(&m, GBT_BAD_COUNTS, "trees not a multiple of the groups");
+	RESET();
+	nodes[1].left = 2;			/* node 2 is the root's right child too */
+	expect(&m, GBT_NOT_A_TREE, "a node with two parents");
+	RESET();
+	nodes[0] = (GbtNode) SPLIT(0, 0.1f, 2, 4, 0);	/* node 1 and its subtree unreached */
+	nodes[1] = (GbtNode) LEAF(0.0f);
+	expect(&m, GBT_NOT_A_TREE, "a node never reached");
+#undef RESET
+}
+
+/* The reference walk: one tree after the other, XGBoost's rule as stated. */
+static void
+reference_margins(const GbtModel *m, const double *x, double *margin)
+{
+	for (uint32_t g = 0; g < gbt_groups(m->n_classes); g++)
+		margin[g] = m->base_margin;
+	for (uint32_t t = 0; t < m->n_trees; t++)
+	{
+		const GbtNode *tree = m->nodes + m->tree_start[t];
+		const GbtNode *n = tree;
+
+		while (n->feature != GBT_LEAF)
+		{
+			float		v = (float) x[n->feature];
+
+			if (isnan(v))
+				n = tree + (n->default_left ? n->left : n->right);
+			else
+				n = tree + (v < n->threshold ? n->left : n->right);
+		}
+		margin[m->tree_group[t]] += n->leaf;
+	}
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t) (rng_state % n);
+}
+
+/* A random tree of up to `budget` nodes (depth-first ids), at `at` in nodes. */
+static uint32_t
+random_tree(GbtNode *nodes, uint32_t at, uint32_t self, uint32_t budget, uint32_t n_features,
+			int depth)
+{
+	GbtNode    *n = &nodes[at + self];
+
+	if (depth == 0 || budget < 3 || rnd(4) == 0)
+	{
+		*n = (GbtNode) LEAF((float) rnd(1000) / 100.0f - 5.0f);
+		return 1;
+	}
+	else
+	{
+		uint32_t	left = self + 1,
+					used;
+
+		/* the left child right after its parent, the right after its subtree */
+		n->feature = (int32_t) rnd(n_features);
+		n->threshold = (float) rnd(200) / 100.0f - 1.0f;
+		n->leaf = 0;
+		n->default_left = rnd(2);
+		n->left = left;
+		used = random_tree(nodes, at, left, (budget - 1) / 2, n_features, depth - 1);
+		n = &nodes[at + self];
+		n->right = left + used;
+		return 1 + used + random_tree(nodes, at, left + used, (budget - 1) / 2, n_features, depth - 1);
+	}
+}
+
+static void
+test_against_reference(void)
+{
+	static GbtNode nodes[MAX_NODES];
+	static uint32_t start[300],
+				group[300];
+	int32_t		classes[4] = {0, 1, 2, 3};
+	int			worst_ok = 1,
+				models = 0;
+
+	for (uint32_t k = 2; k <= 4; k++)
+		for (uint32_t rounds = 1; rounds <= 19; rounds += 6)
+		{
+			uint32_t	n_trees = rounds * gbt_groups(k),
+						at = 0;
+			GbtModel	m;
+			GbtCompiled c;
+
+			for (uint32_t t = 0; t < n_trees; t++)
+			{
+				start[t] = at;
+				group[t] = t % gbt_groups(k);
+				at += random_tree(nodes, at, 0, 63, 5, 7);
+			}
+			start[n_trees] = at;
+			m = (GbtModel) {5, k, n_trees, at, 0.25, classes, start, group, nodes};
+			if (compile(&m, &c) != GBT_OK)
+			{
+				worst_ok = 0;
+				continue;
+			}
+			models++;
+			for (int row = 0; row < 500; row++)
+			{
+				double		x[5],
+							want[4],
+							got[4];
+				float		xf[5];
+
+				for (int j = 0; j < 5; j++)
+					x[j] = rnd(10) == 0 ? NAN : (double) rnd(220) / 100.0 - 1.1;
+				/* now and then a value exactly at a threshold */
+				if (row % 7 == 0)
+					x[rnd(5)] = (double) ((float) rnd(200) / 100.0f - 1.0f);
+				reference_margins(&m, x, want);
+				gbt_margins(&m, &c, x, xf, got);
+				for (uint32_t g = 0; g < gbt_groups(k); g++)
+					worst_ok &= want[g] == got[g];
+			}
+		}
+	check(worst_ok && models == 12,
+		  "compiled walk = the reference walk, to the bit, on 12 random ensembles x 500 rows (NaN, ties)");
+}
+
+int
+main(void)
+{
+	test_binary_walk();
+	test_softmax();
+	test_validator();
+	test_against_reference();
+	return tap_done();
+}
