@@ -32,8 +32,9 @@ values; the random forest, which does not, gets -999, as the main job); --fill
 -999 gives every classifier -999 instead.  --features FILE saves the matrix
 (numpy .npz) after computing it, or reads it if FILE exists.
 
-Then 5-fold stratified cross-validation (StratifiedKFold, shuffled, seed 0; the
-same folds for every row) of xgboost's XGBClassifier, scikit-learn's
+Then 5-fold stratified cross-validation (StratifiedKFold, shuffled, seed 0 or
+--cv-seed; or with --folds antares the main job's, antares.stratified_fold over
+objid; the same folds for every row) of xgboost's XGBClassifier, scikit-learn's
 HistGradientBoostingClassifier and RandomForestClassifier (fixed seeds) on the
 feature sets below (SUBSETS), each without and with zgal.  Prints, per row, the mean of the five per-fold AUCs (what the main
 job prints: bin/pipeline.sql averages its folds' AUCs) and the pooled AUC of
@@ -104,12 +105,14 @@ def per_band(cur, select, columns):
 
 
 def features(cur):
-    """(objids, is_ia, zgal, {set name: (matrix, column names)})."""
-    cur.execute("SELECT objid, is_ia, zgal FROM header ORDER BY objid")
+    """(objids, is_ia, zgal, the main job's folds, {set name: (matrix, column names)})."""
+    cur.execute("""SELECT objid, is_ia, zgal, stratified_fold(is_ia, 5) OVER (ORDER BY objid)
+                   FROM header ORDER BY objid""")
     rows = cur.fetchall()
     objids = [r[0] for r in rows]
     y = np.array([r[1] for r in rows])
     zgal = np.array([r[2] for r in rows], dtype=float)
+    fold = np.array([r[3] for r in rows])
     sets = {}
 
     # seed: the main job's vector, NULL kept (feature_vector's missing => NULL)
@@ -161,6 +164,15 @@ def features(cur):
                                 for o in objids], dtype=float),
                       [f"gp_{c}_over_r_{b}" for c in cols for b in BANDS] + [f"gp_peak_dt_{b}" for b in BANDS])
 
+    # Colours at the same epoch: each band over the r band at T + offsets.
+    epoch = per_band(cur, f"""SELECT c.objid, c.pb, {', '.join(
+                                f"max(c.mean) FILTER (WHERE round(c.dt) = {d}) / nullif(max(r.mean) FILTER (WHERE round(r.dt) = {d}), 0)"
+                                for d in OFFSETS[1:])}
+                              FROM colour c JOIN colour r ON r.objid = c.objid AND r.pb = 'r' AND r.dt = c.dt
+                              WHERE c.pb <> 'r' GROUP BY c.objid, c.pb""", cols[1:])
+    sets["epoch"] = (np.array([epoch.get(o, [np.nan] * 12) for o in objids], dtype=float),
+                     [f"gp_{c}_over_r{c[1:]}_{b}" for c in cols[1:] for b in BANDS])
+
     # Widths: on each band's GP grid, days from the last point below half the
     # peak before it to the peak, and from the peak to the first below half
     # after it (NULL when the curve does not fall that far within the data).
@@ -170,19 +182,29 @@ def features(cur):
                              GROUP BY objid, pb, peak_t, peak_flux""", ("rise", "fall"))
     sets["width"] = (np.array([shape.get(o, [np.nan] * 8) for o in objids], dtype=float),
                      [f"gp_half_{c}_{b}" for c in ("rise", "fall") for b in BANDS])
-    return objids, y, zgal, sets
+    shape = per_band(cur, """SELECT objid, pb, peak_t - max(tt) FILTER (WHERE tt < peak_t AND m < peak_flux * 0.8),
+                                    min(tt) FILTER (WHERE tt > peak_t AND m < peak_flux * 0.8) - peak_t,
+                                    peak_t - max(tt) FILTER (WHERE tt < peak_t AND m < peak_flux * 0.2),
+                                    min(tt) FILTER (WHERE tt > peak_t AND m < peak_flux * 0.2) - peak_t
+                             FROM gp, unnest(t, mean) AS u(tt, m)
+                             GROUP BY objid, pb, peak_t, peak_flux""", ("rise80", "fall80", "rise20", "fall20"))
+    sets["width2"] = (np.array([shape.get(o, [np.nan] * 16) for o in objids], dtype=float),
+                      [f"gp_{c}_{b}" for c in ("rise80", "fall80", "rise20", "fall20") for b in BANDS])
+    return objids, y, zgal, fold, sets
 
 
 # ---- cross-validation ----
 
-def classifiers():
-    """name -> a function of (seed) making the classifier; modest settings."""
+def classifiers(xgb, hgb):
+    """name -> a function of (seed) making the classifier; modest settings,
+    xgb and hgb (n_estimators or max_iter, max_depth or max_leaf_nodes,
+    learning_rate) for the boosters."""
     return {
-        "xgboost": lambda s: XGBClassifier(n_estimators=400, max_depth=4, learning_rate=0.05,
+        "xgboost": lambda s: XGBClassifier(n_estimators=xgb[0], max_depth=xgb[1], learning_rate=xgb[2],
                                            subsample=0.8, colsample_bytree=0.5, random_state=s,
                                            n_jobs=2, eval_metric="logloss"),
-        "hgb": lambda s: HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05,
-                                                        max_leaf_nodes=15, random_state=s),
+        "hgb": lambda s: HistGradientBoostingClassifier(max_iter=hgb[0], max_leaf_nodes=hgb[1],
+                                                        learning_rate=hgb[2], random_state=s),
         "rf": lambda s: RandomForestClassifier(n_estimators=500, max_features="sqrt",
                                                min_samples_leaf=1, random_state=s, n_jobs=2),
     }
@@ -207,7 +229,15 @@ SUBSETS = (("seed", ("seed",)), ("seed+stats", ("seed", "stats")), ("seed+ls", (
            ("seed+bazin", ("seed", "bazin")), ("seed+colour", ("seed", "colour")),
            ("seed+width", ("seed", "width")), ("seed+colour+width", ("seed", "colour", "width")),
            ("seed+bazin+colour+width", ("seed", "bazin", "colour", "width")),
-           ("all", ("seed", "stats", "ls", "bazin", "colour", "width")))
+           ("seed+colour+width+epoch", ("seed", "colour", "width", "epoch")),
+           ("seed+colour+width+width2", ("seed", "colour", "width", "width2")),
+           ("seed+colour+width+epoch+width2", ("seed", "colour", "width", "epoch", "width2")),
+           ("all", ("seed", "stats", "ls", "bazin", "colour", "width", "epoch", "width2")))
+
+
+def settings(text):
+    n, depth, rate = text.split(",")
+    return int(n), int(depth), float(rate)
 
 
 def main():
@@ -216,28 +246,37 @@ def main():
     ap.add_argument("--fill", type=float, default=None, help="fill undefined features with this value for every classifier (default NaN)")
     ap.add_argument("--classifiers", default="xgboost,hgb,rf")
     ap.add_argument("--subsets", default=",".join(s for s, _ in SUBSETS))
+    ap.add_argument("--xgb", default="400,4,0.05", help="xgboost's n_estimators,max_depth,learning_rate")
+    ap.add_argument("--hgb", default="300,15,0.05", help="HistGradientBoosting's max_iter,max_leaf_nodes,learning_rate")
+    ap.add_argument("--folds", choices=("sklearn", "antares"), default="sklearn",
+                    help="StratifiedKFold's folds, or the main job's (antares.stratified_fold over objid)")
+    ap.add_argument("--cv-seed", type=int, default=0, help="StratifiedKFold's shuffle seed (default 0)")
     ap.add_argument("--keep", action="store_true", help="keep schema antares_sn")
     args = ap.parse_args()
 
     if args.features and Path(args.features).exists():
         z = np.load(args.features, allow_pickle=True)
-        y, zgal, sets = z["y"], z["zgal"], z["sets"].item()
+        y, zgal, fold, sets = z["y"], z["zgal"], z["fold"], z["sets"].item()
     else:
         t0 = time.perf_counter()
         conn, cur, created = open_bench("antares.bazin_fit", SCHEMA)
         load(cur)
-        objids, y, zgal, sets = features(cur)
+        objids, y, zgal, fold, sets = features(cur)
         close_bench(conn, cur, SCHEMA, created, args.keep)
         print(f"features of {len(y)} objects computed in the database in {time.perf_counter() - t0:.1f} s")
         if args.features:
-            np.savez(args.features, y=y, zgal=zgal, sets=np.array(sets, dtype=object))
+            np.savez(args.features, y=y, zgal=zgal, fold=fold, sets=np.array(sets, dtype=object))
     print(f"{len(y)} supernovae, {int(y.sum())} Ia; features: " +
           ", ".join(f"{k} {v[0].shape[1]}" for k, v in sets.items()) + ", zgal 1")
 
-    folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(np.zeros(len(y)), y))
-    makers = classifiers()
+    if args.folds == "antares":
+        folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(5)]
+    else:
+        folds = list(StratifiedKFold(n_splits=5, shuffle=True, random_state=args.cv_seed)
+                     .split(np.zeros(len(y)), y))
+    makers = classifiers(settings(args.xgb), settings(args.hgb))
     wanted = args.classifiers.split(",")
-    print(f"{'features':<22} {'zgal':<5} {'n':>4} " +
+    print(f"{'features':<32} {'zgal':<5} {'n':>4} " +
           " ".join(f"{c + ' mean/pooled':>21}" for c in wanted))
     for name, parts in SUBSETS:
         if name not in args.subsets.split(","):
@@ -251,7 +290,7 @@ def main():
             for c in wanted:
                 m, pooled = cv_auc(makers[c], X, y, folds, fill_rf=(c == "rf"))
                 cells.append(f"{m:.4f} / {pooled:.4f}")
-            print(f"{name:<22} {'yes' if with_z else 'no':<5} {X.shape[1]:>4} " +
+            print(f"{name:<32} {'yes' if with_z else 'no':<5} {X.shape[1]:>4} " +
                   " ".join(f"{c:>21}" for c in cells), flush=True)
     return 0
 
