@@ -20,11 +20,13 @@ test set, from what antares has:
            (every number NULL unless converged)
   colour   from the GP (gp_smooth's hyperparameters, gp_predict): each band's
            flux at the r band's GP peak time T and at T - 10, T + 15, T + 30 d,
-           over the r band's flux at T (colours at peak without logs, so that
-           fluxes near 0 stay defined), the r band's own decline ratios, and
-           each band's GP peak time less T
+           over the r band's GP peak flux (colours at peak without logs, so
+           that fluxes near 0 stay defined; for r itself its rise and
+           decline), and each band's GP peak time less T
+  epoch    g, i, z over r at the same epoch T - 10, T + 15, T + 30 d
   width    on each band's GP curve, the days from half the peak to the peak
-           and from the peak to half the peak (NULL when the data do not reach half)
+           and from the peak to half the peak (NULL when the data do not get
+           there); width2 the same at 0.8 and 0.2 of the peak
   zgal     the host redshift (#zgal)
 
 Undefined features are NaN (xgboost and HistGradientBoosting take missing
@@ -36,9 +38,10 @@ Then 5-fold stratified cross-validation (StratifiedKFold, shuffled, seed 0 or
 --cv-seed; or with --folds antares the main job's, antares.stratified_fold over
 objid; the same folds for every row) of xgboost's XGBClassifier, scikit-learn's
 HistGradientBoostingClassifier and RandomForestClassifier (fixed seeds) on the
-feature sets below (SUBSETS), each without and with zgal.  Prints, per row, the mean of the five per-fold AUCs (what the main
-job prints: bin/pipeline.sql averages its folds' AUCs) and the pooled AUC of
-all out-of-fold probabilities.
+feature sets of SUBSETS, each without and with zgal.  Prints, per row, the
+mean of the five per-fold AUCs (what the main job prints: bin/pipeline.sql
+averages its folds' AUCs) and the pooled AUC of all out-of-fold
+probabilities.
 """
 
 import argparse
@@ -232,7 +235,7 @@ SUBSETS = (("seed", ("seed",)), ("seed+stats", ("seed", "stats")), ("seed+ls", (
            ("seed+colour+width+epoch", ("seed", "colour", "width", "epoch")),
            ("seed+colour+width+width2", ("seed", "colour", "width", "width2")),
            ("seed+colour+width+epoch+width2", ("seed", "colour", "width", "epoch", "width2")),
-           ("all", ("seed", "stats", "ls", "bazin", "colour", "width", "epoch", "width2")))
+           ("all", ("seed", "stats", "ls", "bazin", "colour", "width")))
 
 
 def settings(text):
