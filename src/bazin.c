@@ -302,8 +302,8 @@ jacobian(const gsl_vector *u, void *arg, gsl_matrix *J)
 /*
  * Moré's scaling, as GSL's gsl_multifit_nlinear_scale_more (D_k the largest
  * norm of column k of J seen, 1 for a zero column), with the five column
- * norms summed in one pass over J: GSL's takes one strided BLAS dnrm2 per
- * column, a sixth of a fit's time.  A Jacobian entry is a weighted flux
+ * norms summed in one pass over J where GSL's takes a strided,
+ * overflow-safe BLAS dnrm2 per column.  A Jacobian entry is a weighted flux
  * derivative, far from the range where a plain sum of squares would
  * overflow.
  */
