@@ -4,16 +4,22 @@
  *		starting point in bazin.h).
  *
  * Solver: GSL's trust-region gsl_multifit_nlinear with Levenberg-Marquardt
- * steps (trs_lm; Nielsen's update of the damping), Moré's scaling (as in
- * MINPACK, which scipy's curve_fit runs) and a QR solver.  QR rather than
- * Cholesky because the Jacobian is singular wherever A is small (t0 and the
- * times then change nothing), and QR keeps stepping there.  Measured on the
- * 4453 bands of the shipped data with at least 6 points, against curve_fit
- * from the same start: plain LM was better on 334 bands and worse on 141,
- * 158 bands without convergence, 3.2 s in all; the geodesic-accelerated
- * variant (trs_lmaccel) better on 458, worse on 190, 130 without
- * convergence, 5.0 s; the dogleg, double-dogleg and 2D-subspace methods
- * worse on 324-337 bands.  Hence plain LM.
+ * steps (trs_lm; Nielsen's update of the damping) and Moré's scaling (as in
+ * MINPACK, which scipy's curve_fit runs).  Measured on the 4453 bands of the
+ * shipped data with at least 6 points, against curve_fit from the same
+ * start: plain LM was better on 334 bands and worse on 141, 158 bands
+ * without convergence, 3.2 s in all; the geodesic-accelerated variant
+ * (trs_lmaccel) better on 458, worse on 190, 130 without convergence,
+ * 5.0 s; the dogleg, double-dogleg and 2D-subspace methods worse on 324-337
+ * bands.  Hence plain LM.  The scaling and the linear solver are GSL's
+ * methods rewritten for p = 5 (bazin_scale_more, bazin_solver_normal): the
+ * step from the normal equations by Cholesky, as GSL's cholesky solver,
+ * which the damping keeps positive definite where J is singular (A near 0,
+ * where t0 and the times change nothing).  Against GSL's QR solver, which
+ * this kernel used first: better 338 / equal 3800 / worse 134 against
+ * curve_fit where QR gave 339 / 3800 / 133, 168 bands without convergence
+ * where QR had 169 (different local minima by rounding, each way), at 2.7
+ * times fewer instructions per fit.
  *
  * Convergence: GSL's small-gradient test (gtol 1e-10: max_k |g_k| max(|u_k|, 1)
  * <= 1e-10 max(chi2 / 2, 1)); or chi2 lowered by at most 1e-10 of itself in
@@ -34,9 +40,9 @@
  * the minimum is 43.8).
  *
  * Cost: O(n) for the start (one copy sorted for the 10% quantile: O(n log n),
- * n of a band is small), then per iteration O(n p^2) with p = 5 for the QR
- * of the n x 5 Jacobian, and a few O(n) evaluations of the model (each an
- * exp and a log1p per point); on the shipped data a median of 24
+ * n of a band is small), then per iteration O(n p^2) with p = 5 for J^T J
+ * and J^T f, and per tried step one O(n) evaluation of the model (two exps
+ * per point; the Jacobian reuses them); on the shipped data a median of 24
  * iterations, 96 at the 90th percentile.  The error bars are one more
  * Jacobian and a QR.
  *
@@ -71,7 +77,12 @@ typedef struct BazinBox
 	double		tau_width;		/* tau_rise - TAU_MIN and tau_fall - tau_rise - TAU_MIN */
 } BazinBox;
 
-/* The data and box the GSL callbacks see. */
+/*
+ * The data and box the GSL callbacks see, and what the last residuals left
+ * for the Jacobian: GSL asks for J only at the point whose residuals it has
+ * just accepted, so the fraction g_i and the logistic s_i of each point
+ * (two exps) are kept and not computed again (half the exps of a fit).
+ */
 typedef struct BazinData
 {
 	const double *t;
@@ -79,6 +90,10 @@ typedef struct BazinData
 	const double *dflux;
 	size_t		n;
 	BazinBox	box;
+	double	   *g;				/* n: g_i at cached_u */
+	double	   *s;				/* n: s_i at cached_u */
+	double		cached_u[BAZIN_N_PARAMS];
+	int			cached;			/* g and s hold the values at cached_u */
 } BazinData;
 
 /* Physical parameters: A, B, t0, tau_rise, tau_fall. */
@@ -112,13 +127,6 @@ bazin_outcome_name(BazinOutcome outcome)
 	return "failed";
 }
 
-/* log(1 + e^x) without overflow or loss for large |x|. */
-static double
-softplus(double x)
-{
-	return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
-}
-
 /* 1 / (1 + e^-x) without overflow. */
 static double
 logistic(double x)
@@ -140,26 +148,37 @@ logit(double q)
 }
 
 /*
- * The fraction g = e^{-x/tau_fall} / (1 + e^{-x/tau_rise}), x = t - t0, in
- * logs: ln g = -x/tau_fall - softplus(-x/tau_rise), finite for every x, and
- * g < 1 when tau_fall > tau_rise.  *sig gets logistic(-x/tau_rise), the
- * derivative of that softplus.
+ * The fraction g = e^{-x/tau_fall} / (1 + e^{-x/tau_rise}), x = t - t0, with
+ * two exps and no overflow: with b = -x/tau_rise, for b <= 0 as written
+ * (-x/tau_fall <= 0), for b > 0 as e^{-x/tau_fall - b} / (e^{-b} + 1), whose
+ * exponent x (1/tau_rise - 1/tau_fall) is negative when tau_fall > tau_rise.
+ * So g < 1 for every x then.  *sig gets s = logistic(b), which the Jacobian
+ * needs.
  */
 static double
 fraction(double x, double rise, double fall, double *sig)
 {
 	double		b = -x / rise;
+	double		e;
 
-	if (sig)
-		*sig = logistic(b);
-	return exp(-x / fall - softplus(b));
+	if (b <= 0.0)
+	{
+		e = exp(b);
+		*sig = e / (1.0 + e);
+		return exp(-x / fall) / (1.0 + e);
+	}
+	e = exp(-b);
+	*sig = 1.0 / (1.0 + e);
+	return exp(-x / fall - b) / (1.0 + e);
 }
 
 double
 bazin_model(double t, double amplitude, double baseline, double reference_time,
 			double rise_time, double fall_time)
 {
-	return amplitude * fraction(t - reference_time, rise_time, fall_time, NULL) + baseline;
+	double		s;
+
+	return amplitude * fraction(t - reference_time, rise_time, fall_time, &s) + baseline;
 }
 
 static BazinParams
@@ -186,32 +205,36 @@ free_params(const BazinParams *p, const BazinBox *box, double *u)
 	u[4] = logit((p->fall - p->rise - BAZIN_TAU_MIN) / box->tau_width);
 }
 
-/* Weighted residuals (f(t_i) - flux_i) / dflux_i. */
+/* Weighted residuals (f(t_i) - flux_i) / dflux_i; g_i and s_i kept. */
 static int
 residuals(const gsl_vector *u, void *arg, gsl_vector *r)
 {
-	const BazinData *d = arg;
+	BazinData  *d = arg;
 	BazinParams p = params_of(u, &d->box);
 
 	for (size_t i = 0; i < d->n; i++)
-		gsl_vector_set(r, i, (p.a * fraction(d->t[i] - p.t0, p.rise, p.fall, NULL) + p.b
-							  - d->flux[i]) / d->dflux[i]);
+	{
+		d->g[i] = fraction(d->t[i] - p.t0, p.rise, p.fall, &d->s[i]);
+		r->data[i * r->stride] = (p.a * d->g[i] + p.b - d->flux[i]) / d->dflux[i];
+	}
+	for (int k = 0; k < BAZIN_N_PARAMS; k++)
+		d->cached_u[k] = gsl_vector_get(u, k);
+	d->cached = 1;
 	return GSL_SUCCESS;
 }
 
 /*
- * Row i of the Jacobian with respect to (A, B, t0, tau_rise, tau_fall):
- * with ln g = -x/tau_fall - softplus(-x/tau_rise) and s = logistic(-x/tau_rise),
+ * Row i of the Jacobian with respect to (A, B, t0, tau_rise, tau_fall),
+ * given g = g_i and s = logistic(-x/tau_rise) (fraction()):
  *	 df/dA = g, df/dB = 1, df/dt0 = A g (1/tau_fall - s/tau_rise),
  *	 df/dtau_rise = -A g s x / tau_rise^2, df/dtau_fall = A g x / tau_fall^2,
  * each divided by dflux_i.
  */
 static void
-jacobian_row(const BazinData *d, const BazinParams *p, size_t i, double *row)
+jacobian_row(const BazinData *d, const BazinParams *p, size_t i, double g, double s,
+			 double *row)
 {
 	double		x = d->t[i] - p->t0;
-	double		s;
-	double		g = fraction(x, p->rise, p->fall, &s);
 	double		ag = p->a * g;
 	double		w = 1.0 / d->dflux[i];
 
@@ -222,9 +245,20 @@ jacobian_row(const BazinData *d, const BazinParams *p, size_t i, double *row)
 	row[4] = ag * (x / p->fall) / p->fall * w;
 }
 
+/* Row i at p, g_i and s_i computed. */
+static void
+jacobian_row_at(const BazinData *d, const BazinParams *p, size_t i, double *row)
+{
+	double		s;
+	double		g = fraction(d->t[i] - p->t0, p->rise, p->fall, &s);
+
+	jacobian_row(d, p, i, g, s, row);
+}
+
 /*
  * The Jacobian with respect to the free parameters: the chain rule through
- * the logistic maps (tau_fall moves with tau_rise too).
+ * the logistic maps (tau_fall moves with tau_rise too).  g_i and s_i come
+ * from the last residuals when they were taken at u (GSL's order: always).
  */
 static int
 jacobian(const gsl_vector *u, void *arg, gsl_matrix *J)
@@ -233,12 +267,14 @@ jacobian(const gsl_vector *u, void *arg, gsl_matrix *J)
 	const BazinBox *box = &d->box;
 	BazinParams p = params_of(u, box);
 	double		dp[BAZIN_N_PARAMS];
+	int			cached = d->cached;
 
 	for (int k = 0; k < BAZIN_N_PARAMS; k++)
 	{
 		double		s = logistic(gsl_vector_get(u, k));
 
 		dp[k] = s * (1.0 - s);
+		cached &= d->cached_u[k] == gsl_vector_get(u, k);
 	}
 	dp[0] *= box->a_width;
 	dp[1] = 1.0;
@@ -248,16 +284,258 @@ jacobian(const gsl_vector *u, void *arg, gsl_matrix *J)
 	for (size_t i = 0; i < d->n; i++)
 	{
 		double		row[BAZIN_N_PARAMS];
+		double	   *Ji = J->data + i * J->tda;
 
-		jacobian_row(d, &p, i, row);
-		gsl_matrix_set(J, i, 0, row[0] * dp[0]);
-		gsl_matrix_set(J, i, 1, row[1]);
-		gsl_matrix_set(J, i, 2, row[2] * dp[2]);
-		gsl_matrix_set(J, i, 3, (row[3] + row[4]) * dp[3]);
-		gsl_matrix_set(J, i, 4, row[4] * dp[4]);
+		if (cached)
+			jacobian_row(d, &p, i, d->g[i], d->s[i], row);
+		else
+			jacobian_row_at(d, &p, i, row);
+		Ji[0] = row[0] * dp[0];
+		Ji[1] = row[1];
+		Ji[2] = row[2] * dp[2];
+		Ji[3] = (row[3] + row[4]) * dp[3];
+		Ji[4] = row[4] * dp[4];
 	}
 	return GSL_SUCCESS;
 }
+
+/*
+ * Moré's scaling, as GSL's gsl_multifit_nlinear_scale_more (D_k the largest
+ * norm of column k of J seen, 1 for a zero column), with the five column
+ * norms summed in one pass over J where GSL's takes a strided,
+ * overflow-safe BLAS dnrm2 per column.  A Jacobian entry is a weighted flux
+ * derivative, far from the range where a plain sum of squares would
+ * overflow.
+ */
+static void
+column_norms(const gsl_matrix *J, double *norm)
+{
+	double		s0 = 0.0,
+				s1 = 0.0,
+				s2 = 0.0,
+				s3 = 0.0,
+				s4 = 0.0;
+
+	for (size_t i = 0; i < J->size1; i++)
+	{
+		const double *r = J->data + i * J->tda;
+
+		s0 += r[0] * r[0];
+		s1 += r[1] * r[1];
+		s2 += r[2] * r[2];
+		s3 += r[3] * r[3];
+		s4 += r[4] * r[4];
+	}
+	norm[0] = s0;
+	norm[1] = s1;
+	norm[2] = s2;
+	norm[3] = s3;
+	norm[4] = s4;
+	for (int k = 0; k < BAZIN_N_PARAMS; k++)
+		norm[k] = norm[k] > 0.0 ? sqrt(norm[k]) : 1.0;
+}
+
+static int
+more_init(const gsl_matrix *J, gsl_vector *diag)
+{
+	double		norm[BAZIN_N_PARAMS];
+
+	column_norms(J, norm);
+	for (int k = 0; k < BAZIN_N_PARAMS; k++)
+		gsl_vector_set(diag, k, norm[k]);
+	return GSL_SUCCESS;
+}
+
+static int
+more_update(const gsl_matrix *J, gsl_vector *diag)
+{
+	double		norm[BAZIN_N_PARAMS];
+
+	column_norms(J, norm);
+	for (int k = 0; k < BAZIN_N_PARAMS; k++)
+		if (norm[k] > gsl_vector_get(diag, k))
+			gsl_vector_set(diag, k, norm[k]);
+	return GSL_SUCCESS;
+}
+
+static const gsl_multifit_nlinear_scale bazin_scale_more = {"more", more_init, more_update};
+
+/*
+ * The linear solver of the LM steps: the normal equations
+ * (J^T J + mu D^2) dx = -J^T f by Cholesky, as GSL's
+ * gsl_multifit_nlinear_solver_cholesky, for p = 5 in registers: J^T J in
+ * one pass over J per Jacobian, a 5 x 5 Cholesky per mu, -J^T f and two
+ * triangular solves per step (GSL's general code spends more in BLAS calls
+ * on 5-vectors than in the sums).  mu D^2 > 0 makes the matrix positive
+ * definite however singular J is (A near 0); a pivot that rounding makes
+ * non-positive fails the step (GSL_EDOM: the fit's status "failed").
+ */
+typedef struct NormalEquations
+{
+	double		jtj[BAZIN_N_PARAMS][BAZIN_N_PARAMS];	/* lower triangle */
+	double		l[BAZIN_N_PARAMS][BAZIN_N_PARAMS];	/* Cholesky factor, lower */
+} NormalEquations;
+
+static void *
+normal_alloc(const size_t n, const size_t p)
+{
+	(void) n;
+	return p == BAZIN_N_PARAMS ? calloc(1, sizeof(NormalEquations)) : NULL;
+}
+
+static void
+normal_free(void *state)
+{
+	free(state);
+}
+
+static int
+normal_init(const void *trust, void *state)
+{
+	const gsl_matrix *J = ((const gsl_multifit_nlinear_trust_state *) trust)->J;
+	NormalEquations *ne = state;
+	double		s00 = 0.0,
+				s10 = 0.0,
+				s11 = 0.0,
+				s20 = 0.0,
+				s21 = 0.0,
+				s22 = 0.0,
+				s30 = 0.0,
+				s31 = 0.0,
+				s32 = 0.0,
+				s33 = 0.0,
+				s40 = 0.0,
+				s41 = 0.0,
+				s42 = 0.0,
+				s43 = 0.0,
+				s44 = 0.0;
+
+	/* Fifteen sums in registers: through ne->jtj, every update would be a store. */
+	for (size_t i = 0; i < J->size1; i++)
+	{
+		const double *r = J->data + i * J->tda;
+
+		s00 += r[0] * r[0];
+		s10 += r[1] * r[0];
+		s11 += r[1] * r[1];
+		s20 += r[2] * r[0];
+		s21 += r[2] * r[1];
+		s22 += r[2] * r[2];
+		s30 += r[3] * r[0];
+		s31 += r[3] * r[1];
+		s32 += r[3] * r[2];
+		s33 += r[3] * r[3];
+		s40 += r[4] * r[0];
+		s41 += r[4] * r[1];
+		s42 += r[4] * r[2];
+		s43 += r[4] * r[3];
+		s44 += r[4] * r[4];
+	}
+	ne->jtj[0][0] = s00;
+	ne->jtj[1][0] = s10;
+	ne->jtj[1][1] = s11;
+	ne->jtj[2][0] = s20;
+	ne->jtj[2][1] = s21;
+	ne->jtj[2][2] = s22;
+	ne->jtj[3][0] = s30;
+	ne->jtj[3][1] = s31;
+	ne->jtj[3][2] = s32;
+	ne->jtj[3][3] = s33;
+	ne->jtj[4][0] = s40;
+	ne->jtj[4][1] = s41;
+	ne->jtj[4][2] = s42;
+	ne->jtj[4][3] = s43;
+	ne->jtj[4][4] = s44;
+	return GSL_SUCCESS;
+}
+
+static int
+normal_presolve(const double mu, const void *trust, void *state)
+{
+	const gsl_vector *diag = ((const gsl_multifit_nlinear_trust_state *) trust)->diag;
+	NormalEquations *ne = state;
+
+	for (int a = 0; a < BAZIN_N_PARAMS; a++)
+		for (int b = 0; b <= a; b++)
+		{
+			double		v = ne->jtj[a][b];
+
+			for (int k = 0; k < b; k++)
+				v -= ne->l[a][k] * ne->l[b][k];
+			if (a != b)
+				ne->l[a][b] = v / ne->l[b][b];
+			else
+			{
+				double		dk = gsl_vector_get(diag, a);
+
+				v += mu * dk * dk;
+				if (!(v > 0.0))
+					return GSL_EDOM;
+				ne->l[a][a] = sqrt(v);
+			}
+		}
+	return GSL_SUCCESS;
+}
+
+static int
+normal_solve(const gsl_vector *f, gsl_vector *x, const void *trust, void *state)
+{
+	const gsl_matrix *J = ((const gsl_multifit_nlinear_trust_state *) trust)->J;
+	NormalEquations *ne = state;
+	double		g0 = 0.0,
+				g1 = 0.0,
+				g2 = 0.0,
+				g3 = 0.0,
+				g4 = 0.0;
+	double		y[BAZIN_N_PARAMS];
+
+	for (size_t i = 0; i < J->size1; i++)
+	{
+		const double *r = J->data + i * J->tda;
+		double		fi = f->data[i * f->stride];
+
+		g0 += r[0] * fi;
+		g1 += r[1] * fi;
+		g2 += r[2] * fi;
+		g3 += r[3] * fi;
+		g4 += r[4] * fi;
+	}
+	y[0] = -g0;
+	y[1] = -g1;
+	y[2] = -g2;
+	y[3] = -g3;
+	y[4] = -g4;
+	/* L L^T x = y */
+	for (int a = 0; a < BAZIN_N_PARAMS; a++)
+	{
+		for (int k = 0; k < a; k++)
+			y[a] -= ne->l[a][k] * y[k];
+		y[a] /= ne->l[a][a];
+	}
+	for (int a = BAZIN_N_PARAMS - 1; a >= 0; a--)
+	{
+		for (int k = a + 1; k < BAZIN_N_PARAMS; k++)
+			y[a] -= ne->l[k][a] * y[k];
+		y[a] /= ne->l[a][a];
+	}
+	for (int a = 0; a < BAZIN_N_PARAMS; a++)
+		gsl_vector_set(x, a, y[a]);
+	return GSL_SUCCESS;
+}
+
+/* Only gsl_multifit_nlinear_rcond asks, and the fit does not. */
+static int
+normal_rcond(double *rcond, void *state)
+{
+	(void) state;
+	*rcond = NAN;
+	return GSL_EUNIMPL;
+}
+
+static const gsl_multifit_nlinear_solver bazin_solver_normal = {
+	"bazin-cholesky", normal_alloc, normal_init, normal_presolve, normal_solve, normal_rcond,
+	normal_free
+};
 
 static int
 cmp_double(const void *a, const void *b)
@@ -326,7 +604,7 @@ start(const BazinData *d, double *scratch, BazinBox *box, double *u0)
 	p.rise = BAZIN_START_RISE;
 	p.fall = BAZIN_START_FALL;
 	p.t0 = d->t[imax] - p.rise * log(p.fall / p.rise - 1.0);
-	g_peak = fraction(p.rise * log(p.fall / p.rise - 1.0), p.rise, p.fall, NULL);
+	g_peak = bazin_model(p.rise * log(p.fall / p.rise - 1.0), 1.0, 0.0, 0.0, p.rise, p.fall);
 	p.a = d->flux[imax] - p.b;
 	if (!(p.a >= range / 100.0))
 		p.a = range / 100.0;
@@ -355,7 +633,7 @@ errors(const BazinData *d, const BazinParams *p, double *Jbuf, double *err)
 
 	for (size_t i = 0; i < d->n; i++)
 	{
-		jacobian_row(d, p, i, Jbuf + i * BAZIN_N_PARAMS);
+		jacobian_row_at(d, p, i, Jbuf + i * BAZIN_N_PARAMS);
 		for (int k = 0; k < BAZIN_N_PARAMS; k++)
 			norm[k] += Jbuf[i * BAZIN_N_PARAMS + k] * Jbuf[i * BAZIN_N_PARAMS + k];
 	}
@@ -461,8 +739,8 @@ solve(const BazinData *d, double *u0, double *Jbuf, BazinFit *fit, const KernelH
 	int			status;
 
 	params.trs = gsl_multifit_nlinear_trs_lm;
-	params.scale = gsl_multifit_nlinear_scale_more;
-	params.solver = gsl_multifit_nlinear_solver_qr;
+	params.scale = &bazin_scale_more;
+	params.solver = &bazin_solver_normal;
 	memset(&fdf, 0, sizeof(fdf));
 	fdf.f = residuals;
 	fdf.df = jacobian;
@@ -543,10 +821,15 @@ bazin_fit(const double *t, const double *flux, const double *dflux, size_t n,
 		clear_fit(fit, BAZIN_TOO_FEW_POINTS);
 		return BAZIN_OK;
 	}
-	/* The Jacobian of the error bars, 5 n, and the quantile's copy in its first n. */
-	scratch = host_alloc_array(host, n, BAZIN_N_PARAMS * sizeof(double));
+	/*
+	 * The Jacobian of the error bars, 5 n (the quantile's copy in its first
+	 * n), then g_i and s_i of the last residuals, n each.
+	 */
+	scratch = host_alloc_array(host, n, (BAZIN_N_PARAMS + 2) * sizeof(double));
 	if (scratch == NULL)
 		return BAZIN_NO_MEMORY;
+	d.g = scratch + BAZIN_N_PARAMS * n;
+	d.s = d.g + n;
 	outcome = start(&d, scratch, &d.box, u0);
 	if (outcome != BAZIN_CONVERGED)
 	{

@@ -116,7 +116,7 @@ extern double bazin_model(double t, double amplitude, double baseline,
 /*
  * Fits one band: t ascending (ties in any order), flux finite, dflux > 0
  * finite.  Fills *fit unless the status is not BAZIN_OK.  Memory: GSL's
- * workspace (malloc, freed before returning) and 5 n doubles from host; the
+ * workspace (malloc, freed before returning) and 7 n doubles from host; the
  * host is polled before every iteration and must return (no longjmp).
  */
 extern BazinStatus bazin_fit(const double *t, const double *flux, const double *dflux,

@@ -155,6 +155,39 @@ fd_errors(const double *t, const double *s, size_t n, const double *p, const dou
 
 /* ---- the tests ---- */
 
+/*
+ * The model in two exps against its log form,
+ * A exp(-x/tau_fall - log(1 + e^{-x/tau_rise})) + B with a softplus that
+ * cannot overflow, from far before t0 (e^{-x/tau_rise} beyond a double) to
+ * far after (both exps underflowing): finite, in [B, A + B], to 1e-13.
+ */
+static void
+test_model(void)
+{
+	const double taus[][2] = {{3.0, 20.0}, {0.01, 0.02}, {0.01, 5000.0}, {400.0, 400.01}};
+	int			ok = 1;
+
+	for (size_t k = 0; k < sizeof(taus) / sizeof(taus[0]); k++)
+		for (int e = -121; e <= 121; e++)
+		{
+			/* 0 and +-10^-3 .. +-10^6 in steps of 10^0.075 */
+			double		t = 58000.0 + (e == 0 ? 0.0 : (e < 0 ? -1.0 : 1.0) * pow(10.0, -3.0 + 0.075 * (abs(e) - 1)));
+			double		x = t - 58000.0;
+			double		b = -x / taus[k][0];
+			double		softplus = b > 0 ? b + log1p(exp(-b)) : log1p(exp(b));
+			double		want = 250.0 * exp(-x / taus[k][1] - softplus) - 7.0;
+			double		got = bazin_model(t, 250.0, -7.0, 58000.0, taus[k][0], taus[k][1]);
+
+			if (!(isfinite(got) && got >= -7.0 && got <= 243.0 &&
+				  fabs(got - want) <= 1e-13 * 250.0))
+			{
+				ok = 0;
+				printf("# tau %g %g, x %g: %.17g, log form %.17g\n", taus[k][0], taus[k][1], x, got, want);
+			}
+		}
+	check(ok, "the model without logs = its log form, finite, from 1e6 d before t0 to 1e6 after");
+}
+
 static void
 test_degenerate(void)
 {
@@ -483,6 +516,7 @@ test_host_paths(void)
 int
 main(void)
 {
+	test_model();
 	test_degenerate();
 	test_recovery();
 	test_noisy();
