@@ -40,4 +40,15 @@ extern GpStatus gp_peak(const double *t, const double *y, const double *var, siz
 						double *grid, double *mean, double *sd, void *work,
 						const KernelHost *host, double *peak_t, double *peak_mean);
 
+/*
+ * The half widths of a peak (peak_t, peak_mean) of the mean on a grid of m
+ * ascending times: *rise = peak_t - the last grid time before peak_t whose
+ * mean is below peak_mean / 2, *fall = the first grid time after peak_t
+ * whose mean is below it - peak_t.  NaN when the mean does not fall below
+ * half on that side within the grid; both NaN when peak_mean is not > 0
+ * (no half of a flux <= 0).  O(m).
+ */
+extern void gp_half_widths(const double *grid, const double *mean, size_t m,
+						   double peak_t, double peak_mean, double *rise, double *fall);
+
 #endif							/* ANTARES_GP_PEAK_H */
