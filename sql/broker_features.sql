@@ -139,7 +139,8 @@ SELECT key, CASE jsonb_typeof(value) WHEN 'number' THEN round(value::numeric, 9)
 FROM (SELECT broker_features(t, pb, flux, dflux) f FROM degenerate) x, jsonb_each(f)
 WHERE key ~ '_[griz]$'
   AND left(key, -2) IN ('observation_count', 'duration', 'median', 'kurtosis', 'stetson_k', 'period',
-                        'period_power', 'bazin_amplitude', 'gp_peak_time', 'gp_peak_flux')
+                        'period_power', 'bazin_amplitude', 'gp_peak_time', 'gp_peak_flux',
+                        'gp_flux_ratio', 'gp_half_rise_time', 'gp_half_fall_time')
 ORDER BY right(key, 1), key;
 -- and each band still equals the array functions
 SELECT pb, bool_and(f -> (e.key || '_' || pb) = e.value) AS statistics_equal
