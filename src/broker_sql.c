@@ -64,7 +64,7 @@ PG_FUNCTION_INFO_V1(feature_vector_jsonb);
 #define PART_STATISTICS		0x1
 #define PART_PERIODOGRAM	0x2
 #define PART_BAZIN			0x4
-#define PART_GP				0x8		/* the GP peaks and the colours */
+#define PART_GP				0x8		/* the GP peaks, shapes and the colours */
 #define PARTS_ALL			0xF
 static const char *const part_names[] = {"statistics", "periodogram", "bazin", "gp"};
 
