@@ -1,7 +1,7 @@
 /*
  * gp_peak.h
- *		The peak of a band's Gaussian-process mean: a plain-C kernel over
- *		gp_matern, no PostgreSQL types, no allocation.
+ *		The peak of a band's Gaussian-process mean and its half widths: a
+ *		plain-C kernel over gp_matern, no PostgreSQL types, no allocation.
  *
  * The GP (gp_matern.h, fitted hyper-parameters A and l) is predicted on the
  * grid of m times evenly spaced over the band's span (gp_matern_predict_grid,

@@ -3,8 +3,7 @@
  *		Unit tests of the GP peak (gp_peak.c): the parabola's vertex against
  *		closed forms, and the refined peak of a band against a search of the
  *		GP mean on a grid 100 times finer; the half widths on hand-made
- *		grids.  Prints TAP; exits non-zero when a
- *		check fails.
+ *		grids.  Prints TAP; exits non-zero when a check fails.
  */
 #include <math.h>
 #include <stdio.h>
