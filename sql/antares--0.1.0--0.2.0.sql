@@ -1157,8 +1157,8 @@ CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8) (
     COMBINEFUNC = band_rows_combine, SERIALFUNC = band_rows_serialize,
     DESERIALFUNC = band_rows_deserialize, PARALLEL = SAFE);
 
--- Only some parts: any of statistics, periodogram, bazin, gp (the GP peaks
--- and the colours); the keys of the others are left out.
+-- Only some parts: any of statistics, periodogram, bazin, gp (the GP peaks,
+-- flux ratios, half widths and the colours); the keys of the others are left out.
 CREATE AGGREGATE broker_features(t float8, pb text, flux float8, dflux float8, parts text[]) (
     SFUNC = broker_accum, STYPE = internal, SSPACE = 8192,
     FINALFUNC = broker_features_final,
@@ -1177,9 +1177,9 @@ AS 'MODULE_PATHNAME', 'feature_vector_jsonb' LANGUAGE C IMMUTABLE STRICT PARALLE
 COMMENT ON AGGREGATE band_statistics(float8, float8, float8) IS
     'band_statistics(t[], flux[], dflux[]) of one band''s rows (t, flux, dflux > 0) in any order, parallel safe: the same row and ERRORs; NULL for no rows';
 COMMENT ON AGGREGATE broker_features(float8, text, float8, float8) IS
-    'Every broker feature of an object''s rows (t, pb in u g r i z y, flux, dflux > 0) as jsonb, the keys of broker_feature_names(): per band band_statistics, the Lomb-Scargle peak, the Bazin fit, the GP peak; colours at the r band''s GP peak; null where undefined';
+    'Every broker feature of an object''s rows (t, pb in u g r i z y, flux, dflux > 0) as jsonb, the keys of broker_feature_names(): per band band_statistics, the Lomb-Scargle peak, the Bazin fit, the GP peak, the GP flux ratios around the r band''s GP peak and the GP half rise and fall times; colours at the r band''s GP peak; null where undefined';
 COMMENT ON AGGREGATE broker_features(float8, text, float8, float8, text[]) IS
-    'broker_features of only the named parts (statistics, periodogram, bazin, gp: the GP peaks and the colours), the same for every row of a group; the other parts'' keys are left out';
+    'broker_features of only the named parts (statistics, periodogram, bazin, gp: the GP peaks, flux ratios, half widths and the colours), the same for every row of a group; the other parts'' keys are left out';
 COMMENT ON FUNCTION broker_feature_names(text[]) IS
     'The keys broker_features(t, pb, flux, dflux, parts) gives, in broker_feature_names() order';
 COMMENT ON FUNCTION broker_feature_names() IS
@@ -1193,7 +1193,7 @@ COMMENT ON FUNCTION band_rows_combine(internal, internal) IS 'Combine function o
 COMMENT ON FUNCTION band_rows_serialize(internal) IS 'Serial function of the band_statistics aggregate and broker_features';
 COMMENT ON FUNCTION band_rows_deserialize(bytea, internal) IS 'Deserial function of the band_statistics aggregate and broker_features';
 COMMENT ON FUNCTION band_statistics_final(internal) IS 'Final function of the band_statistics aggregate';
-COMMENT ON FUNCTION broker_features_final(internal) IS 'Final function of broker_features: each band''s features, the GP peaks and the colours';
+COMMENT ON FUNCTION broker_features_final(internal) IS 'Final function of broker_features: each band''s features, the GP peaks, flux ratios, half widths and the colours';
 
 -- Gradient-boosted trees: XGBoost's binary:logistic (two classes) and
 -- multi:softprob (more) classifiers with tree_method hist, trained by

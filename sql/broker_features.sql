@@ -23,15 +23,15 @@ FROM obj GROUP BY pb;
 CREATE TEMP TABLE obj_f AS
 SELECT broker_features(t, pb, flux, dflux) AS f FROM obj;
 
--- Every key of broker_feature_names, no other: 6 bands x 46 + 5 colours.
+-- Every key of broker_feature_names, no other: 6 bands x 53 + 5 colours.
 SELECT cardinality(broker_feature_names()) AS names,
        (SELECT count(*) FROM obj_f, jsonb_object_keys(f)) AS keys,
        (SELECT array_agg(k ORDER BY k) FROM obj_f, jsonb_object_keys(f) k)
          = (SELECT array_agg(n ORDER BY n) FROM unnest(broker_feature_names()) n) AS same_keys;
 -- Built as jsonb values, the object is what jsonb_in makes of its text.
 SELECT f::text::jsonb = f AS same_value, f::text::jsonb::text = f::text AS same_text FROM obj_f;
-SELECT (broker_feature_names())[1:3] AS first, (broker_feature_names())[44:48] AS around_g_end,
-       (broker_feature_names())[277:281] AS colours;
+SELECT (broker_feature_names())[1:3] AS first, (broker_feature_names())[44:55] AS around_g_end,
+       (broker_feature_names())[319:323] AS colours;
 
 -- Each band's keys are the array functions' values of its arrays, exactly
 -- (jsonb numbers compare numerically; both are the doubles' shortest forms).
@@ -80,6 +80,52 @@ LEFT JOIN LATERAL gp_predict(g1.t, g1.f, g1.d, ARRAY[r.tr], (g1.c).amplitude, (g
 LEFT JOIN LATERAL gp_predict(g2.t, g2.f, g2.d, ARRAY[r.tr], (g2.c).amplitude, (g2.c).length_scale) p2
   ON true
 ORDER BY k;
+-- The GP shape around the r peak T, P: each band's peak time - T, and its
+-- GP mean (gp_predict, gp_smooth's hyper-parameters, outside the band's
+-- span too) at T, T - 10, T + 15, T + 30 over P; null for a band without
+-- points (u).
+SELECT g.pb, o.f -> ('gp_peak_dt_' || g.pb) AS dt,
+       (o.f ->> ('gp_peak_time_' || g.pb))::float8 - r.tr AS expected_dt,
+       round((o.f ->> ('gp_flux_ratio' || v.suffix || '_' || g.pb))::numeric, 9) AS ratio,
+       round((p.mean / r.pr)::numeric, 9) AS expected, v.suffix
+FROM obj_f o
+CROSS JOIN LATERAL (SELECT (o.f ->> 'gp_peak_time_r')::float8 AS tr,
+                           (o.f ->> 'gp_peak_flux_r')::float8 AS pr) r
+CROSS JOIN (VALUES (1, '', 0), (2, '_m10', -10), (3, '_p15', 15), (4, '_p30', 30)) v(k, suffix, dt)
+CROSS JOIN obj_gp g
+CROSS JOIN LATERAL gp_predict(g.t, g.f, g.d, ARRAY[r.tr + v.dt], (g.c).amplitude,
+                              (g.c).length_scale) p
+ORDER BY g.pb, v.k;
+SELECT f -> 'gp_peak_dt_u' AS dt_u, f -> 'gp_flux_ratio_u' AS ratio_u,
+       f -> 'gp_flux_ratio_p30_u' AS ratio_p30_u, f -> 'gp_peak_dt_r' AS dt_r,
+       round((f ->> 'gp_flux_ratio_r')::numeric, 9) AS ratio_r
+FROM obj_f;
+-- A peak flux <= 0 has no half and no ratios: r negated (its GP peak < 0),
+-- every band's ratios and r's widths null, dt and g's widths still there;
+-- no r band: no T, every dt and ratio null.
+SELECT x.what, count(*) FILTER (WHERE jsonb_typeof(v) = 'number') AS numbers,
+       count(*) FILTER (WHERE jsonb_typeof(v) = 'null') AS nulls,
+       string_agg(k, ' ' ORDER BY k) FILTER (WHERE jsonb_typeof(v) = 'number') AS number_keys
+FROM (SELECT 'r negated' AS what,
+             broker_features(t, pb, CASE WHEN pb = 'r' THEN -flux ELSE flux END, dflux) AS f FROM obj
+      UNION ALL
+      SELECT 'no r', broker_features(t, pb, flux, dflux) FROM obj WHERE pb <> 'r') x,
+     jsonb_each(x.f) e(k, v)
+WHERE k ~ '^gp_(peak_dt|flux_ratio|half)'
+GROUP BY x.what ORDER BY x.what;
+-- The half widths: on gp_smooth's grid, the peak time minus the last grid
+-- time before it where the mean is below half the peak flux, and the first
+-- one after it minus the peak time; null where the mean stays above half
+-- (z one point, y two: no fall to half within the grid).
+SELECT g.pb, o.f -> ('gp_half_rise_time_' || g.pb) AS rise,
+       e.pt - max(tt) FILTER (WHERE tt < e.pt AND m < e.pf / 2) AS expected_rise,
+       o.f -> ('gp_half_fall_time_' || g.pb) AS fall,
+       min(tt) FILTER (WHERE tt > e.pt AND m < e.pf / 2) - e.pt AS expected_fall
+FROM obj_f o CROSS JOIN obj_gp g
+CROSS JOIN LATERAL (SELECT (o.f ->> ('gp_peak_time_' || g.pb))::float8 AS pt,
+                           (o.f ->> ('gp_peak_flux_' || g.pb))::float8 AS pf) e
+CROSS JOIN LATERAL unnest((g.c).t, (g.c).mean) u(tt, m)
+GROUP BY g.pb, o.f, e.pt, e.pf ORDER BY g.pb;
 
 -- Degenerate bands: one point, two points, constant fluxes, one time.
 CREATE TEMP TABLE degenerate AS
@@ -93,7 +139,8 @@ SELECT key, CASE jsonb_typeof(value) WHEN 'number' THEN round(value::numeric, 9)
 FROM (SELECT broker_features(t, pb, flux, dflux) f FROM degenerate) x, jsonb_each(f)
 WHERE key ~ '_[griz]$'
   AND left(key, -2) IN ('observation_count', 'duration', 'median', 'kurtosis', 'stetson_k', 'period',
-                        'period_power', 'bazin_amplitude', 'gp_peak_time', 'gp_peak_flux')
+                        'period_power', 'bazin_amplitude', 'gp_peak_time', 'gp_peak_flux',
+                        'gp_flux_ratio', 'gp_half_rise_time', 'gp_half_fall_time')
 ORDER BY right(key, 1), key;
 -- and each band still equals the array functions
 SELECT pb, bool_and(f -> (e.key || '_' || pb) = e.value) AS statistics_equal

@@ -18,7 +18,8 @@
  * O(n log n); the statistics O(n log n); the periodogram O(n m), m the
  * automatic grid's frequencies (~300 for the shipped bands); the Bazin fit
  * (GSL, up to 500 iterations of O(n)); the GP fit (O(n) per likelihood,
- * ~25 evaluations) and its peak on gp_smooth's 200-point grid (gp_peak.h);
+ * ~25 evaluations), its peak and half widths on gp_smooth's 200-point grid
+ * (gp_peak.h) and its mean at 4 times around the r band's peak, O(n);
  * the jsonb, built from values, ~0.2 us a key.  The measured shares are in
  * bench/README.md.  broker_features(..., parts) leaves parts out.
  */
@@ -63,7 +64,7 @@ PG_FUNCTION_INFO_V1(feature_vector_jsonb);
 #define PART_STATISTICS		0x1
 #define PART_PERIODOGRAM	0x2
 #define PART_BAZIN			0x4
-#define PART_GP				0x8		/* the GP peaks and the colours */
+#define PART_GP				0x8		/* the GP peaks, shapes and the colours */
 #define PARTS_ALL			0xF
 static const char *const part_names[] = {"statistics", "periodogram", "bazin", "gp"};
 
@@ -86,7 +87,8 @@ typedef struct BandRowsSerialHeader
 /*
  * The features of one band, in the order of their keys: band_statistics'
  * 29 columns, lomb_scargle's period and power, bazin_fit's numbers, the GP
- * peak.  Key "<name>_<band>".
+ * peak, its shape around the r band's peak and its half widths.  Key
+ * "<name>_<band>".
  */
 static const char *const band_feature[] = {
 	"observation_count", "duration", "minimum_time_interval", "maximum_time_interval",
@@ -103,15 +105,19 @@ static const char *const band_feature[] = {
 	"bazin_fall_time", "bazin_amplitude_err", "bazin_baseline_err",
 	"bazin_reference_time_err", "bazin_rise_time_err", "bazin_fall_time_err",
 	"bazin_reduced_chi2", "bazin_peak_time", "bazin_peak_flux",
-	"gp_peak_time", "gp_peak_flux"
+	"gp_peak_time", "gp_peak_flux", "gp_peak_dt", "gp_flux_ratio", "gp_flux_ratio_m10",
+	"gp_flux_ratio_p15", "gp_flux_ratio_p30", "gp_half_rise_time", "gp_half_fall_time"
 };
 
 #define N_STATS			29		/* band_statistics' columns, first */
 #define F_PERIOD		N_STATS
 #define F_BAZIN			(F_PERIOD + 2)
 #define F_GP			(F_BAZIN + 13)
+#define F_GP_DT			(F_GP + 2)
+#define F_GP_RATIO		(F_GP + 3)	/* at T, T - 10, T + 15, T + 30 */
+#define F_GP_HALF		(F_GP + 7)	/* rise, fall */
 #define N_BAND_FEATURES ((int) lengthof(band_feature))
-StaticAssertDecl(F_GP + 2 == lengthof(band_feature), "GP peak keys last");
+StaticAssertDecl(F_GP_HALF + 2 == lengthof(band_feature), "GP keys last");
 StaticAssertDecl(sizeof(LcStats) == offsetof(LcStats, duration) + (N_STATS - 1) * sizeof(double),
 				 "LcStats is observation_count, then one double per other column");
 
@@ -432,7 +438,10 @@ typedef struct BandGp
 	void	   *work;
 } BandGp;
 
-/* Fits the band's GP and writes its peak at f[F_GP], f[F_GP + 1] (n >= 1). */
+/*
+ * Fits the band's GP and writes its peak at f[F_GP], f[F_GP + 1] and its
+ * half widths at f[F_GP_HALF], f[F_GP_HALF + 1] (n >= 1).
+ */
 static void
 band_gp_peak(BandGp *gp, double *f)
 {
@@ -450,6 +459,8 @@ band_gp_peak(BandGp *gp, double *f)
 							 gp->fit.length_scale, GP_DEFAULT_GRID, grid,
 							 grid + GP_DEFAULT_GRID, grid + 2 * GP_DEFAULT_GRID, gp->work,
 							 &host, &f[F_GP], &f[F_GP + 1]));
+	gp_half_widths(grid, grid + GP_DEFAULT_GRID, GP_DEFAULT_GRID, f[F_GP], f[F_GP + 1],
+				   &f[F_GP_HALF], &f[F_GP_HALF + 1]);
 	pfree(grid);
 }
 
@@ -472,6 +483,33 @@ band_gp_at(const BandGp *gp, double t)
 									   gp->fit.length_scale, &t, 1, &mean, &sd, gp->work,
 									   &host));
 	return mean;
+}
+
+/*
+ * The band's GP mean, divided by the r band's peak flux p, at the r band's
+ * peak time t_r, t_r - 10, t_r + 15 and t_r + 30 d into f[F_GP_RATIO ..]
+ * (left NaN when the band has no points or p is not > 0).  Outside the
+ * band's span the mean reverts to 0: a band that has faded, or not yet
+ * risen, has a ratio near 0, which is what the shape says.
+ */
+static void
+band_gp_ratios(const BandGp *gp, double t_r, double p, double *f)
+{
+	static const double offset[4] = {0.0, -10.0, 15.0, 30.0};	/* the keys' order */
+	KernelHost	host = pg_kernel_host(CurrentMemoryContext);
+	const BandArrays *b = &gp->band;
+	double		t[4],
+				mean[4],
+				sd[4];
+
+	if (b->n == 0 || !(p > 0.0))
+		return;
+	for (int j = 0; j < 4; j++)
+		t[j] = t_r + offset[j];
+	report_gp_status(gp_matern_predict(b->t, b->flux, gp->var, b->n, gp->fit.amplitude,
+									   gp->fit.length_scale, t, 4, mean, sd, gp->work, &host));
+	for (int j = 0; j < 4; j++)
+		f[F_GP_RATIO + j] = mean[j] / p;
 }
 
 /*
@@ -519,7 +557,8 @@ band_features(BandRowsState *state, int k, double *f, BandGp *gp)
 	gp->band = band;
 	if (state->parts & PART_GP)
 	{
-		f[F_GP] = f[F_GP + 1] = NAN;
+		for (int i = F_GP; i < N_BAND_FEATURES; i++)
+			f[i] = NAN;
 		if (band.n > 0)
 			band_gp_peak(gp, f);
 	}
@@ -634,7 +673,15 @@ broker_features_final(PG_FUNCTION_ARGS)
 	if (state->parts & PART_GP)
 	{
 		double		t_peak = f[PEAK_BAND * N_BAND_FEATURES + F_GP];
+		double		p_peak = f[PEAK_BAND * N_BAND_FEATURES + F_GP + 1];
 
+		for (int k = 0; k < LC_NBANDS; k++)
+		{
+			double	   *fk = &f[k * N_BAND_FEATURES];
+
+			fk[F_GP_DT] = fk[F_GP] - t_peak;
+			band_gp_ratios(&gp[k], t_peak, p_peak, fk);
+		}
 		for (int b = 0; b < N_COLORS; b++)
 			f[LC_NBANDS * N_BAND_FEATURES + b] = band_color(band_gp_at(&gp[b], t_peak),
 															band_gp_at(&gp[b + 1], t_peak));

@@ -4,6 +4,8 @@
  */
 #include "gp_peak.h"
 
+#include <math.h>
+
 double
 parabola_vertex(double x0, double y0, double x1, double y1, double x2, double y2)
 {
@@ -56,4 +58,27 @@ gp_peak(const double *t, const double *y, const double *var, size_t n,
 		*peak_mean = mv;
 	}
 	return GP_OK;
+}
+
+void
+gp_half_widths(const double *grid, const double *mean, size_t m,
+			   double peak_t, double peak_mean, double *rise, double *fall)
+{
+	double		half = 0.5 * peak_mean;
+
+	*rise = *fall = NAN;
+	if (!(peak_mean > 0.0))
+		return;
+	for (size_t j = 0; j < m; j++)
+	{
+		if (!(mean[j] < half))
+			continue;
+		if (grid[j] < peak_t)
+			*rise = peak_t - grid[j];
+		else if (grid[j] > peak_t)
+		{
+			*fall = grid[j] - peak_t;
+			return;
+		}
+	}
 }

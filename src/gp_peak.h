@@ -1,7 +1,7 @@
 /*
  * gp_peak.h
- *		The peak of a band's Gaussian-process mean: a plain-C kernel over
- *		gp_matern, no PostgreSQL types, no allocation.
+ *		The peak of a band's Gaussian-process mean and its half widths: a
+ *		plain-C kernel over gp_matern, no PostgreSQL types, no allocation.
  *
  * The GP (gp_matern.h, fitted hyper-parameters A and l) is predicted on the
  * grid of m times evenly spaced over the band's span (gp_matern_predict_grid,
@@ -39,5 +39,16 @@ extern GpStatus gp_peak(const double *t, const double *y, const double *var, siz
 						double amplitude, double length_scale, size_t m,
 						double *grid, double *mean, double *sd, void *work,
 						const KernelHost *host, double *peak_t, double *peak_mean);
+
+/*
+ * The half widths of a peak (peak_t, peak_mean) of the mean on a grid of m
+ * ascending times: *rise = peak_t - the last grid time before peak_t whose
+ * mean is below peak_mean / 2, *fall = the first grid time after peak_t
+ * whose mean is below it - peak_t.  NaN when the mean does not fall below
+ * half on that side within the grid; both NaN when peak_mean is not > 0
+ * (no half of a flux <= 0).  O(m).
+ */
+extern void gp_half_widths(const double *grid, const double *mean, size_t m,
+						   double peak_t, double peak_mean, double *rise, double *fall);
 
 #endif							/* ANTARES_GP_PEAK_H */

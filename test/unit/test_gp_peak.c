@@ -2,8 +2,8 @@
  * test_gp_peak.c
  *		Unit tests of the GP peak (gp_peak.c): the parabola's vertex against
  *		closed forms, and the refined peak of a band against a search of the
- *		GP mean on a grid 100 times finer.  Prints TAP; exits non-zero when a
- *		check fails.
+ *		GP mean on a grid 100 times finer; the half widths on hand-made
+ *		grids.  Prints TAP; exits non-zero when a check fails.
  */
 #include <math.h>
 #include <stdio.h>
@@ -156,6 +156,44 @@ test_edges(void)
 	free(work);
 }
 
+/*
+ * The half widths on a tent 10 - 3 |x - 5| over x = 0 .. 10: below 5 from
+ * 3 and 7 on; at exactly half is not below; the peak time between grid
+ * points; no crossing and a peak flux <= 0 are NaN.
+ */
+static void
+test_half_widths(void)
+{
+	double		grid[11],
+				mean[11],
+				rise,
+				fall;
+
+	for (int j = 0; j < 11; j++)
+	{
+		grid[j] = j;
+		mean[j] = 10.0 - 3.0 * fabs(j - 5.0);
+	}
+	gp_half_widths(grid, mean, 11, 5.0, 10.0, &rise, &fall);
+	check(rise == 2.0 && fall == 2.0, "tent: 2 either side");
+	gp_half_widths(grid, mean, 11, 5.25, 10.0, &rise, &fall);
+	check(rise == 2.25 && fall == 1.75, "tent, peak between grid points: from the peak time");
+	gp_half_widths(grid, mean, 11, 5.0, 8.0, &rise, &fall);
+	check(rise == 3.0 && fall == 3.0, "mean 4 exactly half of 8: not below, the next point");
+	gp_half_widths(grid + 3, mean + 3, 5, 5.0, 8.0, &rise, &fall);
+	check(isnan(rise) && isnan(fall), "no grid mean below half: NaN both sides");
+	gp_half_widths(grid, mean, 6, 5.0, 10.0, &rise, &fall);
+	check(rise == 2.0 && isnan(fall), "peak at the grid's end: no fall");
+	gp_half_widths(grid + 5, mean + 5, 6, 5.0, 10.0, &rise, &fall);
+	check(isnan(rise) && fall == 2.0, "peak at the grid's start: no rise");
+	gp_half_widths(grid, mean, 11, 5.0, 0.0, &rise, &fall);
+	check(isnan(rise) && isnan(fall), "peak flux 0: NaN");
+	gp_half_widths(grid, mean, 11, 5.0, -10.0, &rise, &fall);
+	check(isnan(rise) && isnan(fall), "peak flux < 0: NaN");
+	gp_half_widths(grid, mean, 11, 5.0, NAN, &rise, &fall);
+	check(isnan(rise) && isnan(fall), "peak flux NaN: NaN");
+}
+
 int
 main(void)
 {
@@ -163,6 +201,7 @@ main(void)
 	for (int seed = 1; seed <= 20; seed++)
 		test_band(seed, 10 + seed);
 	test_edges();
+	test_half_widths();
 	check(host_counts.live == 0, "no allocation left");
 	return tap_done();
 }

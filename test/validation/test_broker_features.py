@@ -34,7 +34,20 @@ Check groups (one line each; -v lists every failure; exit 1 on a failure):
       times (max|flux_x| / |fx| + max|flux_y| / |fy|) (the peak's flux
       tolerance propagated); pairs with a flux within that tolerance of 0
       (its sign undecided) are counted, not compared;
-  (d) the band_statistics aggregate (GROUP BY object, band; serial and a
+  (d) the GP shape around the r peak (T = gp_peak_time_r): gp_peak_dt_<b> is
+      gp_peak_time_<b> - T exactly, null with either; the flux ratios: each
+      band's scikit-learn mean at T, T - 10, T + 15, T + 30 d (extrapolated
+      outside the band's span) over the reference r peak flux P, to 1e-8
+      times (max|flux_b| + |ratio| max|flux_r|) / P (the peak's flux
+      tolerance propagated); null when P <= 0 or the band has no points;
+      objects whose P is within that tolerance of 0 are counted, not compared;
+  (e) the half rise and fall times against the documented rule on the dense
+      GP's mean on the same grid at its refined peak: the grid time they
+      name (peak time - rise, peak time + fall) to 1e-9 d, null-ness equal;
+      where the two name different grid times (or one is null), the
+      reference mean at them must be within the peak's flux tolerance of
+      half the peak (a crossing the tolerance cannot decide; counted);
+  (f) the band_statistics aggregate (GROUP BY object, band; serial and a
       parallel plan) equals band_statistics(t[], flux[], dflux[]) on every
       band, exactly.
 """
@@ -57,6 +70,8 @@ from test_gp import Group, grid_of, sk_fixed  # noqa: E402  (the dense reference
 BANDS = "ugrizy"
 PEAK_FLUX_TOL = 1e-8     # of the band's max|flux| (measured worst 2.3e-11)
 PEAK_TIME_TOL = 1e-4     # of the grid step (measured worst 6.9e-10)
+HALF_TIME_TOL = 1e-9     # days, the grid time a half width names
+RATIO_OFFSETS = {"": 0.0, "_m10": -10.0, "_p15": 15.0, "_p30": 30.0}
 COLOR_TOL = 1.0857362047581294 * PEAK_FLUX_TOL   # 2.5 / ln 10 times the flux error
 TABLE = "antares_broker_validation_phot"
 FORCE_PARALLEL = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
@@ -139,26 +154,39 @@ def refined_peak(gp, grid):
     mean = gp.predict(grid[:, None])
     k = int(np.argmax(mean))
     if k == 0 or k == len(grid) - 1 or not (grid[k - 1] < grid[k] < grid[k + 1]):
-        return grid[k], mean[k]
+        return grid[k], mean[k], mean
     x0, x1, x2 = grid[k - 1:k + 2]
     y0, y1, y2 = mean[k - 1:k + 2]
     a, b = (x1 - x0) * (y1 - y2), (x1 - x2) * (y1 - y0)
     if a - b == 0:
-        return grid[k], mean[k]
+        return grid[k], mean[k], mean
     tv = min(max(x1 - 0.5 * ((x1 - x0) * a - (x1 - x2) * b) / (a - b), x0), x2)
     mv = gp.predict(np.array([[tv]]))[0]
-    return (tv, mv) if mv >= mean[k] else (grid[k], mean[k])
+    return (tv, mv, mean) if mv >= mean[k] else (grid[k], mean[k], mean)
+
+
+def half_times(grid, mean, tp, mp):
+    """The grid times the documented half widths name (the last one before
+    tp, the first one after it, where the mean is below mp / 2), None when
+    there is none or mp <= 0."""
+    if not mp > 0:
+        return None, None
+    below = mean < mp / 2
+    before, after = grid[below & (grid < tp)], grid[below & (grid > tp)]
+    return (before.max() if before.size else None), (after.min() if after.size else None)
 
 
 def check_gp(cur, objects, feats):
     g = Group("(b) GP peak vs scikit-learn's dense GP at gp_smooth's hyper-parameters")
     gc = Group("(c) colours at the r peak vs scikit-learn's predictions")
+    gr = Group("(d) gp_peak_dt and the flux ratios at the r peak vs scikit-learn")
+    gh = Group("(e) half rise and fall times vs the rule on scikit-learn's grid mean")
     cur.execute(f"SELECT src, objid, pb, (c).amplitude, (c).length_scale FROM "
                 f"(SELECT src, objid, pb, gp_smooth(t, flux, dflux) c FROM {TABLE} GROUP BY 1, 2, 3) x")
     hp = {(r[0], r[1], r[2]): (r[3], r[4]) for r in cur.fetchall()}
     for (src, objid), (t, pb, flux, dflux) in objects.items():
         f = feats[(src, objid)]
-        gps = {}
+        gps, refs = {}, {}
         for b in BANDS:
             m = pb == b
             where = f"{src}/{objid} {b}"
@@ -172,8 +200,9 @@ def check_gp(cur, objects, feats):
                 gp = sk_fixed(tb, fb, db, *hp[(src, objid, b)])
             gps[b] = (gp, tb.min(), tb.max(), float(np.max(np.abs(fb))))
             grid = grid_of(tb)
-            tp, mp = refined_peak(gp, grid)
+            tp, mp, mean = refined_peak(gp, grid)
             scale = gps[b][3]
+            refs[b] = (grid, mean, tp, mp)
             step = (grid[-1] - grid[0]) / (len(grid) - 1)
             g.metric("peak flux / max|flux|", where, abs(f[f"gp_peak_flux_{b}"] - mp) / scale, PEAK_FLUX_TOL)
             if step > 0:
@@ -209,12 +238,71 @@ def check_gp(cur, objects, feats):
                 continue
             tol = COLOR_TOL * (sx / abs(fx) + sy / abs(fy))
             gc.metric("|colour - numpy| / tolerance", where, abs(got - want) / tol, 1.0)
+        check_ratios(gr, f"{src}/{objid}", f, gps, refs)
+        for b, ref in refs.items():
+            check_half_widths(gh, f"{src}/{objid} {b}", f, b, gps[b][3], *ref)
     g.report()
     gc.report()
+    gr.report()
+    gh.report()
+
+
+def check_ratios(g, where, f, gps, refs):
+    """(d): gp_peak_dt and the flux ratios of one object's bands."""
+    tr = f["gp_peak_time_r"]
+    for b in BANDS:
+        dt = f[f"gp_peak_dt_{b}"]
+        tb = f[f"gp_peak_time_{b}"]
+        g.equal(f"{where} gp_peak_dt_{b}", dt, None if tb is None or tr is None else tb - tr)
+    if "r" not in refs:
+        g.check(where, all(f[f"gp_flux_ratio{k}_{b}"] is None for k in RATIO_OFFSETS for b in BANDS),
+                "a ratio without an r band")
+        g.count("objects without r: all ratios null")
+        return
+    p, sr = refs["r"][3], gps["r"][3]
+    if abs(p) <= PEAK_FLUX_TOL * sr:
+        g.count("objects skipped: r peak flux within the tolerance of 0")
+        return
+    for b in BANDS:
+        for k, off in RATIO_OFFSETS.items():
+            key = f"gp_flux_ratio{k}_{b}"
+            got = f[key]
+            if p < 0 or b not in gps:
+                g.check(f"{where} {key}", got is None, f"got {got!r}, expected null")
+                continue
+            want = gps[b][0].predict(np.array([[tr + off]]))[0] / p
+            if got is None:
+                g.fail(f"{where} {key}", f"got null, expected {want!r}")
+                continue
+            tol = PEAK_FLUX_TOL * (gps[b][3] + abs(want) * sr) / p
+            g.metric("|ratio - numpy| / tolerance", f"{where} {key}", abs(got - want) / tol, 1.0)
+
+
+def check_half_widths(g, where, f, b, scale, grid, mean, tp, mp):
+    """(e): one band's half rise and fall times."""
+    pt = f[f"gp_peak_time_{b}"]
+    tol = PEAK_FLUX_TOL * scale
+    if abs(mp) <= tol:
+        g.count("bands skipped: peak flux within the tolerance of 0")
+        return
+    want = half_times(grid, mean, tp, mp)
+    got_rise, got_fall = f[f"gp_half_rise_time_{b}"], f[f"gp_half_fall_time_{b}"]
+    got = (None if got_rise is None else pt - got_rise, None if got_fall is None else pt + got_fall)
+    for side, x, y in zip(("rise", "fall"), got, want):
+        if x is not None and y is not None and abs(x - y) <= HALF_TIME_TOL:
+            g.metric("|grid time - numpy| (d)", f"{where} {side}", abs(x - y), HALF_TIME_TOL)
+            continue
+        if x is None and y is None:
+            g.count(f"{side}: both null")
+            continue
+        # different grid times: each must be a crossing the tolerance cannot decide
+        near = [abs(np.interp(z, grid, mean) - mp / 2) <= tol for z in (x, y) if z is not None]
+        g.check(f"{where} {side}", all(near), f"got grid time {x!r}, expected {y!r}")
+        g.count(f"{side}: undecidable crossings")
 
 
 def check_band_statistics_aggregate(cur):
-    g = Group("(d) band_statistics aggregate = the array function, every band")
+    g = Group("(f) band_statistics aggregate = the array function, every band")
     for label, setting in (("serial", SERIAL), ("parallel", FORCE_PARALLEL)):
         cur.execute(setting)
         cur.execute(f"""
