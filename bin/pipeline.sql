@@ -7,7 +7,8 @@
 --       labels, features, GP smoothing, the SVM's and the random forest's
 --       5-fold cross-validation, the test set's classes, its most anomalous
 --       objects (isolation forest), Ia against non-Ia on the test set's
---       supernovae (random forest, accuracy and ROC AUC), and the DSFP exercise's checks; -v root=DIR names the
+--       supernovae (random forest, accuracy and ROC AUC; gradient-boosted trees on broker features, ROC AUC
+--       without and with the host redshift), and the DSFP exercise's checks; -v root=DIR names the
 --       source tree (default: the current directory), whose test light curves
 --       are read on the client for their #label headers
 -- Ends with an error (psql exit status 3) if one of the DSFP exercise's checks fails.
@@ -238,6 +239,60 @@ SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
        round((SELECT 1 - avg(is_ia) FROM sn_features)::numeric, 3) AS "accuracy of 'never Ia'"
 FROM (SELECT fold, avg((predicted = is_ia)::int) AS accuracy FROM sn_cv GROUP BY fold) s;
 
+\echo '== Ia against non-Ia with broker features: gradient-boosted trees (XGBoost), the same folds, without and with the host redshift'
+-- Features (bench/README.md, "Ia against non-Ia: which features", found them):
+-- the forest's, undefined as missing (NaN) instead of -999, and the GP's light-curve
+-- shape in g, r, i, z from broker_features: each band's flux at the r band's GP
+-- peak time T and at T - 10, T + 15 and T + 30 d over the r band's peak flux, its
+-- own peak time less T, and the days from half its peak to the peak and back.
+-- Then the host redshift (#zgal), which a live stream does not always have.
+CREATE TEMP TABLE sn_broker AS
+SELECT d.objid, d.is_ia, d.fold,
+       array_replace(d.features, -999, 'NaN') || antares.feature_vector(b.f, names.names) AS x,
+       (antares.lightcurve_header(h.content) ->> 'zgal')::float8 AS zgal
+FROM sn_folds d
+JOIN (SELECT objid, antares.broker_features(t, pb, flux, dflux, '{gp}') AS f FROM testphot GROUP BY objid) b
+    USING (objid)
+JOIN testheader h USING (objid)
+CROSS JOIN (SELECT array_agg(k || '_' || pb ORDER BY ki, bi) AS names
+            FROM unnest('{gp_flux_ratio, gp_flux_ratio_m10, gp_flux_ratio_p15, gp_flux_ratio_p30, gp_peak_dt,
+                          gp_half_rise_time, gp_half_fall_time}'::text[]) WITH ORDINALITY AS f(k, ki),
+                 unnest('{g, r, i, z}'::text[]) WITH ORDINALITY AS b(pb, bi)) names;
+-- Each fold's model is trained on the other four folds (the forest's folds),
+-- 400 trees of depth 4, learning rate 0.05, rows and features subsampled.
+CREATE TEMP TABLE sn_gbt AS
+WITH models AS (
+    SELECT f.fold, z.zgal,
+           antares.gbt_train(CASE WHEN z.zgal THEN d.x || d.zgal ELSE d.x END, d.is_ia,
+                             '{"n_trees": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8,
+                               "colsample_bytree": 0.5}') AS m
+    FROM generate_series(0, 4) AS f(fold) CROSS JOIN (VALUES (false), (true)) AS z(zgal)
+    JOIN sn_broker d ON d.fold <> f.fold
+    GROUP BY f.fold, z.zgal
+)
+SELECT d.objid, d.fold, m.zgal, d.is_ia,
+       (antares.gbt_predict_proba(m.m, CASE WHEN m.zgal THEN d.x || d.zgal ELSE d.x END))[2] AS p_ia
+FROM sn_broker d JOIN models m USING (fold);
+CREATE TEMP TABLE sn_gbt_auc AS
+SELECT p.zgal, p.fold, avg(CASE WHEN p.p_ia > n.p_ia THEN 1.0 WHEN p.p_ia = n.p_ia THEN 0.5 ELSE 0.0 END) AS auc
+FROM sn_gbt p JOIN sn_gbt n ON n.zgal = p.zgal AND n.fold = p.fold AND n.is_ia = 0
+WHERE p.is_ia = 1
+GROUP BY p.zgal, p.fold;
+WITH n AS (SELECT (SELECT array_length(min(features), 1) FROM sn_features) AS n_forest,
+                  (SELECT array_length(min(x), 1) FROM sn_broker) AS n_all)
+SELECT r.model, r.features, r.roc_auc_by_fold, round(r.mean_auc, 3) AS mean_roc_auc,
+       CASE WHEN r.mean_auc >= 0.98 THEN 'yes' ELSE 'no' END AS ">= 0.98 (Lochner et al. 2016)"
+FROM (SELECT 0 AS ord, 'random forest' AS model, n_forest || ' (the forest''s)' AS features,
+             (SELECT array_agg(round(auc::numeric, 3) ORDER BY fold) FROM sn_auc) AS roc_auc_by_fold,
+             (SELECT avg(auc) FROM sn_auc)::numeric AS mean_auc
+      FROM n
+      UNION ALL
+      SELECT 1 + a.zgal::int, 'gradient-boosted trees',
+             n_forest || ' + ' || n_all - n_forest || ' GP shape' || CASE WHEN a.zgal THEN ' + zgal' ELSE '' END,
+             array_agg(round(a.auc::numeric, 3) ORDER BY a.fold), avg(a.auc)::numeric
+      FROM sn_gbt_auc a, n GROUP BY a.zgal, n_forest, n_all) r
+ORDER BY r.ord;
+
 \echo '== The DSFP exercise''s checks'
 CREATE TEMP TABLE seed_checks AS
 SELECT c.ord, c."check", c.expected, c.got, c.got IS NOT DISTINCT FROM c.expected AS pass
@@ -263,7 +318,9 @@ FROM (VALUES
     (10, 'Ia among the test supernovae', '239',
         (SELECT sum(is_ia) FROM sn_features)::text),
     (11, 'supernovae with an out-of-fold Ia probability', '1000',
-        (SELECT count(p_ia) FROM sn_cv)::text)
+        (SELECT count(p_ia) FROM sn_cv)::text),
+    (12, 'the same from the boosted trees, without and with zgal', '2000',
+        (SELECT count(p_ia) FROM sn_gbt)::text)
 ) AS c(ord, "check", expected, got);
 
 SELECT "check", expected, got, CASE WHEN pass THEN 'ok' ELSE 'FAILED' END AS result
