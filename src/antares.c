@@ -135,13 +135,8 @@ check_same_dim(int32 have, int32 got)
 						have, got)));
 }
 
-/*
- * The values of a features array: one-dimensional, not empty, no NULL,
- * finite.  Returns a pointer into the array (float8 elements without NULLs
- * are contiguous).
- */
 const double *
-features_of(ArrayType *a, int32 *dim)
+features_of(ArrayType *a, int32 *dim, bool nan_is_missing)
 {
 	const double *v;
 
@@ -155,25 +150,27 @@ features_of(ArrayType *a, int32 *dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not contain NULL"),
-				 errhint("feature_vector() replaces undefined features with its missing value, -999 by default.")));
+				 nan_is_missing ? errhint("gbt takes NaN as a missing value.")
+				 : errhint("feature_vector() replaces undefined features with its missing value, -999 by default.")));
 	*dim = ARR_DIMS(a)[0];
 	/* ARR_DATA_PTR, spelt out: the macro mixes signedness under -Wextra */
 	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
 											  : (Size) ARR_OVERHEAD_NONULLS(1)));
 	for (int32 i = 0; i < *dim; i++)
-		if (!isfinite(v[i]))
+		if (!isfinite(v[i]) && !(nan_is_missing && isnan(v[i])))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite, got %s at position %d",
+					 errmsg(nan_is_missing ? "features must be finite or NaN (missing), got %s at position %d"
+							: "features must be finite, got %s at position %d",
 							float8out_internal(v[i]), i + 1)));
 	return v;
 }
 
 const double *
-features_for_model(ArrayType *a, int32 model_dim)
+features_for_model(ArrayType *a, int32 model_dim, bool nan_is_missing)
 {
 	int32		dim;
-	const double *x = features_of(a, &dim);
+	const double *x = features_of(a, &dim, nan_is_missing);
 
 	if (dim != model_dim)
 		ereport(ERROR,

@@ -64,13 +64,14 @@ extern void check_positive(const char *what, double value);
 
 /*
  * The values of a features array (float8[]): one-dimensional, not empty, no
- * NULL, finite, else an ERROR naming the problem.  Returns a pointer into
- * the array (float8 elements without NULLs are contiguous), *dim the length.
+ * NULL, finite (or NaN, where nan_is_missing: gbt's missing value), else an
+ * ERROR naming the problem.  Returns a pointer into the array (float8
+ * elements without NULLs are contiguous), *dim the length.
  */
-extern const double *features_of(ArrayType *a, int32 *dim);
+extern const double *features_of(ArrayType *a, int32 *dim, bool nan_is_missing);
 
 /* The same for a model of dimension model_dim: another length is an ERROR. */
-extern const double *features_for_model(ArrayType *a, int32 model_dim);
+extern const double *features_for_model(ArrayType *a, int32 model_dim, bool nan_is_missing);
 
 /* ERROR unless a row has the dimension of the group's first row. */
 extern void check_same_dim(int32 have, int32 got);

@@ -217,7 +217,7 @@ accumulate(FunctionCallInfo fcinfo, bool labelled, int params_arg)
 	}
 	if (PG_ARGISNULL(1) || (labelled && PG_ARGISNULL(2)))
 		RETURN_STATE(state);
-	x = features_of(PG_GETARG_ARRAYTYPE_P(1), &dim);
+	x = features_of(PG_GETARG_ARRAYTYPE_P(1), &dim, false);
 	if (params.max_features > dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -931,7 +931,7 @@ Datum
 iforest_score_sql(PG_FUNCTION_ARGS)
 {
 	IForestModel *m = model_cached(fcinfo, 0, iforest_cache_build);
-	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), m->f.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), m->f.n_features, false);
 
 	PG_RETURN_FLOAT8(iforest_score(&m->f, x));
 }
@@ -941,7 +941,7 @@ Datum
 iforest_decision_sql(PG_FUNCTION_ARGS)
 {
 	IForestModel *m = model_cached(fcinfo, 0, iforest_cache_build);
-	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), m->f.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), m->f.n_features, false);
 
 	PG_RETURN_FLOAT8(iforest_decision(&m->f, x));
 }
@@ -951,7 +951,7 @@ Datum
 rf_predict_sql(PG_FUNCTION_ARGS)
 {
 	RfCached   *c = model_cached(fcinfo, 0, rf_cache_build);
-	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->m.f.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->m.f.n_features, false);
 
 	PG_RETURN_INT32(rf_predict(&c->m.f, x, c->proba));
 }
@@ -964,7 +964,7 @@ Datum
 rf_predict_proba_sql(PG_FUNCTION_ARGS)
 {
 	RfCached   *c = model_cached(fcinfo, 0, rf_cache_build);
-	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->m.f.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->m.f.n_features, false);
 	int			n = (int) c->m.f.n_classes;
 	Size		size = ARR_OVERHEAD_NONULLS(1) + (Size) n * sizeof(double);
 	ArrayType  *a = palloc(size);

@@ -276,51 +276,6 @@ check_same_parameters(const GbtState *state, const GbtParams *params)
 				 errmsg("training parameters must be the same for every row of a group")));
 }
 
-/*
- * A features array as gbt takes it: one-dimensional, not empty, no NULL, no
- * infinity; NaN is a missing value.  Messages and SQLSTATEs of features_of.
- */
-static const double *
-gbt_features(ArrayType *a, int32 *dim)
-{
-	const double *v;
-
-	if (ARR_NDIM(a) != 1)
-		ereport(ERROR,
-				(errcode(ARR_NDIM(a) == 0 ? ERRCODE_INVALID_PARAMETER_VALUE
-						 : ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg(ARR_NDIM(a) == 0 ? "features must not be empty"
-						: "features must be a one-dimensional array")));
-	if (ARR_HASNULL(a) && array_contains_nulls(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("features must not contain NULL"),
-				 errhint("gbt takes NaN as a missing value.")));
-	*dim = ARR_DIMS(a)[0];
-	v = (const double *) ((const char *) a + (ARR_HASNULL(a) ? (Size) a->dataoffset
-											  : (Size) ARR_OVERHEAD_NONULLS(1)));
-	for (int32 i = 0; i < *dim; i++)
-		if (isinf(v[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite or NaN (missing), got %s at position %d",
-							float8out_internal(v[i]), i + 1)));
-	return v;
-}
-
-static const double *
-gbt_features_for_model(ArrayType *a, int32 model_dim)
-{
-	int32		dim;
-	const double *x = gbt_features(a, &dim);
-
-	if (dim != model_dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("features have %d elements, the model takes %d", dim, model_dim)));
-	return x;
-}
-
 /* The parameters of argument argno, parsed once per distinct value. */
 static GbtParams
 row_params(FunctionCallInfo fcinfo, int argno, GbtState *state)
@@ -350,7 +305,7 @@ accumulate(FunctionCallInfo fcinfo, int params_arg)
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		RETURN_STATE(state);
-	x = gbt_features(PG_GETARG_ARRAYTYPE_P(1), &dim);
+	x = features_of(PG_GETARG_ARRAYTYPE_P(1), &dim, true);
 	if (state == NULL)
 		state = new_state(aggctx, dim, &params);
 	else
@@ -1250,7 +1205,7 @@ Datum
 gbt_predict_sql(PG_FUNCTION_ARGS)
 {
 	GbtCached  *c = model_cached(fcinfo, 0, gbt_cache_build);
-	const double *x = gbt_features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->d.m.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->d.m.n_features, true);
 
 	PG_RETURN_INT32(gbt_predict(&c->d.m, &c->d.c, x, c->xf, c->proba));
 }
@@ -1260,7 +1215,7 @@ Datum
 gbt_predict_proba_sql(PG_FUNCTION_ARGS)
 {
 	GbtCached  *c = model_cached(fcinfo, 0, gbt_cache_build);
-	const double *x = gbt_features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->d.m.n_features);
+	const double *x = features_for_model(PG_GETARG_ARRAYTYPE_P(1), c->d.m.n_features, true);
 	int			n = (int) c->d.m.n_classes;
 	Size		size = ARR_OVERHEAD_NONULLS(1) + (Size) n * sizeof(double);
 	ArrayType  *a = palloc(size);

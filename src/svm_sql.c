@@ -156,7 +156,7 @@ accumulate(FunctionCallInfo fcinfo, int c_arg, int gamma_arg)
 	check_c_gamma(fcinfo, c_arg, gamma_arg, &c, &gamma);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		RETURN_STATE(state);
-	x = features_of(PG_GETARG_ARRAYTYPE_P(1), &dim);
+	x = features_of(PG_GETARG_ARRAYTYPE_P(1), &dim, false);
 
 	if (state == NULL)
 		state = new_state(aggctx, dim, c, gamma);
@@ -551,7 +551,7 @@ svm_model_arg(FunctionCallInfo fcinfo, int argno)
 static int
 svm_decide(SvmCached *c, ArrayType *features)
 {
-	const double *x = features_for_model(features, c->m.dim);
+	const double *x = features_for_model(features, c->m.dim, false);
 
 	return svm_smo_decision(&c->m, c->svt, x, c->dec, c->work, c->votes);
 }
