@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "gbt.h"
+#include "test_gbt_reference.h"
 
 #define MAX_TREES 40
 #define MAX_TREE 64
@@ -33,30 +34,6 @@ float_at(const uint8_t *p)
 
 	memcpy(&v, p, sizeof(v));
 	return v;
-}
-
-/* One tree after the other, XGBoost's rule as stated in gbt.h. */
-static void
-reference_margins(const GbtModel *m, const double *x, double *margin)
-{
-	for (uint32_t g = 0; g < gbt_groups(m->n_classes); g++)
-		margin[g] = m->base_margin;
-	for (uint32_t t = 0; t < m->n_trees; t++)
-	{
-		const GbtNode *tree = m->nodes + m->tree_start[t];
-		const GbtNode *n = tree;
-
-		while (n->feature != GBT_LEAF)
-		{
-			float		v = (float) x[n->feature];
-
-			if (isnan(v))
-				n = tree + (n->default_left ? n->left : n->right);
-			else
-				n = tree + (v < n->threshold ? n->left : n->right);
-		}
-		margin[m->tree_group[t]] += n->leaf;
-	}
 }
 
 static int

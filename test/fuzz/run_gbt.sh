@@ -12,7 +12,7 @@ seconds=${1:-600}
 work=${FUZZ_DIR:-$(mktemp -d -t antares-fuzz-gbt.XXXXXX)}
 mkdir -p "$work/corpus"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -I"$ROOT/src" -o "$work/fuzz_gbt" "$ROOT/test/fuzz/fuzz_gbt.c" "$ROOT/src/gbt.c" -lm
+    -I"$ROOT/src" -I"$ROOT/test/unit" -o "$work/fuzz_gbt" "$ROOT/test/fuzz/fuzz_gbt.c" "$ROOT/src/gbt.c" -lm
 cd "$work"
 status=0
 ./fuzz_gbt -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gbt.h"
+#include "test_gbt_reference.h"
 #include "tap.h"
 
 static int
@@ -266,30 +267,6 @@ test_validator(void)
 	nodes[1] = (GbtNode) LEAF(0.0f);
 	expect(&m, GBT_NOT_A_TREE, "a node never reached");
 #undef RESET
-}
-
-/* The reference walk: one tree after the other, XGBoost's rule as stated. */
-static void
-reference_margins(const GbtModel *m, const double *x, double *margin)
-{
-	for (uint32_t g = 0; g < gbt_groups(m->n_classes); g++)
-		margin[g] = m->base_margin;
-	for (uint32_t t = 0; t < m->n_trees; t++)
-	{
-		const GbtNode *tree = m->nodes + m->tree_start[t];
-		const GbtNode *n = tree;
-
-		while (n->feature != GBT_LEAF)
-		{
-			float		v = (float) x[n->feature];
-
-			if (isnan(v))
-				n = tree + (n->default_left ? n->left : n->right);
-			else
-				n = tree + (v < n->threshold ? n->left : n->right);
-		}
-		margin[m->tree_group[t]] += n->leaf;
-	}
 }
 
 static uint64_t rng_state = 88172645463325252ULL;
