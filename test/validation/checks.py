@@ -2,6 +2,7 @@
 and CRC-32C to forge stored values (models, light-curve states) whose
 checksum is right but whose contents are not."""
 
+import base64
 import contextlib
 import struct
 import sys
@@ -111,3 +112,28 @@ def crc32c(data):
 def seal(header16, payload):
     """A stored value's bytes: header, CRC-32C of header and payload, payload."""
     return header16 + struct.pack("<I", crc32c(header16 + payload)) + payload
+
+
+def value_text(type_name, raw):
+    """The text form of a stored value's bytes: "<kind>/1:<base64>" (svm_model: svm/1:...)."""
+    return f"{type_name.removesuffix('_model')}/1:" + base64.b64encode(raw).decode()
+
+
+def check_refused(g, cur, what, type_name, raw):
+    """A forged value of antares.type_name must be refused as text with 22P02."""
+    cur.execute("SAVEPOINT forged")
+    try:
+        cur.execute(f"SELECT %s::antares.{type_name} IS NOT NULL", (value_text(type_name, raw),))
+        g.check(what, False, "accepted")
+    except psycopg2.Error as e:
+        g.check(what, e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror.strip()}")
+        if VERBOSE:
+            print(f"       {what}: {e.pgerror.strip()}")
+    cur.execute("ROLLBACK TO SAVEPOINT forged")
+
+
+def check_accepted(g, cur, what, type_name, raw):
+    """The untouched value of antares.type_name reads back as the same text."""
+    text = value_text(type_name, raw)
+    cur.execute(f"SELECT %s::antares.{type_name}::text = %s", (text, text))
+    g.check(what, cur.fetchone()[0], "not accepted")

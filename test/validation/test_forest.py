@@ -48,7 +48,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import psycopg2
 from psycopg2.extras import execute_values
 from scipy.stats import spearmanr
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
@@ -57,7 +56,7 @@ from sklearn.model_selection import cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_svm as common  # noqa: E402  (load: one copy)
-from checks import VERBOSE, Group, database, seal, summary  # noqa: E402
+from checks import Group, check_accepted, check_refused, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
 SCORE_TOL = 1e-12
@@ -283,21 +282,10 @@ def check_forged(cur):
         ("rf", "a payload cut short"): rp[:-8],
     }
     for (kind, what), payload in cases.items():
-        raw = forge(iraw if kind == "iforest" else rraw, payload)
-        text = f"{kind}/1:" + base64.b64encode(raw).decode()
-        cur.execute("SAVEPOINT forged")
-        try:
-            cur.execute(f"SELECT %s::antares.{kind}_model IS NOT NULL", (text,))
-            g.check(f"{kind}: {what}", False, "accepted")
-        except psycopg2.Error as e:
-            g.check(f"{kind}: {what}", e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror}")
-            if VERBOSE:
-                print(f"       {kind}: {what}: {e.pgerror.strip()}")
-        cur.execute("ROLLBACK TO SAVEPOINT forged")
+        check_refused(g, cur, f"{kind}: {what}", f"{kind}_model",
+                      forge(iraw if kind == "iforest" else rraw, payload))
     for kind, raw in (("iforest", iraw), ("rf", rraw)):
-        text = f"{kind}/1:" + base64.b64encode(forge(raw, raw[20:])).decode()
-        cur.execute(f"SELECT %s::antares.{kind}_model::text = %s", (text, text))
-        g.check(f"{kind}: the untouched model", cur.fetchone()[0], "not accepted")
+        check_accepted(g, cur, f"{kind}: the untouched model", f"{kind}_model", forge(raw, raw[20:]))
     g.report()
 
 

@@ -45,7 +45,6 @@ group failed):
       cut short) are refused by the input function with SQLSTATE 22P02.
 """
 
-import base64
 import json
 import struct
 import sys
@@ -53,7 +52,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import psycopg2
 import xgboost as xgb
 from psycopg2.extras import execute_values
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -64,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import test_svm as common  # noqa: E402  (load: one copy)
 from benchlib import classification_problem  # noqa: E402
-from checks import VERBOSE, Group, database, seal, summary  # noqa: E402
+from checks import Group, check_accepted, check_refused, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
 PROBA_TOL = 1e-6
@@ -237,20 +235,8 @@ def check_forged(cur):
         "a payload cut short": p[:-8],
     }
     for what, payload in cases.items():
-        forged = seal(raw[:12] + struct.pack("<I", len(payload)), payload)
-        text = "gbt/1:" + base64.b64encode(forged).decode()
-        cur.execute("SAVEPOINT forged")
-        try:
-            cur.execute("SELECT %s::antares.gbt_model IS NOT NULL", (text,))
-            g.check(what, False, "accepted")
-        except psycopg2.Error as e:
-            g.check(what, e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror}")
-            if VERBOSE:
-                print(f"       {what}: {e.pgerror.strip()}")
-        cur.execute("ROLLBACK TO SAVEPOINT forged")
-    text = "gbt/1:" + base64.b64encode(seal(raw[:16], p)).decode()
-    cur.execute("SELECT %s::antares.gbt_model::text = %s", (text, text))
-    g.check("the untouched model", cur.fetchone()[0], "not accepted")
+        check_refused(g, cur, what, "gbt_model", seal(raw[:12] + struct.pack("<I", len(payload)), payload))
+    check_accepted(g, cur, "the untouched model", "gbt_model", seal(raw[:16], p))
     g.report()
 
 

@@ -36,7 +36,6 @@ group failed):
       bands) are refused with SQLSTATE 22P02.
 """
 
-import base64
 import io
 import json
 import math
@@ -50,7 +49,7 @@ import psycopg2
 import psycopg2.extensions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import Group, seal, summary  # noqa: E402
+from checks import Group, check_refused, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
 THRESHOLD = 0.0
@@ -213,15 +212,7 @@ def check_forged(cur):
         "five bands": with_header(state([[], [(10.0, 1.0)], [], [], []]), nbands=5),
     }
     for what, value in bad.items():
-        text = "lc_state/1:" + base64.b64encode(value).decode()
-        try:
-            cur.execute("SAVEPOINT forged")
-            cur.execute("SELECT %s::antares.lc_state", (text,))
-            g.check(what, False, "accepted")
-        except psycopg2.Error as e:
-            g.check(what, e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror.strip()}")
-        finally:
-            cur.execute("ROLLBACK TO SAVEPOINT forged")
+        check_refused(g, cur, what, "lc_state", value)
     g.report()
 
 

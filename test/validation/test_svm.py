@@ -35,7 +35,6 @@ group failed):
       payload) is refused by svm_model_in with SQLSTATE 22P02.
 """
 
-import base64
 import io
 import struct
 import sys
@@ -48,7 +47,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.svm import SVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from checks import VERBOSE, Group, database, seal, summary  # noqa: E402
+from checks import Group, check_accepted, check_refused, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402  (the shipped files, read independently)
 
 AGREEMENT_MIN = 0.995       # share of test objects whose class agrees
@@ -224,19 +223,8 @@ def check_forged(cur):
         "a dimension of 0": (header[:8] + struct.pack("<I", 0) + header[12:], payload),
     }
     for what, (h, p) in cases.items():
-        text = "svm/1:" + base64.b64encode(seal(h, p)).decode()
-        cur.execute("SAVEPOINT forged")
-        try:
-            cur.execute("SELECT %s::antares.svm_model IS NOT NULL", (text,))
-            g.check(what, False, "accepted")
-        except psycopg2.Error as e:
-            g.check(what, e.pgcode == "22P02", f"SQLSTATE {e.pgcode}: {e.pgerror}")
-            if VERBOSE:
-                print(f"       {what}: {e.pgerror.strip()}")
-        cur.execute("ROLLBACK TO SAVEPOINT forged")
-    text = "svm/1:" + base64.b64encode(seal(header, payload)).decode()
-    cur.execute("SELECT %s::antares.svm_model::text = %s", (text, text))
-    g.check("the untouched model", cur.fetchone()[0], "not accepted")
+        check_refused(g, cur, what, "svm_model", seal(h, p))
+    check_accepted(g, cur, "the untouched model", "svm_model", seal(header, payload))
     g.report()
 
 
