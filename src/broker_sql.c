@@ -347,18 +347,11 @@ band_rows_serialize(PG_FUNCTION_ARGS)
 {
 	BandRowsState *state = (BandRowsState *) PG_GETARG_POINTER(0);
 	BandRowsSerialHeader hdr = {BAND_ROWS_SERIAL_MAGIC, state->parts};
-	Size		size = VARHDRSZ + sizeof(hdr);
-	bytea	   *result;
-	char	   *p;
+	bytea	   *result = state_bytea(VARHDRSZ + sizeof(hdr) +
+									 obs_serial_size_all(state->band, LC_NBANDS, &gp_obs_kind));
 
-	for (int k = 0; k < LC_NBANDS; k++)
-		size += obs_serial_size(&state->band[k], &gp_obs_kind);
-	result = state_bytea(size);
-	p = VARDATA(result);
-	memcpy(p, &hdr, sizeof(hdr));
-	p += sizeof(hdr);
-	for (int k = 0; k < LC_NBANDS; k++)
-		p = obs_write(&state->band[k], &gp_obs_kind, p);
+	memcpy(VARDATA(result), &hdr, sizeof(hdr));
+	obs_write_all(state->band, LC_NBANDS, &gp_obs_kind, VARDATA(result) + sizeof(hdr));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -381,16 +374,7 @@ band_rows_deserialize(PG_FUNCTION_ARGS)
 	p += sizeof(hdr);
 	left -= sizeof(hdr);
 	state = state_new(CurrentMemoryContext, hdr.parts);
-	for (int k = 0; k < LC_NBANDS; k++)
-	{
-		Size		used = obs_read(&state->band[k], &gp_obs_kind, p, left, CurrentMemoryContext);
-
-		if (used == 0)
-			goto corrupt;
-		p += used;
-		left -= used;
-	}
-	if (left != 0)
+	if (!obs_read_all(state->band, LC_NBANDS, &gp_obs_kind, p, left, CurrentMemoryContext))
 		goto corrupt;
 	PG_RETURN_POINTER(state);
 

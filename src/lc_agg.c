@@ -188,17 +188,11 @@ lc_serialize(PG_FUNCTION_ARGS)
 {
 	LcAggState *state = (LcAggState *) PG_GETARG_POINTER(0);
 	LcSerialHeader hdr = {LC_SERIAL_MAGIC, LC_NBANDS};
-	Size		size = VARHDRSZ + sizeof(hdr);
-	bytea	   *result;
-	char	   *p;
+	bytea	   *result = state_bytea(VARHDRSZ + sizeof(hdr) +
+									 obs_serial_size_all(state->band, LC_NBANDS, &band_obs_kind));
 
-	for (int i = 0; i < LC_NBANDS; i++)
-		size += obs_serial_size(&state->band[i], &band_obs_kind);
-	result = state_bytea(size);
 	memcpy(VARDATA(result), &hdr, sizeof(hdr));
-	p = VARDATA(result) + sizeof(hdr);
-	for (int i = 0; i < LC_NBANDS; i++)
-		p = obs_write(&state->band[i], &band_obs_kind, p);
+	obs_write_all(state->band, LC_NBANDS, &band_obs_kind, VARDATA(result) + sizeof(hdr));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -221,17 +215,7 @@ lc_deserialize(PG_FUNCTION_ARGS)
 	p += sizeof(hdr);
 	len -= sizeof(hdr);
 	state = palloc(sizeof(LcAggState));
-	for (int i = 0; i < LC_NBANDS; i++)
-	{
-		Size		used = obs_read(&state->band[i], &band_obs_kind, p, len,
-									CurrentMemoryContext);
-
-		if (used == 0)
-			goto corrupt;
-		p += used;
-		len -= used;
-	}
-	if (len != 0)
+	if (!obs_read_all(state->band, LC_NBANDS, &band_obs_kind, p, len, CurrentMemoryContext))
 		goto corrupt;
 	PG_RETURN_POINTER(state);
 

@@ -233,3 +233,37 @@ obs_read(ObsBuffer *buf, const ObsKind *kind, const char *src, Size len, MemoryC
 		}
 	return sizeof(n) + n * kind->width;
 }
+
+Size
+obs_serial_size_all(const ObsBuffer *bufs, int nbufs, const ObsKind *kind)
+{
+	Size		size = 0;
+
+	for (int k = 0; k < nbufs; k++)
+		size += obs_serial_size(&bufs[k], kind);
+	return size;
+}
+
+char *
+obs_write_all(ObsBuffer *bufs, int nbufs, const ObsKind *kind, char *dst)
+{
+	for (int k = 0; k < nbufs; k++)
+		dst = obs_write(&bufs[k], kind, dst);
+	return dst;
+}
+
+bool
+obs_read_all(ObsBuffer *bufs, int nbufs, const ObsKind *kind, const char *src, Size len,
+			 MemoryContext ctx)
+{
+	for (int k = 0; k < nbufs; k++)
+	{
+		Size		used = obs_read(&bufs[k], kind, src, len, ctx);
+
+		if (used == 0)
+			return false;
+		src += used;
+		len -= used;
+	}
+	return len == 0;
+}

@@ -60,4 +60,14 @@ extern char *obs_write(ObsBuffer *buf, const ObsKind *kind, char *dst);
 extern Size obs_read(ObsBuffer *buf, const ObsKind *kind, const char *src,
 					 Size len, MemoryContext ctx);
 
+/*
+ * The same for nbufs buffers one after the other (an aggregate's bands).
+ * obs_read_all reads them from exactly len bytes: false when the input is
+ * malformed or longer.
+ */
+extern Size obs_serial_size_all(const ObsBuffer *bufs, int nbufs, const ObsKind *kind);
+extern char *obs_write_all(ObsBuffer *bufs, int nbufs, const ObsKind *kind, char *dst);
+extern bool obs_read_all(ObsBuffer *bufs, int nbufs, const ObsKind *kind, const char *src,
+						 Size len, MemoryContext ctx);
+
 #endif							/* ANTARES_OBS_BUFFER_H */

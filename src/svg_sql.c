@@ -191,8 +191,7 @@ plot_serialize(PG_FUNCTION_ARGS)
 	bytea	   *result;
 	char	   *p;
 
-	for (int k = 0; k < LC_NBANDS; k++)
-		size += obs_serial_size(&state->band[k], &gp_obs_kind);
+	size += obs_serial_size_all(state->band, LC_NBANDS, &gp_obs_kind);
 	hdr.magic = PLOT_SERIAL_MAGIC;
 	hdr.flags = (state->smooth ? PLOT_SMOOTH : 0) | (state->title != NULL ? PLOT_HAS_TITLE : 0);
 	hdr.title_len = state->title_len;
@@ -202,8 +201,7 @@ plot_serialize(PG_FUNCTION_ARGS)
 	p += sizeof(hdr);
 	memcpy(p, state->title != NULL ? state->title : "", state->title_len);
 	p += state->title_len;
-	for (int k = 0; k < LC_NBANDS; k++)
-		p = obs_write(&state->band[k], &gp_obs_kind, p);
+	obs_write_all(state->band, LC_NBANDS, &gp_obs_kind, p);
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -230,16 +228,7 @@ plot_deserialize(PG_FUNCTION_ARGS)
 					  (hdr.flags & PLOT_HAS_TITLE) ? p : NULL, (Size) hdr.title_len);
 	p += hdr.title_len;
 	left -= hdr.title_len;
-	for (int k = 0; k < LC_NBANDS; k++)
-	{
-		Size		used = obs_read(&state->band[k], &gp_obs_kind, p, left, CurrentMemoryContext);
-
-		if (used == 0)
-			goto corrupt;
-		p += used;
-		left -= used;
-	}
-	if (left != 0)
+	if (!obs_read_all(state->band, LC_NBANDS, &gp_obs_kind, p, left, CurrentMemoryContext))
 		goto corrupt;
 	PG_RETURN_POINTER(state);
 
