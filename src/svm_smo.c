@@ -1363,8 +1363,17 @@ svm_smo_decision(const SvmModel *m, const double *svt, const double *x, double *
 			kv[s] += d * d;
 		}
 	}
+	/*
+	 * exp of anything below -746 is +0; glibc reaches it through its
+	 * underflow handler (errno), which cost as much as the distances here
+	 * with unscaled features, where most support vectors are far
+	 */
 	for (int s = 0; s < n_sv; s++)
-		kv[s] = exp(ng * kv[s]);
+	{
+		double		e = ng * kv[s];
+
+		kv[s] = e < -746.0 ? 0.0 : exp(e);
+	}
 
 	for (int a = 0; a < k; a++)
 	{
