@@ -407,7 +407,8 @@ try_split(const Trainer *t, Work *w, uint32_t f, uint32_t s, uint32_t default_le
 	if (!(HL >= t->p->min_child_weight && HR >= t->p->min_child_weight))
 		return;
 	gain = GL * GL / (HL + lambda) + GR * GR / (HR + lambda) - parent_gain;
-	if (gain > *best)
+	/* lambda = 0 and a hessian sum of 0 from rounding: an infinite gain is no split */
+	if (gain > *best && gain < INFINITY)
 	{
 		*best = gain;
 		w->feature = (int32_t) f;

@@ -25,8 +25,9 @@
  * Trees.  Grown level by level (breadth-first, children appended after
  * their parent) to max_depth.  A node with gradient sums G, H splits at the
  * candidate of largest gain G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) -
- * G^2/(H+lambda) among those with H_L, H_R >= min_child_weight, if that
- * gain is > 1e-6 (XGBoost's kRtEps).  Candidates, per sampled feature: "s
+ * G^2/(H+lambda) among those with H_L, H_R >= min_child_weight and a finite
+ * gain (lambda = 0 may divide by a sum of 0), if that gain is > 1e-6
+ * (XGBoost's kRtEps).  Candidates, per sampled feature: "s
  * bins left" for s = 0 .. cuts (threshold the s-th cut, for s = 0 the
  * feature's smallest value: only the missing values can go left), each with
  * the missing values left and then right (the latter only when the node has
