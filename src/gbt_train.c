@@ -2,9 +2,13 @@
  * gbt_train.c
  *		Histogram training of gradient-boosted trees (gbt_train.h).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "gbt_train.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +28,18 @@ typedef struct Bins
 	void	   *codes;			/* n x d: bin, or n_cuts + 1 when missing */
 } Bins;
 
-/* A node being grown: its rows rows[begin, end), sums and best split. */
+/* A split: its feature (-1: none), bins sent left, default, gain, left sums. */
+typedef struct Split
+{
+	int32_t		feature;
+	uint32_t	left_bins;
+	uint32_t	default_left;
+	double		gain,
+				GL,
+				HL;
+} Split;
+
+/* A node being grown: its rows rows[begin, end), sums, histogram and best split. */
 typedef struct Work
 {
 	uint32_t	node;
@@ -32,14 +47,40 @@ typedef struct Work
 				end;
 	double		G,
 				H;
-	double	   *hist;
-	int32_t		feature;		/* best split's, or -1: a leaf */
-	uint32_t	left_bins;		/* bins sent left */
-	uint32_t	default_left;
-	double		gain,
-				GL,
-				HL;
+	double	   *hist;			/* NULL: a leaf at max_depth */
+	const double *parent_hist;
+	Split		split;
 } Work;
+
+struct Trainer;
+
+/*
+ * The threads that share a level's histograms and split scans: thread k of
+ * T takes the used features [n_used k / T, n_used (k + 1) / T), every node
+ * of the level, so that a bin's sum is over the same rows in the same order
+ * whatever T; the best splits of the blocks are merged in block order
+ * (strict >), which is the sequential scan's choice.  Thread 0 is the
+ * caller's; the others wait on a condition variable between levels, with
+ * every signal blocked, and call nothing of the host.
+ */
+typedef struct Pool
+{
+	pthread_mutex_t mu;
+	pthread_cond_t go,
+				done;
+	pthread_t  *threads;		/* n_threads - 1 workers */
+	uint32_t	n_threads;
+	uint32_t	started;		/* workers running */
+	uint64_t	generation;		/* phases begun */
+	uint32_t	pending;		/* workers still in the phase */
+	int			quit;
+} Pool;
+
+typedef struct WorkerArg
+{
+	struct Trainer *t;
+	uint32_t	k;
+} WorkerArg;
 
 typedef struct Trainer
 {
@@ -67,7 +108,12 @@ typedef struct Trainer
 
 	Work	   *cur,
 			   *next;			/* a level's nodes, the next level's */
+	size_t		n_next;
+	int			root_phase;		/* the phase is the root's, else the next level's */
 	size_t		level_cap;
+	Split	   *block_split;	/* n_threads x level_cap: each block's best splits */
+	Pool		pool;
+	WorkerArg  *args;
 	double	   *cur_hist,
 			   *next_hist;		/* level_cap histograms each */
 
@@ -326,14 +372,16 @@ gradients(Trainer *t, const uint32_t *y)
 
 /* --------------------------------------------------------- histograms */
 
-/* Sums the (g, h) of rows into hist over the used features (hist zeroed here). */
+/* Sums the (g, h) of rows into hist over used features [j0, j1) (zeroed here). */
 static void
-build_hist(const Trainer *t, const double *gh, const uint32_t *rows, size_t count, double *hist)
+build_hist(const Trainer *t, const uint32_t *rows, size_t count, double *hist, uint32_t j0,
+		   uint32_t j1)
 {
 	const Bins *b = &t->b;
+	const double *gh = t->tree_gh;
 	uint32_t	d = t->d;
 
-	for (uint32_t j = 0; j < t->n_used; j++)
+	for (uint32_t j = j0; j < j1; j++)
 	{
 		uint32_t	f = t->used[j];
 
@@ -341,7 +389,7 @@ build_hist(const Trainer *t, const double *gh, const uint32_t *rows, size_t coun
 	}
 	if (!b->wide && t->n_used == d)
 	{
-		/* the common case: every feature, byte codes */
+		/* the common case: every feature (used[j] = j), byte codes */
 		const uint8_t *codes = b->codes;
 
 		for (size_t r = 0; r < count; r++)
@@ -350,7 +398,7 @@ build_hist(const Trainer *t, const double *gh, const uint32_t *rows, size_t coun
 			double		g = gh[2 * (size_t) rows[r]],
 						h = gh[2 * (size_t) rows[r] + 1];
 
-			for (uint32_t f = 0; f < d; f++)
+			for (uint32_t f = j0; f < j1; f++)
 			{
 				double	   *o = hist + 2 * ((size_t) b->slot[f] + c[f]);
 
@@ -365,7 +413,7 @@ build_hist(const Trainer *t, const double *gh, const uint32_t *rows, size_t coun
 		double		g = gh[2 * (size_t) rows[r]],
 					h = gh[2 * (size_t) rows[r] + 1];
 
-		for (uint32_t j = 0; j < t->n_used; j++)
+		for (uint32_t j = j0; j < j1; j++)
 		{
 			uint32_t	f = t->used[j];
 			double	   *o = hist + 2 * ((size_t) b->slot[f] + code_at(b, rows[r], d, f));
@@ -376,13 +424,14 @@ build_hist(const Trainer *t, const double *gh, const uint32_t *rows, size_t coun
 	}
 }
 
-/* big := parent - small, over the used features */
+/* big := parent - small, over used features [j0, j1) */
 static void
-subtract_hist(const Trainer *t, const double *parent, const double *small, double *big)
+subtract_hist(const Trainer *t, const double *parent, const double *small, double *big,
+			  uint32_t j0, uint32_t j1)
 {
 	const Bins *b = &t->b;
 
-	for (uint32_t j = 0; j < t->n_used; j++)
+	for (uint32_t j = j0; j < j1; j++)
 	{
 		uint32_t	f = t->used[j];
 		size_t		from = 2 * (size_t) b->slot[f],
@@ -396,8 +445,8 @@ subtract_hist(const Trainer *t, const double *parent, const double *small, doubl
 /* ------------------------------------------------------------- splits */
 
 static inline void
-try_split(const Trainer *t, Work *w, uint32_t f, uint32_t s, uint32_t default_left,
-		  double GL, double HL, double parent_gain, double *best)
+try_split(const Trainer *t, const Work *w, Split *best, uint32_t f, uint32_t s,
+		  uint32_t default_left, double GL, double HL, double parent_gain)
 {
 	double		GR = w->G - GL,
 				HR = w->H - HL,
@@ -408,27 +457,19 @@ try_split(const Trainer *t, Work *w, uint32_t f, uint32_t s, uint32_t default_le
 		return;
 	gain = GL * GL / (HL + lambda) + GR * GR / (HR + lambda) - parent_gain;
 	/* lambda = 0 and a hessian sum of 0 from rounding: an infinite gain is no split */
-	if (gain > *best && gain < INFINITY)
-	{
-		*best = gain;
-		w->feature = (int32_t) f;
-		w->left_bins = s;
-		w->default_left = default_left;
-		w->gain = gain;
-		w->GL = GL;
-		w->HL = HL;
-	}
+	if (gain > best->gain && gain < INFINITY)
+		*best = (Split) {(int32_t) f, s, default_left, gain, GL, HL};
 }
 
+/* The best split of w over used features [j0, j1) from its histogram (feature -1: none). */
 static void
-find_split(const Trainer *t, Work *w)
+find_split(const Trainer *t, const Work *w, uint32_t j0, uint32_t j1, Split *best)
 {
 	const Bins *b = &t->b;
 	double		parent_gain = w->G * w->G / (w->H + t->p->lambda);
-	double		best = RT_EPS;
 
-	w->feature = -1;
-	for (uint32_t j = 0; j < t->n_used; j++)
+	*best = (Split) {-1, 0, 0, RT_EPS, 0, 0};
+	for (uint32_t j = j0; j < j1; j++)
 	{
 		uint32_t	f = t->used[j];
 		uint32_t	nc = b->n_cuts[f];
@@ -450,13 +491,14 @@ find_split(const Trainer *t, Work *w)
 				if (h[2 * (s - 1) + 1] == 0)
 					continue;
 			}
-			try_split(t, w, f, s, 1, pG + Gm, pH + Hm, parent_gain, &best);
+			try_split(t, w, best, f, s, 1, pG + Gm, pH + Hm, parent_gain);
 			if (has_missing && s > 0)
-				try_split(t, w, f, s, 0, pG, pH, parent_gain, &best);
+				try_split(t, w, best, f, s, 0, pG, pH, parent_gain);
 		}
 	}
 }
-/* Whether row goes left at w's split. */
+
+/* Whether row goes left at a split of feature f. */
 static inline int
 goes_left(const Bins *b, uint32_t d, size_t row, uint32_t f, uint32_t left_bins,
 		  uint32_t default_left)
@@ -475,7 +517,7 @@ static uint32_t
 partition(Trainer *t, const Work *w)
 {
 	const Bins *b = &t->b;
-	uint32_t	f = (uint32_t) w->feature,
+	uint32_t	f = (uint32_t) w->split.feature,
 				nc = b->n_cuts[f],
 				d = t->d;
 	uint32_t   *rows = t->rows + w->begin,
@@ -487,7 +529,7 @@ partition(Trainer *t, const Work *w)
 	{
 		uint32_t	r = rows[i],
 					c = code_at(b, r, d, f),
-					left = c > nc ? w->default_left : c < w->left_bins;
+					left = c > nc ? w->split.default_left : c < w->split.left_bins;
 
 		rows[nl] = r;
 		spare[nr] = r;
@@ -498,8 +540,181 @@ partition(Trainer *t, const Work *w)
 	return w->begin + nl;
 }
 
+/* ------------------------------------------------------------- threads */
+
+/* Thread k's share of a phase: the root's, or every child pair of the next level. */
+static void
+run_block(Trainer *t, uint32_t k)
+{
+	uint32_t	T = t->pool.n_threads,
+				j0 = (uint32_t) ((uint64_t) t->n_used * k / T),
+				j1 = (uint32_t) ((uint64_t) t->n_used * (k + 1) / T);
+	Split	   *out = t->block_split + (size_t) k * t->level_cap;
+
+	if (t->root_phase)
+	{
+		Work	   *w = &t->cur[0];
+
+		build_hist(t, t->rows, w->end - w->begin, w->hist, j0, j1);
+		find_split(t, w, j0, j1, &out[0]);
+		return;
+	}
+	for (size_t i = 0; i < t->n_next; i += 2)
+	{
+		Work	   *l = &t->next[i],
+				   *r = &t->next[i + 1],
+				   *small,
+				   *big;
+
+		if (l->hist == NULL)
+			continue;
+		small = l->end - l->begin <= r->end - r->begin ? l : r;
+		big = small == l ? r : l;
+		build_hist(t, t->rows + small->begin, small->end - small->begin, small->hist, j0, j1);
+		subtract_hist(t, l->parent_hist, small->hist, big->hist, j0, j1);
+		find_split(t, l, j0, j1, &out[i]);
+		find_split(t, r, j0, j1, &out[i + 1]);
+	}
+}
+
+static void *
+worker(void *arg)
+{
+	WorkerArg  *a = arg;
+	Pool	   *pool = &a->t->pool;
+	uint64_t	seen = 0;
+
+	for (;;)
+	{
+		pthread_mutex_lock(&pool->mu);
+		while (pool->generation == seen && !pool->quit)
+			pthread_cond_wait(&pool->go, &pool->mu);
+		if (pool->quit)
+		{
+			pthread_mutex_unlock(&pool->mu);
+			return NULL;
+		}
+		seen = pool->generation;
+		pthread_mutex_unlock(&pool->mu);
+		run_block(a->t, a->k);
+		pthread_mutex_lock(&pool->mu);
+		if (--pool->pending == 0)
+			pthread_cond_signal(&pool->done);
+		pthread_mutex_unlock(&pool->mu);
+	}
+}
+
+/* Starts up to nthread - 1 workers, with every signal blocked; fewer if the system has none. */
+static GbtTrainStatus
+pool_start(Trainer *t, uint32_t nthread)
+{
+	Pool	   *pool = &t->pool;
+	sigset_t	all,
+				saved;
+
+	pool->n_threads = 1;
+	if (nthread <= 1)
+		return GBT_TRAIN_OK;
+	pool->threads = host_alloc_array(t->host, nthread - 1, sizeof(pthread_t));
+	t->args = host_alloc_array(t->host, nthread - 1, sizeof(WorkerArg));
+	if (pool->threads == NULL || t->args == NULL)
+		return GBT_TRAIN_NO_MEMORY;
+	if (pthread_mutex_init(&pool->mu, NULL) != 0)
+		return GBT_TRAIN_NO_MEMORY;
+	if (pthread_cond_init(&pool->go, NULL) != 0 || pthread_cond_init(&pool->done, NULL) != 0)
+		return GBT_TRAIN_NO_MEMORY;
+	/* the mutex and conditions exist from here: pool_stop destroys them */
+	pool->n_threads = nthread;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	for (uint32_t k = 1; k < nthread; k++)
+	{
+		t->args[k - 1] = (WorkerArg) {t, k};
+		if (pthread_create(&pool->threads[k - 1], NULL, worker, &t->args[k - 1]) != 0)
+			break;
+		pool->started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	pool->n_threads = pool->started + 1;
+	return GBT_TRAIN_OK;
+}
+
+/* One phase on every thread; returns when all are done. */
+static void
+pool_run(Trainer *t)
+{
+	Pool	   *pool = &t->pool;
+
+	if (pool->started > 0)
+	{
+		pthread_mutex_lock(&pool->mu);
+		pool->generation++;
+		pool->pending = pool->started;
+		pthread_cond_broadcast(&pool->go);
+		pthread_mutex_unlock(&pool->mu);
+	}
+	run_block(t, 0);
+	if (pool->started > 0)
+	{
+		pthread_mutex_lock(&pool->mu);
+		while (pool->pending > 0)
+			pthread_cond_wait(&pool->done, &pool->mu);
+		pthread_mutex_unlock(&pool->mu);
+	}
+}
+
+static void
+pool_stop(Trainer *t)
+{
+	Pool	   *pool = &t->pool;
+
+	if (pool->n_threads > 1 || pool->started > 0)
+	{
+		pthread_mutex_lock(&pool->mu);
+		pool->quit = 1;
+		pthread_cond_broadcast(&pool->go);
+		pthread_mutex_unlock(&pool->mu);
+		for (uint32_t k = 0; k < pool->started; k++)
+			pthread_join(pool->threads[k], NULL);
+		pthread_cond_destroy(&pool->go);
+		pthread_cond_destroy(&pool->done);
+		pthread_mutex_destroy(&pool->mu);
+	}
+	host_free(t->host, pool->threads);
+	host_free(t->host, t->args);
+}
+
+/*
+ * The best split of works[i], i < count, from the blocks' (block order,
+ * strict >); none for a node without a histogram (at max_depth).
+ */
+static void
+merge_splits(Trainer *t, Work *works, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+	{
+		Split		best = t->block_split[i];
+
+		if (works[i].hist == NULL)
+		{
+			works[i].split.feature = -1;
+			continue;
+		}
+
+		for (uint32_t k = 1; k < t->pool.n_threads; k++)
+		{
+			const Split *s = &t->block_split[(size_t) k * t->level_cap + i];
+
+			if (s->feature >= 0 && s->gain > best.gain)
+				best = *s;
+		}
+		works[i].split = best;
+	}
+}
+
 /* ---------------------------------------------------------------- trees */
 
+/* Room for need nodes in each level's arrays; the current level's are kept. */
 static GbtTrainStatus
 reserve_level(Trainer *t, size_t need)
 {
@@ -509,6 +724,7 @@ reserve_level(Trainer *t, size_t need)
 			   *next;
 	double	   *ch,
 			   *nh;
+	Split	   *bs;
 
 	if (need <= cap)
 		return GBT_TRAIN_OK;
@@ -516,12 +732,14 @@ reserve_level(Trainer *t, size_t need)
 		cap = cap > 0 ? 2 * cap : 16;
 	cur = host_alloc_array(t->host, cap, sizeof(Work));
 	next = host_alloc_array(t->host, cap, sizeof(Work));
+	bs = host_alloc_array(t->host, cap * t->pool.n_threads, sizeof(Split));
 	ch = cap <= SIZE_MAX / hist_size ? host_alloc_array(t->host, cap * hist_size, sizeof(double)) : NULL;
 	nh = cap <= SIZE_MAX / hist_size ? host_alloc_array(t->host, cap * hist_size, sizeof(double)) : NULL;
-	if (!cur || !next || !ch || !nh)
+	if (!cur || !next || !bs || !ch || !nh)
 	{
 		host_free(t->host, cur);
 		host_free(t->host, next);
+		host_free(t->host, bs);
 		host_free(t->host, ch);
 		host_free(t->host, nh);
 		return GBT_TRAIN_NO_MEMORY;
@@ -532,14 +750,16 @@ reserve_level(Trainer *t, size_t need)
 		memcpy(cur, t->cur, t->level_cap * sizeof(Work));
 		memcpy(ch, t->cur_hist, t->level_cap * hist_size * sizeof(double));
 		for (size_t i = 0; i < t->level_cap; i++)
-			cur[i].hist = ch + i * hist_size;
+			cur[i].hist = cur[i].hist != NULL ? ch + i * hist_size : NULL;
 	}
 	host_free(t->host, t->cur);
 	host_free(t->host, t->next);
+	host_free(t->host, t->block_split);
 	host_free(t->host, t->cur_hist);
 	host_free(t->host, t->next_hist);
 	t->cur = cur;
 	t->next = next;
+	t->block_split = bs;
 	t->cur_hist = ch;
 	t->next_hist = nh;
 	t->level_cap = cap;
@@ -593,48 +813,42 @@ make_leaf(Trainer *t, const Work *w, uint32_t group)
 		t->margin[(size_t) t->rows[i] * t->groups + group] += (double) value;
 }
 
-/* w's split: its children's rows, sums and (below max_depth) histograms and splits. */
+/*
+ * w's split: its rows partitioned, its node made a split, its children
+ * appended to the next level (with histogram slots below max_depth).
+ */
 static GbtTrainStatus
-split_node(Trainer *t, Work *w, uint32_t depth, size_t *n_next)
+split_node(Trainer *t, Work *w, uint32_t depth)
 {
+	const Split *s = &w->split;
 	GbtNode    *node;
 	Work	   *l,
-			   *r,
-			   *small,
-			   *big;
+			   *r;
 	uint32_t	mid = partition(t, w);
 	int64_t		li = new_node(t),
 				ri = li >= 0 ? new_node(t) : li;
+	int			deeper = depth + 1 < t->p->max_depth;
+	size_t		hist_size = 2 * (size_t) t->b.n_slots;
 
 	if (li < 0 || ri < 0)
 		return li == -1 || ri == -1 ? GBT_TRAIN_TOO_LARGE : GBT_TRAIN_NO_MEMORY;
 	node = &t->tree[w->node];
-	node->feature = w->feature;
-	node->threshold = w->left_bins == 0 ? t->b.min_value[w->feature] :
-		t->b.cuts[t->b.cut_start[w->feature] + w->left_bins - 1];
+	node->feature = s->feature;
+	node->threshold = s->left_bins == 0 ? t->b.min_value[s->feature] :
+		t->b.cuts[t->b.cut_start[s->feature] + s->left_bins - 1];
 	node->left = (uint32_t) li;
 	node->right = (uint32_t) ri;
-	node->default_left = w->default_left;
-	t->tree_bins[w->node] = w->left_bins;
-	t->gain[w->feature] += w->gain;
+	node->default_left = s->default_left;
+	t->tree_bins[w->node] = s->left_bins;
+	t->gain[s->feature] += s->gain;
 
-	l = &t->next[(*n_next)++];
-	r = &t->next[(*n_next)++];
-	*l = (Work) {(uint32_t) li, w->begin, mid, w->GL, w->HL, NULL, -1, 0, 0, 0, 0, 0};
-	*r = (Work) {(uint32_t) ri, mid, w->end, w->G - w->GL, w->H - w->HL, NULL, -1, 0, 0, 0, 0, 0};
-	if (depth + 1 >= t->p->max_depth)
-		return GBT_TRAIN_OK;
-	l->hist = t->next_hist + (size_t) (l - t->next) * 2 * t->b.n_slots;
-	r->hist = t->next_hist + (size_t) (r - t->next) * 2 * t->b.n_slots;
-	small = l->end - l->begin <= r->end - r->begin ? l : r;
-	big = small == l ? r : l;
-	build_hist(t, t->tree_gh, t->rows + small->begin, small->end - small->begin, small->hist);
-	subtract_hist(t, w->hist, small->hist, big->hist);
-	find_split(t, l);
-	find_split(t, r);
-	if (host_work(t->host, &t->meter,
-				  (size_t) (small->end - small->begin + 2 * t->b.n_slots / 16) * t->n_used))
-		return GBT_TRAIN_INTERRUPTED;
+	l = &t->next[t->n_next];
+	r = &t->next[t->n_next + 1];
+	*l = (Work) {(uint32_t) li, w->begin, mid, s->GL, s->HL,
+		deeper ? t->next_hist + t->n_next * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}};
+	*r = (Work) {(uint32_t) ri, mid, w->end, w->G - s->GL, w->H - s->HL,
+		deeper ? t->next_hist + (t->n_next + 1) * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}};
+	t->n_next += 2;
 	return GBT_TRAIN_OK;
 }
 
@@ -652,6 +866,41 @@ walk(const Trainer *t, size_t row)
 					   nd->default_left) ? nd->left : nd->right;
 	}
 	return at;
+}
+
+/*
+ * One level: its leaves made, its splits' children appended to the next
+ * level, whose histograms and best splits the threads then find.
+ */
+static GbtTrainStatus
+grow_level(Trainer *t, size_t n_cur, uint32_t depth, uint32_t group)
+{
+	size_t		summed = 0;
+	GbtTrainStatus status;
+
+	/* before the level: a reallocation moves the current nodes */
+	status = reserve_level(t, 2 * n_cur);
+	if (status != GBT_TRAIN_OK)
+		return status;
+	t->n_next = 0;
+	for (size_t i = 0; i < n_cur; i++)
+	{
+		Work	   *w = &t->cur[i];
+
+		if (w->split.feature < 0)
+			make_leaf(t, w, group);
+		else if ((status = split_node(t, w, depth)) != GBT_TRAIN_OK)
+			return status;
+	}
+	t->root_phase = 0;
+	pool_run(t);
+	merge_splits(t, t->next, t->n_next);
+	for (size_t i = 0; i < t->n_next; i += 2)
+		if (t->next[i].hist != NULL)
+			summed += t->next[i].end - t->next[i].begin;
+	if (host_work(t->host, &t->meter, (summed + t->n_next * t->b.n_slots / 16) * t->n_used))
+		return GBT_TRAIN_INTERRUPTED;
+	return GBT_TRAIN_OK;
 }
 
 /* One tree of output group: grown into t->tree, its leaves added to the margins. */
@@ -676,27 +925,17 @@ grow_tree(Trainer *t, uint32_t group)
 	status = reserve_level(t, 1);
 	if (status != GBT_TRAIN_OK)
 		return status;
-	t->cur[0] = (Work) {0, 0, (uint32_t) t->n_sample, G, H, t->cur_hist, -1, 0, 0, 0, 0, 0};
+	t->cur[0] = (Work) {0, 0, (uint32_t) t->n_sample, G, H, t->cur_hist, NULL, {-1, 0, 0, 0, 0, 0}};
 	t->tree_gh = gh;
-	build_hist(t, gh, t->rows, t->n_sample, t->cur_hist);
-	find_split(t, &t->cur[0]);
+	t->root_phase = 1;
+	pool_run(t);
+	merge_splits(t, t->cur, 1);
 	for (uint32_t depth = 0; n_cur > 0; depth++)
 	{
-		size_t		n_next = 0;
 		Work	   *tw;
 		double	   *th;
 
-		/* before the level: a reallocation moves the current nodes */
-		status = reserve_level(t, 2 * n_cur);
-		for (size_t i = 0; i < n_cur && status == GBT_TRAIN_OK; i++)
-		{
-			Work	   *w = &t->cur[i];
-
-			if (w->feature < 0 || depth >= t->p->max_depth)
-				make_leaf(t, w, group);
-			else
-				status = split_node(t, w, depth, &n_next);
-		}
+		status = grow_level(t, n_cur, depth, group);
 		if (status != GBT_TRAIN_OK)
 			return status;
 		tw = t->cur;
@@ -705,10 +944,8 @@ grow_tree(Trainer *t, uint32_t group)
 		t->next = tw;
 		t->cur_hist = t->next_hist;
 		t->next_hist = th;
-		n_cur = n_next;
+		n_cur = t->n_next;
 	}
-	if (status != GBT_TRAIN_OK)
-		return status;
 	if (t->n_sample < t->n)
 		for (size_t i = 0; i < t->n; i++)
 			if (!t->in_sample[i])
@@ -833,6 +1070,7 @@ trainer_free(Trainer *t)
 	host_free(host, t->perm);
 	host_free(host, t->cur);
 	host_free(host, t->next);
+	host_free(host, t->block_split);
 	host_free(host, t->cur_hist);
 	host_free(host, t->next_hist);
 	host_free(host, t->tree);
@@ -910,7 +1148,10 @@ gbt_train(const float *x, const uint32_t *y, size_t n, uint32_t dim, uint32_t n_
 		status = make_bins(&t, x);
 	}
 	if (status == GBT_TRAIN_OK)
+		status = pool_start(&t, p->nthread < t.d ? p->nthread : t.d);
+	if (status == GBT_TRAIN_OK)
 		status = boost(&t, y);
+	pool_stop(&t);
 	trainer_free(&t);
 	if (status != GBT_TRAIN_OK)
 	{

@@ -460,7 +460,7 @@ test_train_failures(void)
 	enum {N = 300, D = 3};
 	static float x[N * D];
 	static uint32_t y[N];
-	GbtTrainParams p = {4, 3, 16, 1, 0.3, 1.0, 0.7, 0.7, 1.0, 5};
+	GbtTrainParams p = {4, 3, 16, 2, 0.3, 1.0, 0.7, 0.7, 1.0, 5};
 	TestHost	th;
 	KernelHost	host = test_host(&th);
 	GbtModel	m;
@@ -500,6 +500,52 @@ test_train_failures(void)
 	check(all_ok, "a cancel at each of its polls: GBT_TRAIN_INTERRUPTED, nothing kept");
 }
 
+/* Threads share out the features: 1, 2 and 3 threads grow the same model, bit for bit. */
+static void
+test_train_threads(void)
+{
+	enum {N = 2000, D = 7};
+	static float x[N * D];
+	static uint32_t y[N];
+	GbtTrainParams p = {10, 5, 32, 1, 0.3, 1.0, 0.8, 0.9, 1.0, 9};
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	one,
+				more;
+	double		gain1[D],
+				gain[D];
+	int			same = 1;
+
+	for (int i = 0; i < N; i++)
+	{
+		for (int j = 0; j < D; j++)
+			x[i * D + j] = (i * 31 + j * 17) % 23 == 0 ? NAN : (float) sin(i * 0.37 + j);
+		y[i] = (uint32_t) ((x[i * D] > 0) + (x[i * D + 1] > 0.5f) + (i % 7 == 0)) % 3;
+	}
+	if (gbt_train(x, y, N, D, 3, &p, &host, &one, gain1) != GBT_TRAIN_OK)
+	{
+		check(0, "the thread model trains");
+		return;
+	}
+	for (uint32_t threads = 2; threads <= 3; threads++)
+	{
+		p.nthread = threads;
+		if (gbt_train(x, y, N, D, 3, &p, &host, &more, gain) != GBT_TRAIN_OK)
+		{
+			same = 0;
+			continue;
+		}
+		same &= more.n_nodes == one.n_nodes &&
+			memcmp(more.nodes, one.nodes, one.n_nodes * sizeof(GbtNode)) == 0 &&
+			memcmp(more.tree_start, one.tree_start, (one.n_trees + 1) * sizeof(uint32_t)) == 0 &&
+			memcmp(gain, gain1, sizeof(gain)) == 0;
+		gbt_train_free(&more, &host);
+	}
+	check(same && one.n_nodes > 10 * one.n_trees, "1, 2 and 3 threads: the same trees and gains, to the bit");
+	gbt_train_free(&one, &host);
+	check(th.live == 0, "and everything is returned");
+}
+
 int
 main(void)
 {
@@ -511,5 +557,6 @@ main(void)
 	test_train_missing();
 	test_train_statuses();
 	test_train_failures();
+	test_train_threads();
 	return tap_done();
 }
