@@ -130,6 +130,7 @@ SELECT q, public.error_of(q) FROM (VALUES
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{2}', 0)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{2, 3}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{Infinity}', 1)) v(x, y)$$),
+  ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{1e300}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{NULL}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{}'::float8[], 0)) v(x, y)$$),
   -- predict with the wrong dimension, or bad features

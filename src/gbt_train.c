@@ -50,6 +50,7 @@ typedef struct Work
 	double	   *hist;			/* NULL: a leaf at max_depth */
 	const double *parent_hist;
 	Split		split;
+	uint32_t	mid;			/* after the partition: the first right row */
 } Work;
 
 struct Trainer;
@@ -109,7 +110,15 @@ typedef struct Trainer
 	Work	   *cur,
 			   *next;			/* a level's nodes, the next level's */
 	size_t		n_next;
-	int			root_phase;		/* the phase is the root's, else the next level's */
+	enum
+	{
+		PHASE_GRADIENTS,		/* the round's gradient pairs, by rows */
+		PHASE_PARTITION,		/* the level's splits' rows, by nodes */
+		PHASE_ROOT,				/* the root's histogram and split, by features */
+		PHASE_LEVEL				/* the next level's, by features */
+	}			phase;
+	const uint32_t *y;			/* the class of each row */
+	size_t		n_cur;			/* the level's nodes */
 	size_t		level_cap;
 	Split	   *block_split;	/* n_threads x level_cap: each block's best splits */
 	Pool		pool;
@@ -373,13 +382,14 @@ make_bins(Trainer *t, const float *x)
 
 /* ---------------------------------------------------------- gradients */
 
-/* The gradient pairs of every group from the margins, for the sampled rows. */
+/* The gradient pairs of every group from the margins, for sampled rows [s0, s1). */
 static void
-gradients(Trainer *t, const uint32_t *y)
+gradients(Trainer *t, size_t s0, size_t s1)
 {
+	const uint32_t *y = t->y;
 	uint32_t	G = t->groups;
 
-	for (size_t s = 0; s < t->n_sample; s++)
+	for (size_t s = s0; s < s1; s++)
 	{
 		size_t		i = t->sample[s];
 		const double *mg = t->margin + i * G;
@@ -571,7 +581,7 @@ goes_left(const Bins *b, uint32_t d, size_t row, uint32_t f, uint32_t left_bins,
  * mispredict on the ~50% of rows that go each way.
  */
 static uint32_t
-partition(Trainer *t, const Work *w)
+partition(const Trainer *t, const Work *w)
 {
 	const Bins *b = &t->b;
 	uint32_t	f = (uint32_t) w->split.feature,
@@ -583,7 +593,7 @@ partition(Trainer *t, const Work *w)
 	const uint8_t *restrict codes8 = b->wide ? NULL : (const uint8_t *) b->codes + f;
 	const uint16_t *restrict codes16 = b->wide ? (const uint16_t *) b->codes + f : NULL;
 	uint32_t   *restrict rows = t->rows + w->begin;
-	uint32_t   *restrict spare = t->spare;
+	uint32_t   *restrict spare = t->spare + w->begin;	/* each node its own part */
 	uint32_t	nl = 0,
 				nr = 0;
 
@@ -604,7 +614,12 @@ partition(Trainer *t, const Work *w)
 
 /* ------------------------------------------------------------- threads */
 
-/* Thread k's share of a phase: the root's, or every child pair of the next level. */
+/*
+ * Thread k's share of a phase: a block of the sampled rows' gradients, the
+ * partitions of the level's nodes whose first row falls in its block of
+ * rows, or its block of features of the root's or the next level's
+ * histograms and split scans.
+ */
 static void
 run_block(Trainer *t, uint32_t k)
 {
@@ -613,13 +628,26 @@ run_block(Trainer *t, uint32_t k)
 				j1 = (uint32_t) ((uint64_t) t->n_used * (k + 1) / T);
 	Split	   *out = t->block_split + (size_t) k * t->level_cap;
 
-	if (t->root_phase)
+	switch (t->phase)
 	{
-		Work	   *w = &t->cur[0];
+		case PHASE_GRADIENTS:
+			gradients(t, t->n_sample * k / T, t->n_sample * (k + 1) / T);
+			return;
+		case PHASE_PARTITION:
+			for (size_t i = 0; i < t->n_cur; i++)
+			{
+				Work	   *w = &t->cur[i];
 
-		build_hist(t, t->rows, w->end - w->begin, w->hist, j0, j1);
-		find_split(t, w, j0, j1, &out[0]);
-		return;
+				if (w->split.feature >= 0 && (uint64_t) w->begin * T / t->n_sample == k)
+					w->mid = partition(t, w);
+			}
+			return;
+		case PHASE_ROOT:
+			build_hist(t, t->rows, t->cur[0].end, t->cur[0].hist, j0, j1);
+			find_split(t, &t->cur[0], j0, j1, &out[0]);
+			return;
+		case PHASE_LEVEL:
+			break;
 	}
 	for (size_t i = 0; i < t->n_next; i += 2)
 	{
@@ -703,10 +731,11 @@ pool_start(Trainer *t, uint32_t nthread)
 
 /* One phase on every thread; returns when all are done. */
 static void
-pool_run(Trainer *t)
+pool_run(Trainer *t, int phase)
 {
 	Pool	   *pool = &t->pool;
 
+	t->phase = phase;
 	if (pool->started > 0)
 	{
 		pthread_mutex_lock(&pool->mu);
@@ -886,7 +915,7 @@ split_node(Trainer *t, Work *w, uint32_t depth)
 	GbtNode    *node;
 	Work	   *l,
 			   *r;
-	uint32_t	mid = partition(t, w);
+	uint32_t	mid = w->mid;
 	int64_t		li = new_node(t),
 				ri = li >= 0 ? new_node(t) : li;
 	int			deeper = depth + 1 < t->p->max_depth;
@@ -907,9 +936,9 @@ split_node(Trainer *t, Work *w, uint32_t depth)
 	l = &t->next[t->n_next];
 	r = &t->next[t->n_next + 1];
 	*l = (Work) {(uint32_t) li, w->begin, mid, s->GL, s->HL,
-		deeper ? t->next_hist + t->n_next * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}};
+		deeper ? t->next_hist + t->n_next * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}, 0};
 	*r = (Work) {(uint32_t) ri, mid, w->end, w->G - s->GL, w->H - s->HL,
-		deeper ? t->next_hist + (t->n_next + 1) * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}};
+		deeper ? t->next_hist + (t->n_next + 1) * hist_size : NULL, w->hist, {-1, 0, 0, 0, 0, 0}, 0};
 	t->n_next += 2;
 	return GBT_TRAIN_OK;
 }
@@ -945,6 +974,8 @@ grow_level(Trainer *t, size_t n_cur, uint32_t depth, uint32_t group)
 	if (status != GBT_TRAIN_OK)
 		return status;
 	t->n_next = 0;
+	t->n_cur = n_cur;
+	pool_run(t, PHASE_PARTITION);
 	for (size_t i = 0; i < n_cur; i++)
 	{
 		Work	   *w = &t->cur[i];
@@ -954,8 +985,7 @@ grow_level(Trainer *t, size_t n_cur, uint32_t depth, uint32_t group)
 		else if ((status = split_node(t, w, depth)) != GBT_TRAIN_OK)
 			return status;
 	}
-	t->root_phase = 0;
-	pool_run(t);
+	pool_run(t, PHASE_LEVEL);
 	merge_splits(t, t->next, t->n_next);
 	for (size_t i = 0; i < t->n_next; i += 2)
 		if (t->next[i].hist != NULL)
@@ -987,10 +1017,9 @@ grow_tree(Trainer *t, uint32_t group)
 	status = reserve_level(t, 1);
 	if (status != GBT_TRAIN_OK)
 		return status;
-	t->cur[0] = (Work) {0, 0, (uint32_t) t->n_sample, G, H, t->cur_hist, NULL, {-1, 0, 0, 0, 0, 0}};
+	t->cur[0] = (Work) {0, 0, (uint32_t) t->n_sample, G, H, t->cur_hist, NULL, {-1, 0, 0, 0, 0, 0}, 0};
 	t->tree_gh = gh;
-	t->root_phase = 1;
-	pool_run(t);
+	pool_run(t, PHASE_ROOT);
 	merge_splits(t, t->cur, 1);
 	for (uint32_t depth = 0; n_cur > 0; depth++)
 	{
@@ -1140,14 +1169,14 @@ trainer_free(Trainer *t)
 }
 
 static GbtTrainStatus
-boost(Trainer *t, const uint32_t *y)
+boost(Trainer *t)
 {
 	uint32_t	index = 0;
 
 	for (uint32_t round = 0; round < t->p->rounds; round++)
 	{
 		draw_rows(t);
-		gradients(t, y);
+		pool_run(t, PHASE_GRADIENTS);
 		for (uint32_t g = 0; g < t->groups; g++)
 		{
 			GbtTrainStatus status;
@@ -1186,6 +1215,7 @@ gbt_train(const float *x, const uint32_t *y, size_t n, uint32_t dim, uint32_t n_
 	t.groups = gbt_groups(n_classes);
 	t.rng = p->seed;
 	t.gain = gain;
+	t.y = y;
 	n_trees = (size_t) p->rounds * t.groups;
 	if (n_trees >= UINT32_MAX)
 		return GBT_TRAIN_TOO_LARGE;
@@ -1212,7 +1242,7 @@ gbt_train(const float *x, const uint32_t *y, size_t n, uint32_t dim, uint32_t n_
 	if (status == GBT_TRAIN_OK)
 		status = pool_start(&t, p->nthread < t.d ? p->nthread : t.d);
 	if (status == GBT_TRAIN_OK)
-		status = boost(&t, y);
+		status = boost(&t);
 	pool_stop(&t);
 	trainer_free(&t);
 	if (status != GBT_TRAIN_OK)

@@ -51,6 +51,16 @@
  * increasing order.  The rows outside the sample get their margins by a
  * walk of the tree over their bins.
  *
+ * Threads.  nthread (at most one per feature) threads: the caller's and
+ * workers created with every signal blocked, which call nothing of the
+ * host.  They take blocks of rows for the gradients, of a level's nodes for
+ * the partitions, and of the used features for histograms and split scans;
+ * each block's best split is merged in feature order, so every sum is over
+ * the same rows in the same order and the model is the same for any
+ * nthread.  The host is polled between phases (after every level and
+ * tree), from the caller's thread only; a poll that says stop joins the
+ * threads before GBT_TRAIN_INTERRUPTED is returned.
+ *
  * Cost: O(rounds x K x (n_sample x d_used x depth / 2 + nodes x d_used x
  * bins)): each level sums at most half its rows into histograms; a split
  * scan visits every bin of every used feature.  Memory O(n d) bytes of bins,
@@ -71,7 +81,7 @@ typedef struct GbtTrainParams
 	uint32_t	rounds;			/* >= 1 */
 	uint32_t	max_depth;		/* 1 .. 30 */
 	uint32_t	max_bin;		/* 2 .. 65536 */
-	uint32_t	nthread;		/* >= 1: threads summing histograms */
+	uint32_t	nthread;		/* >= 1: threads (see above) */
 	double		learning_rate;	/* (0, 1] */
 	double		min_child_weight;	/* >= 0, finite */
 	double		subsample;		/* (0, 1] */
