@@ -111,7 +111,7 @@ set_param(GbtParams *p, const char *key, double v)
 	else if (strcmp(key, "nthread") == 0)
 		p->nthread = (int32) int_param(key, v, 1, GBT_MAX_THREADS);
 	else if (strcmp(key, "max_bin") == 0)
-		p->max_bin = (int32) int_param(key, v, 2, 65536);
+		p->max_bin = (int32) int_param(key, v, 2, 65535);
 	else if (strcmp(key, "seed") == 0)
 		p->seed = int_param(key, v, -9007199254740992.0, 9007199254740992.0);
 	else if (strcmp(key, "learning_rate") == 0)
@@ -378,7 +378,7 @@ params_in_range(const GbtParams *p)
 	return p->n_trees >= 1 && p->n_trees <= GBT_MAX_TREES &&
 		p->max_depth >= 1 && p->max_depth <= GBT_MAX_DEPTH &&
 		p->nthread >= 1 && p->nthread <= GBT_MAX_THREADS &&
-		p->max_bin >= 2 && p->max_bin <= 65536 &&
+		p->max_bin >= 2 && p->max_bin <= 65535 &&
 		p->learning_rate > 0 && p->learning_rate <= 1 &&
 		p->min_child_weight >= 0 && isfinite(p->min_child_weight) &&
 		p->lambda >= 0 && isfinite(p->lambda) &&

@@ -1118,7 +1118,7 @@ static int
 params_ok(const GbtTrainParams *p)
 {
 	return p->rounds >= 1 && p->max_depth >= 1 && p->max_depth <= 30 &&
-		p->max_bin >= 2 && p->max_bin <= 65536 && p->nthread >= 1 &&
+		p->max_bin >= 2 && p->max_bin <= 65535 && p->nthread >= 1 &&
 		p->learning_rate > 0 && p->learning_rate <= 1 &&
 		p->min_child_weight >= 0 && isfinite(p->min_child_weight) &&
 		p->lambda >= 0 && isfinite(p->lambda) &&

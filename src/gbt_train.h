@@ -80,7 +80,7 @@ typedef struct GbtTrainParams
 {
 	uint32_t	rounds;			/* >= 1 */
 	uint32_t	max_depth;		/* 1 .. 30 */
-	uint32_t	max_bin;		/* 2 .. 65536 */
+	uint32_t	max_bin;		/* 2 .. 65535: bins and the missing slot fit 16 bits */
 	uint32_t	nthread;		/* >= 1: threads (see above) */
 	double		learning_rate;	/* (0, 1] */
 	double		min_child_weight;	/* >= 0, finite */

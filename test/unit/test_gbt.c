@@ -447,6 +447,10 @@ test_train_statuses(void)
 	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
 		  "max_depth 0: GBT_TRAIN_BAD_PARAMS");
 	p = stump_params;
+	p.max_bin = 65536;
+	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
+		  "max_bin 65536 (its missing slot would not fit 16 bits): GBT_TRAIN_BAD_PARAMS");
+	p = stump_params;
 	p.subsample = 0;
 	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
 		  "subsample 0: GBT_TRAIN_BAD_PARAMS");
@@ -498,6 +502,39 @@ test_train_failures(void)
 		all_ok &= gbt_train(x, y, N, D, 3, &p, &host, &m, gain) == GBT_TRAIN_INTERRUPTED && th.live == 0;
 	}
 	check(all_ok, "a cancel at each of its polls: GBT_TRAIN_INTERRUPTED, nothing kept");
+}
+
+/*
+ * 16-bit bins at the largest max_bin: 72,000 distinct values (more than
+ * max_bin: quantile cuts), every tenth row missing and of class 1; the
+ * stump must split the missing rows off (their slot is code 65,535; with
+ * max_bin 65,536 it was 65,536, which wrapped to bin 0).
+ */
+static void
+test_train_wide_bins(void)
+{
+	enum {N = 80000};
+	static float x[N];
+	static uint32_t y[N];
+	GbtTrainParams p = stump_params;
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[1];
+	GbtTrainStatus s;
+
+	for (int i = 0; i < N; i++)
+	{
+		x[i] = i % 10 == 0 ? NAN : (float) i;
+		y[i] = i % 10 == 0;
+	}
+	p.max_bin = 65535;
+	s = gbt_train(x, y, N, 1, 2, &p, &host, &m, gain);
+	check(s == GBT_TRAIN_OK && m.n_nodes == 3 && m.nodes[0].threshold == 1.0f &&
+		  m.nodes[0].default_left == 1 && m.nodes[1].leaf > 0 && m.nodes[2].leaf < 0,
+		  "max_bin 65535, 16-bit bins: the missing rows split off at the smallest value");
+	if (s == GBT_TRAIN_OK)
+		gbt_train_free(&m, &host);
 }
 
 /* Threads share out the features: 1, 2 and 3 threads grow the same model, bit for bit. */
@@ -558,5 +595,6 @@ main(void)
 	test_train_statuses();
 	test_train_failures();
 	test_train_threads();
+	test_train_wide_bins();
 	return tap_done();
 }
