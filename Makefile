@@ -31,9 +31,7 @@ AVRO_LIBS := $(shell pkg-config --libs avro-c 2>/dev/null || echo -lavro) \
 # -Wno-unused-parameter: PostgreSQL's own headers have unused parameters.
 PG_CFLAGS = -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror
 PG_CPPFLAGS = $(GSL_CFLAGS)
-# XGBoost's C API (Debian libxgboost-dev) trains gbt_train's boosted trees
-# (src/gbt_sql.c); prediction walks our own copy of the trees (src/gbt.c).
-SHLIB_LINK = $(GSL_LIBS) $(AVRO_LIBS) -lxgboost
+SHLIB_LINK = $(GSL_LIBS) $(AVRO_LIBS)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -97,7 +95,7 @@ bin/antares_kafka_mock: bin/antares_kafka_mock.c bin/cli.c bin/cli.h src/alert_d
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 UNIT_KERNELS = src/band_stats.c src/bazin.c src/lc_stats.c src/lc_parse.c src/gp_matern.c src/gp_peak.c src/svg_plot.c src/forest.c \
 	src/iforest.c src/random_forest.c src/svm_smo.c src/folds.c src/survey_sim.c src/alert_decode.c \
-	src/alert_encode.c src/lomb_scargle.c src/gbt.c
+	src/alert_encode.c src/lomb_scargle.c src/gbt.c src/gbt_train.c
 test/unit/test_%: test/unit/test_%.c $(wildcard test/unit/*.h) $(UNIT_KERNELS) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror $(GSL_CFLAGS) -Isrc -Itest/unit -o $@ $< $(UNIT_KERNELS) \
 		$(GSL_LIBS) $(AVRO_LIBS) -lm

@@ -15,7 +15,8 @@ everywhere: 100 rounds, depth 6, learning rate 0.3, histogram splits
 
   antares training   CREATE TABLE model AS SELECT gbt_train(x, y, '{"nthread": T}')
                      FROM train (rows read from the table, buffered, sorted,
-                     handed to XGBoost as float32, trees read back)
+                     converted to float32, binned and boosted by antares's
+                     own trainer, src/gbt_train.c)
   xgboost training   XGBClassifier(n_estimators=100, max_depth=6, learning_rate=0.3,
                      tree_method='hist', n_jobs=T).fit(X, y), which builds its
                      DMatrix from the numpy array

@@ -239,7 +239,7 @@ SELECT round(avg(accuracy)::numeric, 3) AS mean_accuracy,
        round((SELECT 1 - avg(is_ia) FROM sn_features)::numeric, 3) AS "accuracy of 'never Ia'"
 FROM (SELECT fold, avg((predicted = is_ia)::int) AS accuracy FROM sn_cv GROUP BY fold) s;
 
-\echo '== Ia against non-Ia with broker features: gradient-boosted trees (XGBoost), the same folds, without and with the host redshift'
+\echo '== Ia against non-Ia with broker features: gradient-boosted trees, the same folds, without and with the host redshift'
 -- Features (bench/README.md, "Ia against non-Ia: which features", found them):
 -- the forest's, undefined as missing (NaN) instead of -999, and the GP's light-curve
 -- shape in g, r, i, z from broker_features: each band's flux at the r band's GP

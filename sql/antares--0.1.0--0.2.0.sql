@@ -1214,16 +1214,16 @@ COMMENT ON FUNCTION band_rows_deserialize(bytea, internal) IS 'Deserial function
 COMMENT ON FUNCTION band_statistics_final(internal) IS 'Final function of the band_statistics aggregate';
 COMMENT ON FUNCTION broker_features_final(internal) IS 'Final function of broker_features: each band''s features, the GP peaks, flux ratios, half widths and the colours';
 
--- Gradient-boosted trees: XGBoost's binary:logistic (two classes) and
--- multi:softprob (more) classifiers with tree_method hist, trained by
--- XGBoost's C API and kept as values of type gbt_model ("gbt/1:<base64>", the
--- serialisation layer of the other models) in antares's own tree layout;
--- prediction walks those trees (no XGBoost needed).  Every input is
--- validated in full.  In features, NaN is a missing value (XGBoost's
--- default direction at each split); NULL elements and infinities are errors.
+-- Gradient-boosted trees: binary logistic (two classes) and softmax (more)
+-- classifiers, trained by antares's own histogram trainer (XGBoost's hist
+-- algorithm, src/gbt_train.c) and kept as values of type gbt_model
+-- ("gbt/1:<base64>", the serialisation layer of the other models) in
+-- antares's own tree layout; prediction walks those trees.  Every input is
+-- validated in full.  In features, NaN is a missing value (a default
+-- direction learnt at each split); NULL elements and infinities are errors.
 -- The training aggregate buffers and sorts its rows like rf_train, so a model
 -- depends only on the set of rows and the parameters; it is PARALLEL SAFE.
--- Training checks for interrupts between boosting rounds.
+-- Training checks for interrupts after every tree and level.
 ------------------------------------------------------------------------------
 
 CREATE TYPE gbt_model;
@@ -1332,13 +1332,13 @@ CREATE OPERATOR CLASS gbt_model_hash_ops DEFAULT FOR TYPE gbt_model USING hash A
     FUNCTION 2 gbt_model_hash_extended(gbt_model, bigint);
 
 COMMENT ON TYPE gbt_model IS
-    'A gradient-boosted tree classifier trained by gbt_train (XGBoost''s hist trees, binary:logistic or multi:softprob) in antares''s own tree layout; text form gbt/1:<base64>, validated when read';
+    'A gradient-boosted tree classifier trained by gbt_train (histogram trees, binary logistic or softmax) in antares''s own tree layout; text form gbt/1:<base64>, validated when read';
 COMMENT ON FUNCTION gbt_model_in(cstring) IS 'Input function of type gbt_model (validates the value)';
 COMMENT ON FUNCTION gbt_model_out(gbt_model) IS 'Output function of type gbt_model';
 COMMENT ON FUNCTION gbt_model_recv(internal) IS 'Binary input function of type gbt_model (validates the value)';
 COMMENT ON FUNCTION gbt_model_send(gbt_model) IS 'Binary output function of type gbt_model';
 COMMENT ON AGGREGATE gbt_train(float8[], integer) IS
-    'Trains gradient-boosted trees with XGBoost (100 rounds, max_depth 6, learning_rate 0.3, hist, seed 0, 2 threads); NaN features are missing; at least two classes; NULL for no rows';
+    'Trains gradient-boosted trees with XGBoost''s hist algorithm (100 rounds, max_depth 6, learning_rate 0.3, seed 0, 2 threads); NaN features are missing; at least two classes; NULL for no rows';
 COMMENT ON AGGREGATE gbt_train(float8[], integer, jsonb) IS
     'gbt_train with a jsonb object of n_trees, max_depth, learning_rate, min_child_weight, subsample, colsample_bytree, lambda, seed, nthread, max_bin (NULL: the defaults)';
 COMMENT ON FUNCTION gbt_train_accum(internal, float8[], integer) IS 'Transition function of gbt_train';
@@ -1346,7 +1346,7 @@ COMMENT ON FUNCTION gbt_train_accum(internal, float8[], integer, jsonb) IS 'Tran
 COMMENT ON FUNCTION gbt_train_combine(internal, internal) IS 'Combine function of gbt_train';
 COMMENT ON FUNCTION gbt_train_serialize(internal) IS 'Serial function of gbt_train';
 COMMENT ON FUNCTION gbt_train_deserialize(bytea, internal) IS 'Deserial function of gbt_train';
-COMMENT ON FUNCTION gbt_train_final(internal) IS 'Final function of gbt_train: boosts the trees with XGBoost';
+COMMENT ON FUNCTION gbt_train_final(internal) IS 'Final function of gbt_train: boosts the trees';
 COMMENT ON FUNCTION gbt_predict(gbt_model, float8[]) IS
     'The label of the largest probability (the lowest label on ties); NaN features are missing';
 COMMENT ON FUNCTION gbt_predict_proba(gbt_model, float8[]) IS

@@ -123,6 +123,7 @@ SELECT q, public.error_of(q) FROM (VALUES
   ($$SELECT gbt_train(x, y, '{"subsample": 1.5}') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y, '{"lambda": -1}') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y, '{"max_bin": 1}') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
+  ($$SELECT gbt_train(x, y, '{"max_bin": 65536}') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y, '{"eta": 0.1, "depth": 3}') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y, '[1]') FROM (VALUES ('{1}'::float8[], 0), ('{2}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y, p::jsonb) FROM (VALUES ('{1}'::float8[], 0, '{}'), ('{2}', 1, '{"seed": 1}')) v(x, y, p)$$),
@@ -130,6 +131,7 @@ SELECT q, public.error_of(q) FROM (VALUES
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{2}', 0)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{2, 3}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{Infinity}', 1)) v(x, y)$$),
+  ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{1e300}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{1}'::float8[], 0), ('{NULL}', 1)) v(x, y)$$),
   ($$SELECT gbt_train(x, y) FROM (VALUES ('{}'::float8[], 0)) v(x, y)$$),
   -- predict with the wrong dimension, or bad features

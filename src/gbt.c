@@ -185,7 +185,7 @@ gbt_margins(const GbtModel *m, const GbtCompiled *c, const double *x, float *xf,
 {
 	uint32_t	groups = gbt_groups(m->n_classes);
 
-	/* XGBoost's DMatrix holds float32: compare as it does */
+	/* training bins the float32 values: compare as it does */
 	for (uint32_t j = 0; j < m->n_features; j++)
 		xf[j] = (float) x[j];
 	for (uint32_t g = 0; g < groups; g++)

@@ -1,12 +1,12 @@
 /*
  * gbt.h
- *		Prediction by a gradient-boosted tree ensemble trained by XGBoost
- *		(binary:logistic or multi:softprob), on antares's own tree layout, and
- *		the structural check of a stored ensemble.  Plain C, no PostgreSQL
- *		types, no allocation: the caller owns every array.
+ *		Prediction by a gradient-boosted tree ensemble (binary logistic or
+ *		softmax; trained by gbt_train.h's kernel), on antares's own tree
+ *		layout, and the structural check of a stored ensemble.  Plain C, no
+ *		PostgreSQL types, no allocation: the caller owns every array.
  *
  * A tree is an array of GbtNode, node 0 its root; children are indices
- * within the same tree and always greater than their parent's (XGBoost
+ * within the same tree and always greater than their parent's (the trainer
  * appends children after their parent), and every node is reached from the
  * root exactly once: gbt_compile checks it, so no input makes a walk loop,
  * read outside the array or (a node shared by two parents) grow the
@@ -17,8 +17,7 @@
  * goes left.  The margin of an output group is base_margin plus the leaf
  * values of that group's trees; two classes have one group and
  * P(second class) = sigmoid(margin), more classes one group per class and a
- * softmax.  Sums are in double (XGBoost sums in float32: the probabilities
- * differ by ~1e-7).
+ * softmax.  Sums are in double (XGBoost's predictor sums in float32).
  *
  * Prediction walks a compiled form (GbtCompiled): each tree's nodes
  * breadth-first, so that a split's children are adjacent and the step to

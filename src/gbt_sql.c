@@ -1,38 +1,26 @@
 /*
  * gbt_sql.c
- *		Gradient-boosted trees: the gbt_train aggregate (training by XGBoost's
- *		C API), the antares.gbt_model type, gbt_predict, gbt_predict_proba,
- *		gbt_info and gbt_importance (prediction by our walker, gbt.h).
+ *		Gradient-boosted trees: the gbt_train aggregate (training by our
+ *		histogram kernel, gbt_train.c), the antares.gbt_model type,
+ *		gbt_predict, gbt_predict_proba, gbt_info and gbt_importance
+ *		(prediction by our walker, gbt.c).
  *
  * The aggregate buffers its rows like the forests' (forest_sql.c): content
  * order, sorted in parallel workers, merged by the combine function, so the
  * model depends only on the multiset of rows and the parameters.  The final
- * function hands XGBoost a float32 matrix (NaN = missing), grows one round
- * at a time, polling for interrupts between rounds, and reads the trees back
- * from the model's JSON (XGBoosterSaveModelToBuffer: one document with every
- * tree's node arrays, the float32 thresholds and leaf values printed to read
- * back exactly; the text dump would need a parser of its own and rounds the
- * gains) into antares's own layout.  The model value then holds no XGBoost
- * state: prediction needs no library, no threads and no JSON.
- *
- * XGBoost's work runs in its OpenMP threads with every signal blocked, so
- * that no PostgreSQL signal handler ever runs on them; signals wait for the
- * end of the XGBoost call, and a cancel or statement_timeout is raised
- * between rounds (a round of 20,000 rows x 23 features x 4 classes takes
- * ~10 ms).  Every XGBoost handle is freed on every path (PG_FINALLY).
+ * function hands the kernel a float32 matrix (NaN = missing) and the rows'
+ * class indices; the kernel grows the trees straight into gbt.h's layout,
+ * in memory of a context deleted afterwards, and polls for a cancel or
+ * statement_timeout at least once per tree (a tree of 20,000 rows x 23
+ * features takes ~3 ms); the poll returns, so the kernel's threads are
+ * joined before the ERROR is raised.  Cost: gbt_train.h.
  */
 #include "postgres.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <signal.h>
-
-#include <xgboost/c_api.h>
 
 #include "catalog/pg_type.h"
-#include "common/jsonapi.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -43,6 +31,8 @@
 
 #include "antares.h"
 #include "gbt.h"
+#include "gbt_train.h"
+#include "kernel_host_pg.h"
 #include "model.h"
 #include "obs_buffer.h"
 
@@ -121,7 +111,7 @@ set_param(GbtParams *p, const char *key, double v)
 	else if (strcmp(key, "nthread") == 0)
 		p->nthread = (int32) int_param(key, v, 1, GBT_MAX_THREADS);
 	else if (strcmp(key, "max_bin") == 0)
-		p->max_bin = (int32) int_param(key, v, 2, 65536);
+		p->max_bin = (int32) int_param(key, v, 2, 65535);
 	else if (strcmp(key, "seed") == 0)
 		p->seed = int_param(key, v, -9007199254740992.0, 9007199254740992.0);
 	else if (strcmp(key, "learning_rate") == 0)
@@ -388,7 +378,7 @@ params_in_range(const GbtParams *p)
 	return p->n_trees >= 1 && p->n_trees <= GBT_MAX_TREES &&
 		p->max_depth >= 1 && p->max_depth <= GBT_MAX_DEPTH &&
 		p->nthread >= 1 && p->nthread <= GBT_MAX_THREADS &&
-		p->max_bin >= 2 && p->max_bin <= 65536 &&
+		p->max_bin >= 2 && p->max_bin <= 65535 &&
 		p->learning_rate > 0 && p->learning_rate <= 1 &&
 		p->min_child_weight >= 0 && isfinite(p->min_child_weight) &&
 		p->lambda >= 0 && isfinite(p->lambda) &&
@@ -467,412 +457,60 @@ check_and_compile(GbtDecoded *d)
 	return status;
 }
 
-/* ---------------------------------------------------- XGBoost's JSON */
-
-/*
- * What a model's JSON (XGBoost 1.7's schema) gives: base_score, the output
- * group of each tree, and each tree's node arrays, read by PostgreSQL's JSON
- * parser with the path of every scalar tracked.  Numbers are read from their
- * text: thresholds and leaf values with strtof, so that they are XGBoost's
- * float32 exactly.
- */
-#define JSON_DEPTH 12
-
-typedef struct GrowArray
-{
-	char	   *data;
-	Size		n;
-	Size		cap;
-	Size		width;
-} GrowArray;
-
-enum TreeField
-{
-	TF_LEFT, TF_RIGHT, TF_FEATURE, TF_SPLIT, TF_DEFAULT_LEFT, TF_GAIN, TF_COUNT
-};
-
-static const char *const tree_field_names[TF_COUNT] = {
-	"left_children", "right_children", "split_indices", "split_conditions",
-	"default_left", "loss_changes"
-};
-
-typedef struct XgbJson
-{
-	int			depth;
-	const char *key[JSON_DEPTH + 1];
-	double		base_score;
-	bool		have_base_score;
-	GrowArray	tree_info;		/* int32 per tree */
-	GrowArray	tree_size;		/* uint32 nodes per tree */
-	GrowArray	field[TF_COUNT];	/* int32 or float, all trees' nodes */
-	Size		field_at_tree_start[TF_COUNT];
-	bool		in_tree;
-} XgbJson;
-
-static void
-grow_init(GrowArray *g, Size width)
-{
-	g->width = width;
-	g->cap = 1024;
-	g->n = 0;
-	g->data = palloc_extended(g->cap * width, MCXT_ALLOC_HUGE);
-}
-
-static void
-grow_push(GrowArray *g, const void *v)
-{
-	if (g->n == g->cap)
-	{
-		g->cap *= 2;
-		g->data = repalloc_huge(g->data, g->cap * g->width);
-	}
-	memcpy(g->data + g->n * g->width, v, g->width);
-	g->n++;
-}
-
-static void
-json_corrupt(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("gbt_train: unexpected model from XGBoost: %s", what)));
-}
-
-/* Whether keys 1..n of the path are the given names. */
-static bool
-at_path(const XgbJson *s, int n, const char *const *names)
-{
-	if (s->depth < n)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (s->key[i + 1] == NULL || strcmp(s->key[i + 1], names[i]) != 0)
-			return false;
-	return true;
-}
-
-static const char *const trees_path[] = {"learner", "gradient_booster", "model", "trees"};
-static const char *const tree_info_path[] = {"learner", "gradient_booster", "model", "tree_info"};
-static const char *const base_score_path[] = {"learner", "learner_model_param", "base_score"};
-
-static void
-json_open(void *arg)
-{
-	XgbJson    *s = arg;
-
-	if (++s->depth > JSON_DEPTH)
-		json_corrupt("nested too deeply");
-	s->key[s->depth] = NULL;
-	/* a tree: an object in the trees array */
-	if (s->depth == 6 && at_path(s, 4, trees_path))
-	{
-		s->in_tree = true;
-		for (int f = 0; f < TF_COUNT; f++)
-			s->field_at_tree_start[f] = s->field[f].n;
-	}
-}
-
-static void
-json_close(void *arg)
-{
-	XgbJson    *s = arg;
-
-	if (s->depth == 6 && s->in_tree)
-	{
-		uint32		size = (uint32) (s->field[0].n - s->field_at_tree_start[0]);
-
-		for (int f = 1; f < TF_COUNT; f++)
-			if (s->field[f].n - s->field_at_tree_start[f] != size)
-				json_corrupt("node arrays of different lengths");
-		if (size == 0)
-			json_corrupt("a tree without nodes");
-		grow_push(&s->tree_size, &size);
-		s->in_tree = false;
-	}
-	s->depth--;
-}
-
-static void
-json_field(void *arg, char *fname, bool isnull)
-{
-	XgbJson    *s = arg;
-
-	s->key[s->depth] = fname;
-}
-
-static double
-json_number(const char *token, JsonTokenType type)
-{
-	char	   *end;
-	double		v;
-
-	if (type != JSON_TOKEN_NUMBER && type != JSON_TOKEN_STRING)
-		json_corrupt("a number expected");
-	errno = 0;
-	v = strtod(token, &end);
-	if (end == token || *end != '\0')
-		json_corrupt("a number expected");
-	return v;
-}
-
-static int32
-json_int(const char *token, JsonTokenType type)
-{
-	double		v = json_number(token, type);
-
-	if (v != floor(v) || v < PG_INT32_MIN || v > PG_INT32_MAX)
-		json_corrupt("an integer expected");
-	return (int32) v;
-}
-
-static void
-json_scalar(void *arg, char *token, JsonTokenType type)
-{
-	XgbJson    *s = arg;
-
-	if (s->depth == 7 && s->in_tree && s->key[5] == NULL && s->key[6] != NULL)
-	{
-		for (int f = 0; f < TF_COUNT; f++)
-		{
-			if (strcmp(s->key[6], tree_field_names[f]) != 0)
-				continue;
-			if (f == TF_SPLIT || f == TF_GAIN)
-			{
-				float		v;
-
-				if (type != JSON_TOKEN_NUMBER)
-					json_corrupt("a number expected");
-				v = strtof(token, NULL);
-				grow_push(&s->field[f], &v);
-			}
-			else
-			{
-				int32		v = json_int(token, type);
-
-				grow_push(&s->field[f], &v);
-			}
-			return;
-		}
-	}
-	else if (s->depth == 5 && s->key[5] == NULL && at_path(s, 4, tree_info_path))
-	{
-		int32		v = json_int(token, type);
-
-		grow_push(&s->tree_info, &v);
-	}
-	else if (s->depth == 3 && at_path(s, 3, base_score_path))
-	{
-		s->base_score = json_number(token, type);
-		s->have_base_score = true;
-	}
-}
-
-/* The trees of XGBoost's JSON model into d (nodes, groups, gain). */
-static void
-read_xgboost_json(const char *json, Size len, uint32 n_classes, GbtDecoded *d)
-{
-	XgbJson		s;
-	JsonSemAction sem;
-	JsonLexContext *lex;
-	JsonParseErrorType err;
-	uint32		n_trees,
-				n_nodes,
-				at = 0;
-	uint32	   *tree_start,
-			   *tree_group;
-	GbtNode    *nodes;
-	const int32 *left,
-			   *right,
-			   *feature,
-			   *default_left;
-	const float *split,
-			   *gain;
-
-	memset(&s, 0, sizeof(s));
-	grow_init(&s.tree_info, sizeof(int32));
-	grow_init(&s.tree_size, sizeof(uint32));
-	for (int f = 0; f < TF_COUNT; f++)
-		grow_init(&s.field[f], f == TF_SPLIT || f == TF_GAIN ? sizeof(float) : sizeof(int32));
-	memset(&sem, 0, sizeof(sem));
-	sem.semstate = &s;
-	sem.object_start = json_open;
-	sem.object_end = json_close;
-	sem.array_start = json_open;
-	sem.array_end = json_close;
-	sem.object_field_start = json_field;
-	sem.scalar = json_scalar;
-	lex = makeJsonLexContextCstringLen(pnstrdup(json, len), (int) len, PG_UTF8, true);
-	err = pg_parse_json(lex, &sem);
-	if (err != JSON_SUCCESS)
-		json_corrupt(json_errdetail(err, lex));
-
-	n_trees = (uint32) s.tree_size.n;
-	if (n_trees == 0 || s.tree_info.n != n_trees || !s.have_base_score)
-		json_corrupt("trees, tree groups or base_score missing");
-	if (n_classes == 2)
-	{
-		if (!(s.base_score > 0 && s.base_score < 1))
-			json_corrupt("base_score outside (0, 1)");
-		d->m.base_margin = log(s.base_score / (1 - s.base_score));
-	}
-	else
-		d->m.base_margin = s.base_score;
-	n_nodes = (uint32) s.field[0].n;
-	tree_start = palloc(((Size) n_trees + 1) * sizeof(uint32));
-	tree_group = palloc((Size) n_trees * sizeof(uint32));
-	nodes = palloc_extended((Size) n_nodes * sizeof(GbtNode), MCXT_ALLOC_HUGE);
-	d->gain = palloc0((Size) d->m.n_features * sizeof(double));
-	left = (const int32 *) s.field[TF_LEFT].data;
-	right = (const int32 *) s.field[TF_RIGHT].data;
-	feature = (const int32 *) s.field[TF_FEATURE].data;
-	default_left = (const int32 *) s.field[TF_DEFAULT_LEFT].data;
-	split = (const float *) s.field[TF_SPLIT].data;
-	gain = (const float *) s.field[TF_GAIN].data;
-	for (uint32 t = 0; t < n_trees; t++)
-	{
-		int32		group = ((const int32 *) s.tree_info.data)[t];
-
-		tree_group[t] = (uint32) group;
-		tree_start[t] = at;
-		at += ((const uint32 *) s.tree_size.data)[t];
-	}
-	tree_start[n_trees] = at;
-	for (uint32 i = 0; i < n_nodes; i++)
-	{
-		GbtNode    *n = &nodes[i];
-
-		memset(n, 0, sizeof(*n));
-		if (left[i] == -1)
-		{
-			n->feature = GBT_LEAF;
-			n->leaf = split[i];
-			continue;
-		}
-		if (feature[i] < 0 || (uint32) feature[i] >= d->m.n_features || left[i] < 0 || right[i] < 0)
-			json_corrupt("a split out of range");
-		n->feature = feature[i];
-		n->threshold = split[i];
-		n->left = (uint32) left[i];
-		n->right = (uint32) right[i];
-		n->default_left = default_left[i] != 0;
-		d->gain[n->feature] += gain[i];
-	}
-	d->m.n_trees = n_trees;
-	d->m.n_nodes = n_nodes;
-	d->m.tree_start = tree_start;
-	d->m.tree_group = tree_group;
-	d->m.nodes = nodes;
-}
-
 /* ------------------------------------------------------------- training */
 
-static sigset_t saved_sigmask;
-
 /*
- * Around every XGBoost call: its threads are created with (and keep) every
- * signal blocked, and the backend's signals wait until the call returns.
+ * Grows the model on the float32 matrix x (n x dim) and class indices y
+ * (0..K-1) with the kernel (gbt_train.c) into d, whose classes are set.
+ * The host's poll returns rather than raising: the kernel's threads are
+ * joined before the cancel is raised.
  */
 static void
-block_signals(void)
+train_model(const float *x, const uint32 *y, Size n, int32 dim, GbtDecoded *d)
 {
-	sigset_t	all;
+	const GbtParams *p = &d->params;
+	GbtTrainParams tp;
+	KernelHost	host = pg_kernel_host_returning(CurrentMemoryContext);
+	const int32 *classes = d->m.classes;
+	uint32		k = d->m.n_classes;
+	GbtTrainStatus status;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved_sigmask);
-}
-
-static void
-xgb_done(int rc, const char *call)
-{
-	pthread_sigmask(SIG_SETMASK, &saved_sigmask, NULL);
-	if (rc != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("gbt_train: XGBoost's %s failed: %s", call, XGBGetLastError())));
-}
-
-#define XGB(fn, ...) do { block_signals(); xgb_done(fn(__VA_ARGS__), #fn); } while (0)
-
-static void
-set_xgb_param(BoosterHandle b, const char *name, const char *fmt,...)
-{
-	char		value[64];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
-	va_end(ap);
-	XGB(XGBoosterSetParam, b, name, value);
-}
-
-static void
-set_booster_params(BoosterHandle b, const GbtParams *p, uint32 n_classes)
-{
-	if (n_classes == 2)
-		set_xgb_param(b, "objective", "binary:logistic");
-	else
+	tp.rounds = (uint32) p->n_trees;
+	tp.max_depth = (uint32) p->max_depth;
+	tp.max_bin = (uint32) p->max_bin;
+	tp.nthread = (uint32) p->nthread;
+	tp.learning_rate = p->learning_rate;
+	tp.min_child_weight = p->min_child_weight;
+	tp.subsample = p->subsample;
+	tp.colsample_bytree = p->colsample_bytree;
+	tp.lambda = p->lambda;
+	tp.seed = (uint64) p->seed;
+	d->gain = palloc_extended((Size) dim * sizeof(double), MCXT_ALLOC_HUGE);
+	status = gbt_train(x, y, n, (uint32) dim, k, &tp, &host, &d->m, d->gain);
+	switch (status)
 	{
-		set_xgb_param(b, "objective", "multi:softprob");
-		set_xgb_param(b, "num_class", "%u", n_classes);
-	}
-	set_xgb_param(b, "tree_method", "hist");
-	set_xgb_param(b, "max_depth", "%d", p->max_depth);
-	set_xgb_param(b, "eta", "%.17g", p->learning_rate);
-	set_xgb_param(b, "min_child_weight", "%.17g", p->min_child_weight);
-	set_xgb_param(b, "subsample", "%.17g", p->subsample);
-	set_xgb_param(b, "colsample_bytree", "%.17g", p->colsample_bytree);
-	set_xgb_param(b, "lambda", "%.17g", p->lambda);
-	set_xgb_param(b, "seed", INT64_FORMAT, p->seed);
-	set_xgb_param(b, "nthread", "%d", p->nthread);
-	set_xgb_param(b, "max_bin", "%d", p->max_bin);
-	set_xgb_param(b, "verbosity", "0");
-}
-
-typedef struct XgbHandles
-{
-	DMatrixHandle dm;
-	BoosterHandle b;
-} XgbHandles;
-
-/*
- * Grows the model on the float32 matrix x (n x dim) and labels y (0..K-1)
- * and reads its trees into d.  Every handle is freed on every path.
- */
-static void
-xgboost_train(const float *x, const float *y, Size n, int32 dim, const GbtParams *p,
-			  GbtDecoded *d)
-{
-	/* in memory, not in locals that a longjmp may restore */
-	XgbHandles *h = palloc0(sizeof(XgbHandles));
-
-	PG_TRY();
-	{
-		bst_ulong	len;
-		const char *json;
-
-		XGB(XGDMatrixCreateFromMat_omp, x, n, dim, NAN, &h->dm, p->nthread);
-		XGB(XGDMatrixSetFloatInfo, h->dm, "label", y, n);
-		XGB(XGBoosterCreate, &h->dm, 1, &h->b);
-		set_booster_params(h->b, p, d->m.n_classes);
-		for (int32 round = 0; round < p->n_trees; round++)
-		{
+		case GBT_TRAIN_OK:
+			break;
+		case GBT_TRAIN_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("gbt_train: out of memory for %zu rows of %d features", n, dim)));
+			break;
+		case GBT_TRAIN_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("gbt_train: the model would have more than %u nodes", UINT32_MAX)));
+			break;
+		case GBT_TRAIN_INTERRUPTED:
 			CHECK_FOR_INTERRUPTS();
-			XGB(XGBoosterUpdateOneIter, h->b, round, h->dm);
-			if (antares_verbose && (round + 1) % Max(p->n_trees / 10, 1) == 0)
-				ereport(NOTICE,
-						(errmsg("gbt_train: %d of %d rounds", round + 1, p->n_trees)));
-		}
-		XGB(XGBoosterSaveModelToBuffer, h->b, "{\"format\": \"json\"}", &len, &json);
-		read_xgboost_json(json, len, d->m.n_classes, d);
+			pg_kernel_stopped("gbt_train");
+			break;
+		case GBT_TRAIN_BAD_PARAMS:
+		case GBT_TRAIN_BAD_DATA:
+			/* the glue checked both */
+			elog(ERROR, "gbt_train: unexpected status: %s", gbt_train_status_message(status));
 	}
-	PG_FINALLY();
-	{
-		/* nothing to report if freeing fails: the error in flight matters */
-		if (h->b != NULL)
-			XGBoosterFree(h->b);
-		if (h->dm != NULL)
-			XGDMatrixFree(h->dm);
-	}
-	PG_END_TRY();
+	d->m.classes = classes;
 }
 
 static int
@@ -913,8 +551,8 @@ gbt_train_final(PG_FUNCTION_ARGS)
 				old;
 	GbtDecoded	d;
 	int32	   *classes;
-	float	   *x,
-			   *y;
+	float	   *x;
+	uint32	   *y;
 	Size		n;
 	int32		dim;
 	uint32		k = 0;
@@ -948,15 +586,23 @@ gbt_train_final(PG_FUNCTION_ARGS)
 				 errmsg("gbt_train needs at least two classes, got one")));
 
 	x = palloc_extended(n * dim * sizeof(float), MCXT_ALLOC_HUGE);
-	y = palloc_extended(n * sizeof(float), MCXT_ALLOC_HUGE);
+	y = palloc_extended(n * sizeof(uint32), MCXT_ALLOC_HUGE);
 	for (Size i = 0; i < n; i++)
 	{
 		const char *row = OBS_AT(&state->rows, &state->kind, i);
 		const double *f = (const double *) (row + sizeof(RowHead));
 
-		y[i] = (float) class_index(classes, k, ((const RowHead *) row)->label);
+		y[i] = class_index(classes, k, ((const RowHead *) row)->label);
 		for (int32 j = 0; j < dim; j++)
+		{
 			x[i * dim + j] = (float) f[j];
+			/* the walker compares float32, as training does */
+			if (isinf(x[i * dim + j]))
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("gbt_train: feature %d is %s, outside float4's range", j + 1,
+								float8out_internal(f[j]))));
+		}
 	}
 	memset(&d, 0, sizeof(d));
 	d.m.n_features = (uint32) dim;
@@ -968,10 +614,11 @@ gbt_train_final(PG_FUNCTION_ARGS)
 		ereport(NOTICE,
 				(errmsg("gbt_train: %zu rows, %d features, %u classes, %d rounds, %d threads",
 						n, dim, k, d.params.n_trees, d.params.nthread)));
-	xgboost_train(x, y, n, dim, &d.params, &d);
+	train_model(x, y, n, dim, &d);
 	status = check_and_compile(&d);
 	if (status != GBT_OK)
-		json_corrupt(gbt_status_message(status));
+		elog(ERROR, "gbt_train: the trained trees are not a valid ensemble: %s",
+			 gbt_status_message(status));
 	MemoryContextSwitchTo(old);
 	result = gbt_encode(&d);
 	MemoryContextDelete(ctx);

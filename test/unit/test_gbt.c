@@ -7,8 +7,11 @@
  *		rounds onto it), the sigmoid of two classes and the softmax of three,
  *		ties, and the validator against corrupted ensembles (children out of
  *		range or pointing backwards, cycles, feature indices, non-finite
- *		values, leaf flags, offsets, groups, class order).  Prints TAP; exits
- *		non-zero when a check fails.
+ *		values, leaf flags, offsets, groups, class order).  And the trainer
+ *		(src/gbt_train.c): a stump on four rows against its closed form, a
+ *		split of the missing values from the present ones, the statuses of
+ *		bad input, and every failed allocation and a cancel freeing all.
+ *		Prints TAP; exits non-zero when a check fails.
  */
 #include <math.h>
 #include <stdint.h>
@@ -16,6 +19,8 @@
 #include <string.h>
 
 #include "gbt.h"
+#include "gbt_train.h"
+#include "kernel_host_test.h"
 #include "test_gbt_reference.h"
 #include "tap.h"
 
@@ -364,6 +369,220 @@ test_against_reference(void)
 		  "compiled walk = the reference walk, to the bit, on 12 random ensembles x 500 rows (NaN, ties)");
 }
 
+static const GbtTrainParams stump_params = {1, 1, 256, 1, 0.3, 0.0, 1.0, 1.0, 1.0, 0};
+
+/*
+ * x = 1, 2, 3, 4 and y = 0, 0, 1, 1, one round of depth 1: margins 0, p =
+ * 1/2, g = 1/2, 1/2, -1/2, -1/2, h = 1/4.  Cuts 2, 3, 4; the best split is
+ * x < 3 (G_L = 1, H_L = 1/2; G_R = -1, H_R = 1/2): gain 1/1.5 + 1/1.5 - 0,
+ * leaves -+1/1.5 x 0.3.  No value is missing: the default is left.
+ */
+static void
+test_train_stump(void)
+{
+	const float x[] = {1, 2, 3, 4};
+	const uint32_t y[] = {0, 0, 1, 1};
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[1];
+	GbtTrainStatus s = gbt_train(x, y, 4, 1, 2, &stump_params, &host, &m, gain);
+
+	check(s == GBT_TRAIN_OK && m.n_trees == 1 && m.n_nodes == 3 && m.tree_start[1] == 3 &&
+		  m.base_margin == 0, "a stump: one tree of three nodes, base margin 0");
+	if (s != GBT_TRAIN_OK)
+		return;
+	check(m.nodes[0].feature == 0 && m.nodes[0].threshold == 3.0f && m.nodes[0].left == 1 &&
+		  m.nodes[0].right == 2 && m.nodes[0].default_left == 1,
+		  "its split is x < 3, missing values left");
+	check(m.nodes[1].feature == GBT_LEAF && m.nodes[1].leaf == (float) (-1.0 / 1.5 * 0.3) &&
+		  m.nodes[2].leaf == (float) (1.0 / 1.5 * 0.3), "its leaves are -+G / (H + lambda) x rate");
+	check(close_to(gain[0], 2.0 / 1.5, 1e-15), "its gain is G_L^2/(H_L+1) + G_R^2/(H_R+1) - G^2/(H+1)");
+	gbt_train_free(&m, &host);
+	check(th.live == 0, "gbt_train_free returns everything");
+}
+
+/* Missing values against present ones: the split at the smallest value, missing left. */
+static void
+test_train_missing(void)
+{
+	const float x[] = {NAN, NAN, 5, 7, 9, NAN};
+	const uint32_t y[] = {1, 1, 0, 0, 0, 1};
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[1];
+	GbtTrainStatus s = gbt_train(x, y, 6, 1, 2, &stump_params, &host, &m, gain);
+
+	check(s == GBT_TRAIN_OK && m.n_nodes == 3 && m.nodes[0].threshold == 5.0f &&
+		  m.nodes[0].default_left == 1 && m.nodes[1].leaf > 0 && m.nodes[2].leaf < 0,
+		  "missing against present: x < 5 (none) or missing goes left, to the class-1 leaf");
+	if (s == GBT_TRAIN_OK)
+		gbt_train_free(&m, &host);
+	check(th.live == 0, "and everything is returned");
+}
+
+static void
+test_train_statuses(void)
+{
+	const float x[] = {1, 2, 3, 4};
+	const float inf_x[] = {1, INFINITY, 3, 4};
+	const uint32_t y[] = {0, 0, 1, 1};
+	const uint32_t bad_y[] = {0, 0, 1, 2};
+	GbtTrainParams p = stump_params;
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[1];
+
+	check(gbt_train(x, bad_y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_DATA,
+		  "a label >= n_classes: GBT_TRAIN_BAD_DATA");
+	check(gbt_train(x, y, 4, 1, 1, &p, &host, &m, gain) == GBT_TRAIN_BAD_DATA,
+		  "one class: GBT_TRAIN_BAD_DATA");
+	check(gbt_train(inf_x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_DATA,
+		  "an infinite value: GBT_TRAIN_BAD_DATA");
+	check(gbt_train(x, y, 0, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_DATA,
+		  "no rows: GBT_TRAIN_BAD_DATA");
+	p.max_depth = 0;
+	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
+		  "max_depth 0: GBT_TRAIN_BAD_PARAMS");
+	p = stump_params;
+	p.max_bin = 65536;
+	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
+		  "max_bin 65536 (its missing slot would not fit 16 bits): GBT_TRAIN_BAD_PARAMS");
+	p = stump_params;
+	p.subsample = 0;
+	check(gbt_train(x, y, 4, 1, 2, &p, &host, &m, gain) == GBT_TRAIN_BAD_PARAMS,
+		  "subsample 0: GBT_TRAIN_BAD_PARAMS");
+	check(th.live == 0 && th.calls == 0, "bad input allocates nothing");
+}
+
+/* Every allocation failing in turn, and a cancel at every poll: a status, nothing kept. */
+static void
+test_train_failures(void)
+{
+	enum {N = 300, D = 3};
+	static float x[N * D];
+	static uint32_t y[N];
+	GbtTrainParams p = {4, 3, 16, 2, 0.3, 1.0, 0.7, 0.7, 1.0, 5};
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[D];
+	long		calls,
+				polls;
+	int			all_ok = 1;
+
+	for (int i = 0; i < N; i++)
+	{
+		for (int j = 0; j < D; j++)
+			x[i * D + j] = (i * 7 + j * 13) % 11 == 0 ? NAN : (float) ((i * (j + 3)) % 17);
+		y[i] = (uint32_t) (i % 3);
+	}
+	if (gbt_train(x, y, N, D, 3, &p, &host, &m, gain) != GBT_TRAIN_OK)
+	{
+		check(0, "the failure model trains");
+		return;
+	}
+	gbt_train_free(&m, &host);
+	calls = th.calls;
+	polls = th.polls;
+	for (long at = 1; at <= calls; at++)
+	{
+		host = test_host(&th);
+		th.fail_at = at;
+		all_ok &= gbt_train(x, y, N, D, 3, &p, &host, &m, gain) == GBT_TRAIN_NO_MEMORY && th.live == 0;
+	}
+	check(all_ok, "each of its allocations failing: GBT_TRAIN_NO_MEMORY, nothing kept");
+	all_ok = polls > 0;
+	for (long at = 1; at <= polls; at++)
+	{
+		host = test_host(&th);
+		th.stop_at = at;
+		all_ok &= gbt_train(x, y, N, D, 3, &p, &host, &m, gain) == GBT_TRAIN_INTERRUPTED && th.live == 0;
+	}
+	check(all_ok, "a cancel at each of its polls: GBT_TRAIN_INTERRUPTED, nothing kept");
+}
+
+/*
+ * 16-bit bins at the largest max_bin: 72,000 distinct values (more than
+ * max_bin: quantile cuts), every tenth row missing and of class 1; the
+ * stump must split the missing rows off (their slot is code 65,535; with
+ * max_bin 65,536 it was 65,536, which wrapped to bin 0).
+ */
+static void
+test_train_wide_bins(void)
+{
+	enum {N = 80000};
+	static float x[N];
+	static uint32_t y[N];
+	GbtTrainParams p = stump_params;
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	m;
+	double		gain[1];
+	GbtTrainStatus s;
+
+	for (int i = 0; i < N; i++)
+	{
+		x[i] = i % 10 == 0 ? NAN : (float) i;
+		y[i] = i % 10 == 0;
+	}
+	p.max_bin = 65535;
+	s = gbt_train(x, y, N, 1, 2, &p, &host, &m, gain);
+	check(s == GBT_TRAIN_OK && m.n_nodes == 3 && m.nodes[0].threshold == 1.0f &&
+		  m.nodes[0].default_left == 1 && m.nodes[1].leaf > 0 && m.nodes[2].leaf < 0,
+		  "max_bin 65535, 16-bit bins: the missing rows split off at the smallest value");
+	if (s == GBT_TRAIN_OK)
+		gbt_train_free(&m, &host);
+}
+
+/* Threads share out the features: 1, 2 and 3 threads grow the same model, bit for bit. */
+static void
+test_train_threads(void)
+{
+	enum {N = 2000, D = 7};
+	static float x[N * D];
+	static uint32_t y[N];
+	GbtTrainParams p = {10, 5, 32, 1, 0.3, 1.0, 0.8, 0.9, 1.0, 9};
+	TestHost	th;
+	KernelHost	host = test_host(&th);
+	GbtModel	one,
+				more;
+	double		gain1[D],
+				gain[D];
+	int			same = 1;
+
+	for (int i = 0; i < N; i++)
+	{
+		for (int j = 0; j < D; j++)
+			x[i * D + j] = (i * 31 + j * 17) % 23 == 0 ? NAN : (float) sin(i * 0.37 + j);
+		y[i] = (uint32_t) ((x[i * D] > 0) + (x[i * D + 1] > 0.5f) + (i % 7 == 0)) % 3;
+	}
+	if (gbt_train(x, y, N, D, 3, &p, &host, &one, gain1) != GBT_TRAIN_OK)
+	{
+		check(0, "the thread model trains");
+		return;
+	}
+	for (uint32_t threads = 2; threads <= 3; threads++)
+	{
+		p.nthread = threads;
+		if (gbt_train(x, y, N, D, 3, &p, &host, &more, gain) != GBT_TRAIN_OK)
+		{
+			same = 0;
+			continue;
+		}
+		same &= more.n_nodes == one.n_nodes &&
+			memcmp(more.nodes, one.nodes, one.n_nodes * sizeof(GbtNode)) == 0 &&
+			memcmp(more.tree_start, one.tree_start, (one.n_trees + 1) * sizeof(uint32_t)) == 0 &&
+			memcmp(gain, gain1, sizeof(gain)) == 0;
+		gbt_train_free(&more, &host);
+	}
+	check(same && one.n_nodes > 10 * one.n_trees, "1, 2 and 3 threads: the same trees and gains, to the bit");
+	gbt_train_free(&one, &host);
+	check(th.live == 0, "and everything is returned");
+}
+
 int
 main(void)
 {
@@ -371,5 +590,11 @@ main(void)
 	test_softmax();
 	test_validator();
 	test_against_reference();
+	test_train_stump();
+	test_train_missing();
+	test_train_statuses();
+	test_train_failures();
+	test_train_threads();
+	test_train_wide_bins();
 	return tap_done();
 }

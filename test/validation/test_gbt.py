@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Validate antares' gradient-boosted trees against XGBoost and scikit-learn.
+"""Validate antares' gradient-boosted trees: against a numpy reference of
+the same algorithm (gbt_reference.py), and in quality against XGBoost.
 
 Run with Debian's interpreter (it has numpy, scikit-learn, psycopg2 and
 python3-xgboost):
@@ -12,32 +13,40 @@ antares and drops the extension again at the end; everything else it creates
 lives in temporary tables.
 
 Data: the shipped light curves' DSFP features as test_svm.py loads them (100
-training objects, 3 classes by objid; 1000 SPCC test supernovae), and
-bench/forest.py's problem (Gaussian clusters, 23 features, 4 classes;
-benchlib.classification_problem) with 10% of the values missing (NaN).
+training objects, 3 classes by objid; 1000 SPCC test supernovae, Ia or not
+by their files' sntype, with their host redshift zgal), and bench/forest.py's
+problem (Gaussian clusters, 23 features, 4 classes;
+benchlib.classification_problem), some with 10% of the values missing (NaN).
 
 Check groups (one line each; -v lists every failure; exit status 1 if any
 group failed):
 
-  (a) probabilities equal XGBoost's: for each setting, the same rows in the
-      order gbt_train trains on (its content order: features
-      lexicographically, NaN last, then the label), the same parameters and
-      one thread in XGBoost (antares: the default 2 threads in the first
-      setting, 1 in the others; hist grows the same trees), xgboost.train (Debian's python3-xgboost 1.7) grows a
-      Booster; its predict() on every training and test row (NaN = missing)
-      and gbt_predict_proba agree to 1e-6 absolute (XGBoost sums the leaves
-      and computes the sigmoid/softmax in float32, antares in double: the
-      differences measured are ~1e-7), gbt_predict is the first largest
-      probability's label, and gbt_importance equals Booster.get_score:
-      'weight' exactly, 'gain' to 1e-5 relative (XGBoost sums float32 gains);
-  (b) cross-validation: 5 stratified folds (antares.stratified_fold in objid
-      order, scikit-learn's StratifiedKFold on the same order give the same
-      folds): cross_validate('gbt') per-fold accuracy equals the accuracy of
-      the same folds' XGBoost models exactly; and the mean one-vs-rest ROC
-      AUC of gbt_predict_proba on the test folds is within 0.03 of scikit-
-      learn's HistGradientBoostingClassifier (100 iterations, depth 6,
-      learning rate 0.3, no early stopping) on the same folds;
-  (c) models whose checksum is right but whose trees are not (a child
+  (a) the same trees as the reference: for each setting (binary and
+      multiclass, missing values, subsample and colsample_bytree, duplicated
+      values and a constant feature, max_bin below the distinct values, one
+      and two threads), gbt_train's model (read from gbt_model_send) and
+      gbt_reference.train on the same rows in gbt_train's order (features
+      lexicographically, NaN last, then the label) have the same trees: node
+      for node the same feature, float32 threshold, children and default
+      direction, and leaf values within 1e-9 (float32 both: in practice
+      equal); the same per-feature gain within 1e-9 relative and split
+      counts exactly (gbt_importance); gbt_predict_proba within 1e-9 of the
+      reference's probabilities on every training and test row, and
+      gbt_predict their argmax;
+  (b) quality against XGBoost 1.7's hist (xgboost.train, the same parameters,
+      base_score 0.5): on bench/forest.py's problem (20,000 training and
+      20,000 test rows, 100 rounds, depth 6, rate 0.3) test accuracy within
+      0.015 and log loss within 2% of XGBoost's; on the SPCC supernovae (Ia
+      against non-Ia, the DSFP features with -999 as missing plus zgal, the
+      pipeline's parameters: 400 rounds, depth 4, rate 0.05, subsample 0.8,
+      colsample_bytree 0.5) the out-of-fold ROC AUC over 5 stratified folds
+      within 0.01 of XGBoost's;
+  (c) cross-validation: cross_validate('gbt') per fold equals the accuracy
+      of the reference's models on the same folds (antares.stratified_fold
+      in objid order = scikit-learn's StratifiedKFold), and the mean
+      one-vs-rest ROC AUC is within 0.03 of scikit-learn's
+      HistGradientBoostingClassifier (100 iterations, depth 6, rate 0.3);
+  (d) models whose checksum is right but whose trees are not (a child
       pointing backwards or past its tree, both children one node, a feature
       out of range, a NaN
       threshold, an infinite leaf, a group out of range, labels out of order,
@@ -46,6 +55,7 @@ group failed):
 """
 
 import json
+import re
 import struct
 import sys
 import warnings
@@ -65,8 +75,12 @@ from benchlib import classification_problem  # noqa: E402
 from checks import Group, check_accepted, check_refused, database, seal, summary  # noqa: E402
 from dsfp import DATA, read_all  # noqa: E402
 
-PROBA_TOL = 1e-6
-GAIN_RTOL = 1e-5
+import gbt_reference as ref  # noqa: E402
+
+TOL = 1e-9
+ACC_TOL = 0.015
+LOGLOSS_RTOL = 0.02
+SPCC_AUC_TOL = 0.01
 AUC_TOL = 0.03
 
 
@@ -76,6 +90,13 @@ def training_order(X, y):
     keys = [tuple((bool(np.isnan(v)), 0.0 if np.isnan(v) else float(v)) for v in row) + (int(lab),)
             for row, lab in zip(X, y)]
     return sorted(range(len(y)), key=lambda i: keys[i])
+
+
+def reference_train(X, y, params):
+    """The reference's model on the rows in gbt_train's order; labels mapped to 0..K-1."""
+    classes = np.unique(y)
+    order = training_order(X, y)
+    return ref.train(X[order].astype(np.float32), np.searchsorted(classes, y[order]), len(classes), params), classes
 
 
 def xgb_params(params, n_classes):
@@ -92,17 +113,12 @@ def xgb_params(params, n_classes):
     return p
 
 
-def xgb_train(X, y, params):
-    """XGBoost's model on the rows in gbt_train's order; labels mapped to 0..K-1."""
+def xgb_proba(X, y, Xeval, params):
     classes = np.unique(y)
-    order = training_order(X, y)
-    d = xgb.DMatrix(X[order].astype(np.float32), label=np.searchsorted(classes, y[order]), missing=np.nan)
-    return xgb.train(xgb_params(params, len(classes)), d, num_boost_round=params.get("n_trees", 100)), classes
-
-
-def xgb_proba(booster, X, n_classes):
-    p = booster.predict(xgb.DMatrix(X.astype(np.float32), missing=np.nan))
-    return np.column_stack([1 - p, p]) if n_classes == 2 else p
+    d = xgb.DMatrix(X.astype(np.float32), label=np.searchsorted(classes, y), missing=np.nan)
+    booster = xgb.train(xgb_params(params, len(classes)), d, num_boost_round=params.get("n_trees", 100))
+    p = booster.predict(xgb.DMatrix(Xeval.astype(np.float32), missing=np.nan))
+    return np.column_stack([1 - p, p]) if len(classes) == 2 else p
 
 
 def put_rows(cur, table, X, y=None):
@@ -114,46 +130,124 @@ def put_rows(cur, table, X, y=None):
                    template="(%s, %s::float8[], %s)", page_size=1000)
 
 
-def check_exact(cur, settings):
-    g = Group(f"(a) gbt_predict_proba = XGBoost's predict, to {PROBA_TOL:g}; importances = get_score")
+def antares_proba(cur, text, table="gbt_eval_rows"):
+    cur.execute(f"""SELECT antares.gbt_predict_proba(m, x), antares.gbt_predict(m, x)
+                    FROM {table}, (SELECT %s::antares.gbt_model AS m) s ORDER BY i""", (text,))
+    res = cur.fetchall()
+    return np.array([r[0] for r in res]), np.array([r[1] for r in res])
+
+
+def read_trees(raw):
+    """The trees and gains of a gbt_model_send value (layout below)."""
+    p = raw[20:]
+    n_classes, n_trees, n_nodes = struct.unpack_from("<III", p, 0)
+    tree_start_at = FIXED + 4 * n_classes
+    start = struct.unpack_from(f"<{n_trees + 1}I", p, tree_start_at)
+    group = struct.unpack_from(f"<{n_trees}I", p, tree_start_at + 4 * (n_trees + 1))
+    nodes_at = tree_start_at + 4 * (2 * n_trees + 1)
+    nodes = [struct.unpack_from("<ffiIII", p, nodes_at + NODE * i) for i in range(n_nodes)]
+    gain_at = nodes_at + NODE * n_nodes
+    gain = np.frombuffer(p[gain_at:], dtype="<f8")
+    return [nodes[start[t]:start[t + 1]] for t in range(n_trees)], list(group), gain
+
+
+def same_tree(ours, theirs):
+    """'' when node for node equal, else the first difference."""
+    if len(ours) != len(theirs):
+        return f"{len(ours)} nodes against {len(theirs)}"
+    for i, ((thr, leaf, feature, left, right, dl), r) in enumerate(zip(ours, theirs)):
+        if feature != r.feature:
+            return f"node {i}: feature {feature} against {r.feature}"
+        if feature < 0:
+            if abs(leaf - float(r.leaf)) > TOL:
+                return f"node {i}: leaf {leaf!r} against {float(r.leaf)!r}"
+        elif (np.float32(thr) != np.float32(r.threshold) or (left, right, dl) != (r.left, r.right, r.default_left)):
+            return (f"node {i}: split ({thr!r}, {left}, {right}, {dl}) against "
+                    f"({float(r.threshold)!r}, {r.left}, {r.right}, {r.default_left})")
+    return ""
+
+
+def check_reference(cur, settings):
+    g = Group(f"(a) gbt_train's trees = the numpy reference's; probabilities to {TOL:g}")
     worst = 0.0
-    rows = 0
+    rows = trees = 0
     for name, X, y, Xeval, params in settings:
-        booster, classes = xgb_train(X, y, params)
+        model, classes = reference_train(X, y, params)
         put_rows(cur, "gbt_train_rows", X, y)
         put_rows(cur, "gbt_eval_rows", Xeval)
-        cur.execute("SELECT antares.gbt_train(x, y, %s)::text FROM gbt_train_rows", (json.dumps(params),))
-        text = cur.fetchone()[0]
-        cur.execute("""SELECT antares.gbt_predict_proba(m, x), antares.gbt_predict(m, x)
-                       FROM gbt_eval_rows, (SELECT %s::antares.gbt_model AS m) s ORDER BY i""", (text,))
-        res = cur.fetchall()
-        got = np.array([r[0] for r in res])
-        pred = np.array([r[1] for r in res])
-        want = xgb_proba(booster, Xeval, len(classes))
+        cur.execute("""SELECT m::text, antares.gbt_model_send(m)
+                       FROM (SELECT antares.gbt_train(x, y, %s) AS m FROM gbt_train_rows) s""",
+                    (json.dumps(params),))
+        text, raw = cur.fetchone()
+        ours, groups, gain = read_trees(bytes(raw))
+        g.check(name, len(ours) == len(model.trees) and groups == model.groups,
+                f"{len(ours)} trees against {len(model.trees)}, or other groups")
+        for t, (a, b) in enumerate(zip(ours, model.trees)):
+            diff = same_tree(a, b)
+            g.check(f"{name} tree {t}", diff == "", diff)
+        trees += len(ours)
+        g.check(name, np.allclose(gain, model.gain, rtol=TOL, atol=0), f"gains {gain} against {model.gain}")
+        got, pred = antares_proba(cur, text)
+        want = ref.proba(model, Xeval)
         diff = float(np.max(np.abs(got - want)))
         worst = max(worst, diff)
         rows += len(Xeval)
-        g.check(name, got.shape == want.shape, f"shape {got.shape} vs {want.shape}")
-        g.check(name, diff <= PROBA_TOL, f"max |probability difference| {diff:.3g}")
+        g.check(name, diff <= TOL, f"max |probability difference| {diff:.3g}")
         g.check(name, bool(np.all(pred == classes[np.argmax(got, axis=1)])), "gbt_predict is not the argmax")
-        cur.execute("SELECT feature, gain, weight FROM antares.gbt_importance(%s::antares.gbt_model) ORDER BY feature",
-                    (text,))
-        imp = cur.fetchall()
-        weight = booster.get_score(importance_type="weight")
-        gain = booster.get_score(importance_type="gain")
-        for feature, our_gain, our_weight in imp:
-            key = f"f{feature - 1}"
-            g.check(f"{name} {key}", our_weight == int(weight.get(key, 0)),
-                    f"weight {our_weight} vs {weight.get(key, 0)}")
-            theirs = gain.get(key, 0.0)
-            g.check(f"{name} {key}", abs(our_gain - theirs) <= GAIN_RTOL * max(abs(theirs), 1e-12),
-                    f"gain {our_gain} vs {theirs}")
-    g.note(f"{len(settings)} models, {rows} rows, max |difference| {worst:.3g}")
+        cur.execute("SELECT weight FROM antares.gbt_importance(%s::antares.gbt_model) ORDER BY feature", (text,))
+        weight = [r[0] for r in cur.fetchall()]
+        splits = np.zeros(X.shape[1], dtype=int)
+        for tree in model.trees:
+            for node in tree:
+                if node.feature >= 0:
+                    splits[node.feature] += 1
+        g.check(name, weight == splits.tolist(), f"split counts {weight} against {splits.tolist()}")
+    g.note(f"{len(settings)} models, {trees} trees, {rows} rows, max |probability difference| {worst:.3g}")
+    g.report()
+
+
+def log_loss(y, proba):
+    return float(-np.mean(np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1))))
+
+
+def auc(y, score):
+    """ROC AUC, ties counting one half (the pipeline's Mann-Whitney)."""
+    pos, neg = score[y == 1], score[y == 0]
+    return float(np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])))
+
+
+def check_quality(cur, B, by, Bt, byt, spcc_X, spcc_y):
+    g = Group(f"(b) quality against XGBoost: accuracy within {ACC_TOL}, log loss {LOGLOSS_RTOL:.0%}, "
+              f"SPCC ROC AUC within {SPCC_AUC_TOL}")
+    params = {"n_trees": 100, "max_depth": 6, "learning_rate": 0.3}
+    put_rows(cur, "gbt_train_rows", B, by)
+    put_rows(cur, "gbt_eval_rows", Bt)
+    cur.execute("SELECT antares.gbt_train(x, y, %s)::text FROM gbt_train_rows", (json.dumps(params),))
+    got, _ = antares_proba(cur, cur.fetchone()[0])
+    want = xgb_proba(B, by, Bt, params)
+    acc = (float(np.mean(np.argmax(got, 1) == byt)), float(np.mean(np.argmax(want, 1) == byt)))
+    ll = (log_loss(byt, got), log_loss(byt, want))
+    g.check("bench problem", abs(acc[0] - acc[1]) <= ACC_TOL, f"accuracy {acc[0]:.4f} against {acc[1]:.4f}")
+    g.check("bench problem", abs(ll[0] - ll[1]) <= LOGLOSS_RTOL * ll[1], f"log loss {ll[0]:.4f} against {ll[1]:.4f}")
+    g.note(f"bench problem {len(by)} rows: accuracy {acc[0]:.4f} (XGBoost {acc[1]:.4f}), "
+           f"log loss {ll[0]:.4f} ({ll[1]:.4f})")
+    spcc = {"n_trees": 400, "max_depth": 4, "learning_rate": 0.05, "subsample": 0.8, "colsample_bytree": 0.5}
+    put_rows(cur, "gbt_spcc_rows", spcc_X, spcc_y)
+    ours, theirs = np.zeros(len(spcc_y)), np.zeros(len(spcc_y))
+    for k, (tr, te) in enumerate(StratifiedKFold(n_splits=5).split(spcc_X, spcc_y)):
+        cur.execute("""SELECT antares.gbt_predict_proba(m, r.x) FROM gbt_spcc_rows r,
+                         (SELECT antares.gbt_train(x, y, %s) AS m FROM gbt_spcc_rows WHERE i <> ALL(%s)) s
+                       WHERE r.i = ANY(%s) ORDER BY r.i""", (json.dumps(spcc), te.tolist(), te.tolist()))
+        ours[te] = [r[0][1] for r in cur.fetchall()]
+        theirs[te] = xgb_proba(spcc_X[tr], spcc_y[tr], spcc_X[te], spcc)[:, 1]
+    a, b = auc(spcc_y, ours), auc(spcc_y, theirs)
+    g.check("SPCC Ia", abs(a - b) <= SPCC_AUC_TOL, f"ROC AUC {a:.4f} against {b:.4f}")
+    g.note(f"SPCC Ia against non-Ia, {len(spcc_y)} supernovae: out-of-fold ROC AUC {a:.4f} (XGBoost {b:.4f})")
     g.report()
 
 
 def check_cv(cur, X, y):
-    g = Group(f"(b) cross_validate('gbt') = XGBoost per fold; ROC AUC within {AUC_TOL} of HistGradientBoosting")
+    g = Group(f"(c) cross_validate('gbt') = the reference per fold; ROC AUC within {AUC_TOL} of HistGradientBoosting")
     params = {"n_trees": 30, "max_depth": 4, "nthread": 1}
     put_rows(cur, "gbt_cv_rows", X, y)
     cur.execute("SELECT accuracy FROM antares.cross_validate('gbt_cv_rows', 'x', 'y', 5, 'gbt', %s, 'i') ORDER BY fold",
@@ -164,16 +258,11 @@ def check_cv(cur, X, y):
     ours, theirs = [], []
     for k, (tr, te) in enumerate(StratifiedKFold(n_splits=5).split(X, y)):
         g.check(f"fold {k}", set(np.where(folds == k)[0]) == set(te), "folds differ from StratifiedKFold's")
-        booster, classes = xgb_train(X[tr], y[tr], params)
-        want = xgb_proba(booster, X[te], len(classes))
-        xgb_accuracy = float(np.mean(classes[np.argmax(want, axis=1)] == y[te]))
-        g.check(f"fold {k}", accuracy[k] == xgb_accuracy, f"accuracy {accuracy[k]} vs XGBoost's {xgb_accuracy}")
-        cur.execute("""SELECT antares.gbt_predict_proba(m, r.x) FROM gbt_cv_rows r,
-                         (SELECT antares.gbt_train(x, y, %s) AS m FROM gbt_cv_rows
-                          WHERE i <> ALL(%s)) s
-                       WHERE r.i = ANY(%s) ORDER BY r.i""", (json.dumps(params), te.tolist(), te.tolist()))
-        proba = np.array([r[0] for r in cur.fetchall()])
-        ours.append(roc_auc_score(y[te], proba, multi_class="ovr"))
+        model, classes = reference_train(X[tr], y[tr], params)
+        want = ref.proba(model, X[te])
+        ref_accuracy = float(np.mean(classes[np.argmax(want, axis=1)] == y[te]))
+        g.check(f"fold {k}", accuracy[k] == ref_accuracy, f"accuracy {accuracy[k]} vs the reference's {ref_accuracy}")
+        ours.append(roc_auc_score(y[te], want, multi_class="ovr"))
         hgb = HistGradientBoostingClassifier(max_iter=100, max_depth=6, learning_rate=0.3, early_stopping=False,
                                              random_state=0)
         with warnings.catch_warnings():
@@ -193,7 +282,7 @@ NODE = 24       # f32 threshold, f32 leaf, i32 feature, u32 left, u32 right, u32
 
 
 def check_forged(cur):
-    g = Group("(c) gbt models with a right checksum and wrong trees are refused")
+    g = Group("(d) gbt models with a right checksum and wrong trees are refused")
     cur.execute("""SELECT antares.gbt_model_send(antares.gbt_train(features, label, '{"n_trees": 3, "max_depth": 2}'))
                    FROM svm_training""")
     raw = bytes(cur.fetchone()[0])
@@ -246,26 +335,57 @@ def with_missing(X, fraction, seed):
     return X
 
 
+def spcc_labels():
+    """{objid: (is Ia, zgal)} of the SPCC test supernovae, from their files' headers."""
+    out = {}
+    for path in sorted((DATA / "test").glob("*.dat")):
+        head = {}
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith("#") and ":" in line:
+                    key, value = line[1:].split(":", 1)
+                    head[key.strip()] = value.strip()
+        out[int(re.search(r"(\d+)", path.name).group(1))] = (int(head["sntype"] == "Ia"), float(head["zgal"]))
+    return out
+
+
+def duplicated(X, seed):
+    """Values rounded to one decimal, a constant feature, a feature of 3 values."""
+    X = np.round(X, 1)
+    X[:, 0] = 2.5
+    X[:, 1] = np.random.default_rng(seed).integers(0, 3, len(X))
+    return X
+
+
 def main():
     objects = read_all()
     print(f"read {len(objects)} light curves from {DATA}")
     with database("antares.gbt_predict") as (_, cur):
-        X, y, Xt, _ = common.load(cur, objects)
+        X, y, Xt, test_ids = common.load(cur, objects)
         print(f"training set {X.shape[0]} x {X.shape[1]}, test set {Xt.shape[0]} x {Xt.shape[1]}")
         B, by, Bt, _ = classification_problem(2000)
         Bm, Btm = with_missing(B, 0.1, 1), with_missing(Bt[:1000], 0.1, 2)
+        D, Dt = duplicated(B[:600], 4), duplicated(Bt[:300], 5)
         dsfp_rows = np.vstack([X, Xt])
-        check_exact(cur, [
+        check_reference(cur, [
             ("DSFP features, defaults", X, y, dsfp_rows, {}),
             ("DSFP features, shallow, subsample 0.8", X, y, dsfp_rows,
              {"n_trees": 40, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8, "seed": 7, "nthread": 1}),
             ("Gaussian clusters with 10% missing, 4 classes", Bm, by, np.vstack([Bm, Btm]),
-             {"n_trees": 50, "max_depth": 5, "learning_rate": 0.2, "min_child_weight": 2, "lambda": 0.5,
-              "max_bin": 64, "colsample_bytree": 0.7, "seed": 3, "nthread": 1}),
+             {"n_trees": 30, "max_depth": 5, "learning_rate": 0.2, "min_child_weight": 2, "lambda": 0.5,
+              "max_bin": 64, "colsample_bytree": 0.7, "seed": 3, "nthread": 2}),
             ("Gaussian clusters with 10% missing, 2 classes", Bm, by % 2, np.vstack([Bm, Btm]),
-             {"n_trees": 30, "subsample": 0.7, "seed": 11, "nthread": 1}),
+             {"n_trees": 20, "subsample": 0.7, "seed": 11, "nthread": 1}),
+            ("duplicated values, a constant feature, max_bin 16, 3 classes", D, by[:600] % 3, np.vstack([D, Dt]),
+             {"n_trees": 15, "max_depth": 4, "max_bin": 16, "min_child_weight": 0, "lambda": 0,
+              "subsample": 0.9, "colsample_bytree": 0.5, "seed": 5, "nthread": 2}),
         ])
-        check_cv(cur, B, by)
+        labels = spcc_labels()
+        spcc_y = np.array([labels[i][0] for i in test_ids])
+        spcc_X = np.column_stack([np.where(Xt == -999, np.nan, Xt), [labels[i][1] for i in test_ids]])
+        B2, by2, Bt2, byt2 = classification_problem(20000)
+        check_quality(cur, B2, by2, Bt2, byt2, spcc_X, spcc_y)
+        check_cv(cur, B[:1000], by[:1000])
         check_forged(cur)
     return summary()
 
