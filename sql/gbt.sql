@@ -3,7 +3,7 @@
 -- gbt_info, gbt_importance, the gbt_model type and cross_validate(model =>
 -- 'gbt'), on the shipped light curves (rawphot, testphot and lcheader from
 -- sql/fixtures/shipped_data.sql) and on small examples.  The validation test
--- (test/validation/test_gbt.py) compares the same numbers with XGBoost.
+-- (test/validation/test_gbt.py) grows the same trees with a numpy reference.
 --
 \i sql/fixtures/shipped_data.sql
 \i sql/fixtures/error_of.sql
@@ -68,7 +68,7 @@ FROM gbt_test_set, gbt_models, LATERAL gbt_predict_proba(m, features) p
 GROUP BY name ORDER BY name;
 
 -- Missing values: NaN takes each split's default direction; the same
--- prediction as XGBoost's (test_gbt.py); a model trained with NaN.
+-- prediction as the reference's (test_gbt.py); a model trained with NaN.
 SELECT gbt_predict_proba(m, array_fill('NaN'::float8, ARRAY[23])) =
        gbt_predict_proba(m, array_fill('NaN'::float8, ARRAY[23])) AS nan_is_deterministic,
        (SELECT sum(x) FROM unnest(gbt_predict_proba(m, array_fill('NaN'::float8, ARRAY[23]))) x)
