@@ -6,6 +6,7 @@
  */
 #include "forest.h"
 #include "forest_internal.h"
+#include "splitmix64.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -141,15 +142,6 @@ forest_rng_free(const KernelHost *host, gsl_rng *rng)
 		host_free(host, rng->state);
 		host_free(host, rng);
 	}
-}
-
-static uint64_t
-splitmix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15u;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
 }
 
 void

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "gbt_train.h"
+#include "splitmix64.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -163,16 +164,6 @@ gbt_train_status_message(GbtTrainStatus status)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t	z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 /* Grows *array (elements of size) to hold at least need; 0 when out of memory. */
 static int
@@ -1052,7 +1043,7 @@ draw_rows(Trainer *t)
 	for (size_t i = 0; i < t->n; i++)
 	{
 		int			in = t->p->subsample >= 1.0 ||
-			(double) (splitmix64(&t->rng) >> 11) * 0x1p-53 < t->p->subsample;
+			(double) (splitmix64_next(&t->rng) >> 11) * 0x1p-53 < t->p->subsample;
 
 		t->in_sample[i] = (uint8_t) in;
 		if (in)
@@ -1086,7 +1077,7 @@ draw_features(Trainer *t)
 	}
 	for (uint32_t i = 0; i < m; i++)
 	{
-		uint32_t	j = i + (uint32_t) (splitmix64(&t->rng) % (t->d - i));
+		uint32_t	j = i + (uint32_t) (splitmix64_next(&t->rng) % (t->d - i));
 		uint32_t	tmp = t->perm[i];
 
 		t->perm[i] = t->perm[j];

@@ -8,6 +8,7 @@
  * the generator lives on the stack.
  */
 #include "survey_sim.h"
+#include "splitmix64.h"
 
 #include <math.h>
 #include <string.h>
@@ -81,16 +82,6 @@ xoshiro_next(Xoshiro *x)
 	return result;
 }
 
-static uint64_t
-splitmix64(uint64_t *state)
-{
-	uint64_t	z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* The state of the stream of (seed, objid): two splitmix64 sequences mixed. */
 static void
 xoshiro_key(Xoshiro *x, uint64_t seed, uint64_t objid)
@@ -99,7 +90,7 @@ xoshiro_key(Xoshiro *x, uint64_t seed, uint64_t objid)
 	uint64_t	b = objid ^ 0x6a09e667f3bcc909ULL;
 
 	for (int i = 0; i < 4; i++)
-		x->s[i] = splitmix64(&a) ^ rotl(splitmix64(&b), 23 + 8 * i);
+		x->s[i] = splitmix64_next(&a) ^ rotl(splitmix64_next(&b), 23 + 8 * i);
 	if ((x->s[0] | x->s[1] | x->s[2] | x->s[3]) == 0)
 		x->s[0] = 1;			/* the one state xoshiro cannot leave */
 }
