@@ -702,8 +702,17 @@ pool_start(Trainer *t, uint32_t nthread)
 		return GBT_TRAIN_NO_MEMORY;
 	if (pthread_mutex_init(&pool->mu, NULL) != 0)
 		return GBT_TRAIN_NO_MEMORY;
-	if (pthread_cond_init(&pool->go, NULL) != 0 || pthread_cond_init(&pool->done, NULL) != 0)
+	if (pthread_cond_init(&pool->go, NULL) != 0)
+	{
+		pthread_mutex_destroy(&pool->mu);
 		return GBT_TRAIN_NO_MEMORY;
+	}
+	if (pthread_cond_init(&pool->done, NULL) != 0)
+	{
+		pthread_cond_destroy(&pool->go);
+		pthread_mutex_destroy(&pool->mu);
+		return GBT_TRAIN_NO_MEMORY;
+	}
 	/* the mutex and conditions exist from here: pool_stop destroys them */
 	pool->n_threads = nthread;
 	sigfillset(&all);
