@@ -33,6 +33,7 @@
 #include "gbt.h"
 #include "gbt_train.h"
 #include "kernel_host_pg.h"
+#include "labels.h"
 #include "model.h"
 #include "obs_buffer.h"
 
@@ -513,34 +514,6 @@ train_model(const float *x, const uint32 *y, Size n, int32 dim, GbtDecoded *d)
 	d->m.classes = classes;
 }
 
-static int
-int32_cmp(const void *a, const void *b)
-{
-	int32		x = *(const int32 *) a,
-				y = *(const int32 *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The class (0..K-1) of a label: a binary search of the sorted labels. */
-static uint32
-class_index(const int32 *classes, uint32 k, int32 label)
-{
-	uint32		lo = 0,
-				hi = k;
-
-	while (hi - lo > 1)
-	{
-		uint32		mid = (lo + hi) / 2;
-
-		if (classes[mid] <= label)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static struct varlena *gbt_encode(const GbtDecoded *d);
 
 Datum
@@ -555,7 +528,7 @@ gbt_train_final(PG_FUNCTION_ARGS)
 	uint32	   *y;
 	Size		n;
 	int32		dim;
-	uint32		k = 0;
+	uint32		k;
 	GbtStatus	status;
 	struct varlena *result;
 
@@ -576,10 +549,7 @@ gbt_train_final(PG_FUNCTION_ARGS)
 	classes = palloc_extended(n * sizeof(int32), MCXT_ALLOC_HUGE);
 	for (Size i = 0; i < n; i++)
 		classes[i] = ((const RowHead *) OBS_AT(&state->rows, &state->kind, i))->label;
-	qsort(classes, n, sizeof(int32), int32_cmp);
-	for (Size i = 0; i < n; i++)
-		if (k == 0 || classes[i] != classes[k - 1])
-			classes[k++] = classes[i];
+	k = (uint32) labels_distinct(classes, n);
 	if (k < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -592,7 +562,7 @@ gbt_train_final(PG_FUNCTION_ARGS)
 		const char *row = OBS_AT(&state->rows, &state->kind, i);
 		const double *f = (const double *) (row + sizeof(RowHead));
 
-		y[i] = class_index(classes, k, ((const RowHead *) row)->label);
+		y[i] = labels_index(classes, k, ((const RowHead *) row)->label);
 		for (int32 j = 0; j < dim; j++)
 		{
 			x[i * dim + j] = (float) f[j];

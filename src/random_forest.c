@@ -31,6 +31,7 @@
  */
 #include "random_forest.h"
 #include "forest_internal.h"
+#include "labels.h"
 
 #include <float.h>
 #include <math.h>
@@ -356,15 +357,6 @@ reserve(const KernelHost *host, void **array, size_t *capacity, size_t need,
 	return true;
 }
 
-static int
-compare_int32(const void *a, const void *b)
-{
-	int32_t		x = *(const int32_t *) a;
-	int32_t		y = *(const int32_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* Gini impurity from class weights with sum w and sum of squares sq. */
 static inline double
 gini(int64_t w, int64_t sq)
@@ -676,10 +668,7 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 	if (!classes)
 		return FOREST_OUT_OF_MEMORY;
 	memcpy(classes, labels, n * sizeof(int32_t));
-	qsort(classes, n, sizeof(int32_t), compare_int32);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || classes[i] != classes[n_classes - 1])
-			classes[n_classes++] = classes[i];
+	n_classes = (uint32_t) labels_distinct(classes, n);
 	if (n_classes < 2)
 	{
 		host_free(host, classes);
@@ -726,12 +715,7 @@ rf_train(const double *x, const int32_t *labels, size_t n, size_t d,
 	}
 
 	for (size_t i = 0; i < n; i++)
-	{
-		const int32_t *found = bsearch(&labels[i], classes, n_classes,
-									   sizeof(int32_t), compare_int32);
-
-		w.class_weight[i].class_index = (uint32_t) (found - classes);
-	}
+		w.class_weight[i].class_index = labels_index(classes, n_classes, labels[i]);
 	for (size_t f = 0; f < d; f++)
 	{
 		uint32_t   *ranks = w.ranks + f * n;

@@ -16,6 +16,7 @@
  * private list, so an error (or a cancellation) frees all of it.
  */
 #include "svm_smo.h"
+#include "labels.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -937,49 +938,18 @@ typedef struct Groups
 	int		   *perm;			/* row indices, grouped, input order within */
 } Groups;
 
-static int
-cmp_int32(const void *a, const void *b)
-{
-	int32_t		x = *(const int32_t *) a;
-	int32_t		y = *(const int32_t *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* Index of label v in the sorted labels. */
-static int
-label_index(const Groups *g, int32_t v)
-{
-	int			lo = 0,
-				hi = g->n_class - 1;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (g->label[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static SvmStatus
 group_classes(Tmp *t, const int32_t *y, int n, Groups *g)
 {
 	int32_t    *sorted = tmp_array(t, n, sizeof(int32_t));
 	int		   *cls = tmp_array(t, n, sizeof(int));
-	int			k = 0;
+	int			k;
 
 	g->perm = tmp_array(t, n, sizeof(int));
 	if (sorted == NULL || cls == NULL || g->perm == NULL)
 		return SVM_NO_MEMORY;
 	memcpy(sorted, y, (size_t) n * sizeof(int32_t));
-	qsort(sorted, n, sizeof(int32_t), cmp_int32);
-	for (int i = 0; i < n; i++)
-		if (i == 0 || sorted[i] != sorted[k - 1])
-			sorted[k++] = sorted[i];
+	k = (int) labels_distinct(sorted, (size_t) n);
 	g->n_class = k;
 	if (k < 2)
 		return SVM_TOO_FEW_CLASSES;
@@ -991,7 +961,7 @@ group_classes(Tmp *t, const int32_t *y, int n, Groups *g)
 	memset(g->count, 0, (size_t) k * sizeof(int));
 	for (int i = 0; i < n; i++)
 	{
-		cls[i] = label_index(g, y[i]);
+		cls[i] = (int) labels_index(g->label, (size_t) k, y[i]);
 		g->count[cls[i]]++;
 	}
 	g->start[0] = 0;
